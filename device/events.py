@@ -1,0 +1,94 @@
+"""What the station tells the world: typed event records, shared by every output.
+
+The judge emits these; outputs (LEDs, buzzer, display, JSON lines, MQTT) consume them. Each has
+``to_dict()`` with an ``event`` field naming its kind, which is the JSON-lines/MQTT payload.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
+
+# Person states, in the order a person meets them.
+NO_PERSON = "no_person"  # nobody in the frame
+STEP_INTO_VIEW = "step_into_view"  # someone, but key joints are out of frame / not visible
+TRACKING = "tracking"  # a whole person, being judged
+STATES = (NO_PERSON, STEP_INTO_VIEW, TRACKING)
+
+
+@dataclass
+class Event:
+    kind: ClassVar[str] = "event"
+    t: float  # seconds (the frame's timestamp)
+
+    def to_dict(self) -> dict:
+        return {"event": self.kind, **asdict(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class RepEvent(Event):
+    """One finished rep and its verdict."""
+
+    kind: ClassVar[str] = "rep"
+    exercise: str = ""
+    rep: int = 0  # 1-based count of reps (good + bad) in this set
+    correct: bool | None = None  # None: no model verdict (e.g. too few valid frames)
+    score: float | None = None  # model probability that the rep is correct
+    failed: list[str] = field(default_factory=list)  # condition keys judged false
+    cues: list[str] = field(default_factory=list)  # English cues for the failed conditions
+    good: int = 0  # running counts
+    bad: int = 0
+    start: float = 0.0
+    end: float = 0.0
+
+
+@dataclass
+class StateEvent(Event):
+    kind: ClassVar[str] = "state"
+    state: str = NO_PERSON
+    previous: str | None = None
+
+
+@dataclass
+class ExerciseEvent(Event):
+    """The exercise being judged changed (auto-recognised, button, config)."""
+
+    kind: ClassVar[str] = "exercise"
+    exercise: str = ""
+    previous: str | None = None
+    confidence: float | None = None
+    source: str = "auto"  # auto | button | config
+
+
+@dataclass
+class ResetEvent(Event):
+    """Counts went back to zero (long button press, inactivity, exercise change)."""
+
+    kind: ClassVar[str] = "reset"
+    reason: str = ""
+
+
+@dataclass
+class StatsEvent(Event):
+    kind: ClassVar[str] = "stats"
+    fps: float = 0.0  # frames processed per second over the last period
+    camera_fps: float = 0.0  # frames delivered by the source
+    dropped: int = 0  # frames the source dropped because the pipeline was busy (total)
+    pose_ms: float = 0.0  # median pose time over the period
+    rss_mb: float = 0.0
+    frames: int = 0  # processed frames (total)
+    good: int = 0
+    bad: int = 0
+
+
+EVENT_TYPES = {cls.kind: cls for cls in (RepEvent, StateEvent, ExerciseEvent, ResetEvent, StatsEvent)}
+
+
+def event_from_dict(d: dict) -> Event:
+    d = dict(d)
+    cls = EVENT_TYPES[d.pop("event")]
+    return cls(**d)

@@ -1,0 +1,289 @@
+"""The feature contract: which numbers a model sees for each frame (pure numpy, no I/O).
+
+A :class:`FeatureSpec` travels with every model bundle, so the device computes exactly the
+features the model was trained on. Per frame the vector is the chosen landmarks' coordinates
+(after normalisation), then the joint angles in degrees divided by 180.
+
+Missing data is explicit: a landmark that is NaN (no person) or below ``min_visibility`` is
+*missing*; it is held from its last observation for at most ``max_gap_s`` seconds (causal, so
+the station and training fill identically), and a frame with any still-missing landmark is
+marked invalid. Invalid frames never reach a model: windows that would need them are not made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .pose import NUM_LANDMARKS, PAPER_LANDMARKS
+
+SPEC_VERSION = 1
+
+# (a, vertex, c): the angle at the vertex between the segments to a and c.
+DEFAULT_ANGLES: tuple[tuple[int, int, int], ...] = (
+    (11, 13, 15), (12, 14, 16),  # elbows
+    (13, 11, 23), (14, 12, 24),  # shoulders
+    (11, 23, 25), (12, 24, 26),  # hips
+    (23, 25, 27), (24, 26, 28),  # knees
+    (25, 27, 31), (26, 28, 32),  # ankles
+)
+ANGLE_NAMES: tuple[str, ...] = (
+    "left_elbow", "right_elbow", "left_shoulder", "right_shoulder", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+
+FEATURE_SETS = ("landmarks", "landmarks+angles")
+# none: the paper's image coordinates. body: origin at the hip midpoint, scale by torso length,
+# rotated so the torso points up (invariant to camera roll, position and distance).
+# body-upright: the same without the rotation, so the direction of gravity stays visible
+# (lying vs standing, whole-body lean).
+NORMALISATIONS = ("none", "body", "body-upright")
+WINDOW_MODES = ("sliding", "rep")
+COORDS = ("xy", "xyz")
+
+
+class SpecError(ValueError):
+    """A feature spec is malformed; the message names the field at fault."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    landmarks: tuple[int, ...] = PAPER_LANDMARKS
+    feature_set: str = "landmarks+angles"
+    angles: tuple[tuple[int, int, int], ...] = DEFAULT_ANGLES
+    normalisation: str = "body-upright"
+    coords: str = "xy"
+    window: int = 15
+    window_mode: str = "sliding"
+    sample_rate: float = 15.0  # Hz, for sliding windows
+    stride: int = 1  # samples between consecutive sliding windows (training)
+    min_visibility: float = 0.2
+    max_gap_s: float = 0.5
+    version: int = SPEC_VERSION
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        self.validate()
+
+    # ---- validation and JSON -------------------------------------------------------------
+    def validate(self) -> None:
+        def bad(name, why):
+            raise SpecError(f"feature spec field {name!r}: {why}")
+
+        if self.version != SPEC_VERSION:
+            bad("version", f"unsupported spec version {self.version!r} (this device reads {SPEC_VERSION})")
+        if not self.landmarks or any(
+            not isinstance(i, (int, np.integer)) or not 0 <= i < NUM_LANDMARKS for i in self.landmarks
+        ):
+            bad("landmarks", f"must be a non-empty list of indices 0..{NUM_LANDMARKS - 1}")
+        if self.feature_set not in FEATURE_SETS:
+            bad("feature_set", f"{self.feature_set!r} is not one of {FEATURE_SETS}")
+        for tri in self.angles:
+            if len(tri) != 3 or any(not 0 <= i < NUM_LANDMARKS for i in tri):
+                bad("angles", f"{tri!r} is not a triplet of landmark indices")
+        if self.feature_set == "landmarks+angles" and not self.angles:
+            bad("angles", "feature set 'landmarks+angles' needs at least one angle")
+        if self.normalisation not in NORMALISATIONS:
+            bad("normalisation", f"{self.normalisation!r} is not one of {NORMALISATIONS}")
+        if self.coords not in COORDS:
+            bad("coords", f"{self.coords!r} is not one of {COORDS}")
+        if not isinstance(self.window, int) or self.window < 2:
+            bad("window", "must be an integer >= 2")
+        if self.window_mode not in WINDOW_MODES:
+            bad("window_mode", f"{self.window_mode!r} is not one of {WINDOW_MODES}")
+        if not self.sample_rate > 0:
+            bad("sample_rate", "must be > 0")
+        if not isinstance(self.stride, int) or self.stride < 1:
+            bad("stride", "must be an integer >= 1")
+        if not 0 <= self.min_visibility <= 1:
+            bad("min_visibility", "must be within 0..1")
+        if self.max_gap_s < 0:
+            bad("max_gap_s", "must be >= 0")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["landmarks"] = list(self.landmarks)
+        d["angles"] = [list(a) for a in self.angles]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureSpec:
+        if not isinstance(d, dict):
+            raise SpecError("feature spec must be a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise SpecError(f"feature spec field {sorted(unknown)[0]!r}: unknown field")
+        d = dict(d)
+        try:
+            if "landmarks" in d:
+                d["landmarks"] = tuple(int(i) for i in d["landmarks"])
+            if "angles" in d:
+                d["angles"] = tuple(tuple(int(i) for i in a) for a in d["angles"])
+        except (TypeError, ValueError) as e:
+            raise SpecError(f"feature spec field 'landmarks'/'angles': {e}") from None
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSpec:
+        return cls.from_dict(json.loads(text))
+
+    # ---- layout ----------------------------------------------------------------------------
+    @property
+    def n_coords(self) -> int:
+        return len(self.coords)
+
+    @property
+    def uses_angles(self) -> bool:
+        return self.feature_set == "landmarks+angles"
+
+    @property
+    def num_features(self) -> int:
+        n = len(self.landmarks) * self.n_coords
+        return n + (len(self.angles) if self.uses_angles else 0)
+
+    @property
+    def required_landmarks(self) -> tuple[int, ...]:
+        """Every landmark the features read, including normalisation anchors."""
+        ids = set(self.landmarks)
+        if self.uses_angles:
+            ids.update(i for tri in self.angles for i in tri)
+        if self.normalisation != "none":
+            ids.update((11, 12, 23, 24))
+        return tuple(sorted(ids))
+
+    def feature_names(self) -> list[str]:
+        from .pose import LANDMARK_NAMES
+
+        names = [f"{LANDMARK_NAMES[i]}.{c}" for i in self.landmarks for c in self.coords]
+        if self.uses_angles:
+            default = dict(zip(DEFAULT_ANGLES, ANGLE_NAMES, strict=True))
+            names += [f"angle.{default.get(tuple(a), '-'.join(map(str, a)))}" for a in self.angles]
+        return names
+
+
+# ---- geometry ------------------------------------------------------------------------------
+
+def aspect_corrected(lm: np.ndarray, image_size: tuple[int, int] | None) -> np.ndarray:
+    """Scale x (and z, which BlazePose gives in x's units) by width/height so that one unit is
+    the same length on both axes; angles are only meaningful in such coordinates."""
+    out = np.array(lm[..., :3], dtype=np.float64, copy=True)
+    if image_size and image_size[0] > 0 and image_size[1] > 0:
+        k = image_size[0] / image_size[1]
+        out[..., 0] *= k
+        out[..., 2] *= k
+    return out
+
+
+def joint_angles(xyz: np.ndarray, triplets=DEFAULT_ANGLES, dims: int = 2) -> np.ndarray:
+    """Angles in degrees at each triplet's vertex, ``(..., n_triplets)``; NaN where undefined.
+
+    ``xyz``: ``(..., 33, >=dims)`` in isotropic units (see :func:`aspect_corrected`).
+    ``dims`` = 2 measures in the image plane (robust to BlazePose's noisy depth).
+    """
+    tri = np.asarray(triplets, dtype=np.intp).reshape(-1, 3)
+    p = np.asarray(xyz, dtype=np.float64)[..., :dims]
+    a = p[..., tri[:, 0], :] - p[..., tri[:, 1], :]
+    c = p[..., tri[:, 2], :] - p[..., tri[:, 1], :]
+    na = np.linalg.norm(a, axis=-1)
+    nc = np.linalg.norm(c, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.sum(a * c, axis=-1) / (na * nc)
+    ang = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    ang[(na < 1e-9) | (nc < 1e-9)] = np.nan
+    return ang
+
+
+def normalise(xyz: np.ndarray, mode: str) -> np.ndarray:
+    """Apply a normalisation to ``(..., 33, 3)`` isotropic coordinates (see NORMALISATIONS)."""
+    if mode == "none":
+        return xyz
+    hip = (xyz[..., 23, :] + xyz[..., 24, :]) / 2
+    sho = (xyz[..., 11, :] + xyz[..., 12, :]) / 2
+    torso = np.linalg.norm((sho - hip)[..., :2], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (xyz - hip[..., None, :]) / torso[..., None, None]
+    if mode == "body":
+        # Rotate in the image plane so the hip->shoulder axis points up (-y).
+        up = (sho - hip)[..., :2]
+        theta = np.arctan2(up[..., 0], -up[..., 1])  # angle of the torso from vertical
+        cos, sin = np.cos(theta)[..., None], np.sin(theta)[..., None]
+        x, y = out[..., 0].copy(), out[..., 1].copy()
+        out[..., 0] = cos * x + sin * y
+        out[..., 1] = -sin * x + cos * y
+    return out
+
+
+# ---- missing data --------------------------------------------------------------------------
+
+class MissingFiller:
+    """Causal missing-landmark handling, one frame at a time (the station) or over a sequence.
+
+    A landmark is missing when NaN or below ``min_visibility``; it is held from its last
+    observation for up to ``max_gap_s`` seconds, then left NaN and the frame is invalid.
+    """
+
+    def __init__(self, spec: FeatureSpec):
+        self.spec = spec
+        self.req = np.array(spec.required_landmarks)
+        self.reset()
+
+    def reset(self) -> None:
+        self.last_t = np.full(len(self.req), -np.inf)
+        self.last_v = np.full((len(self.req), 4), np.nan, dtype=np.float32)
+
+    def step(self, t: float, lm: np.ndarray | None) -> tuple[np.ndarray, bool]:
+        out = np.full((NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
+        if lm is not None:
+            out[:] = lm
+        sub = out[self.req]
+        missing = ~np.isfinite(sub[:, :3]).all(axis=1) | ~(sub[:, 3] >= self.spec.min_visibility)
+        seen = ~missing
+        self.last_t[seen] = t
+        self.last_v[seen] = sub[seen]
+        sub[missing] = np.nan
+        hold = missing & (t - self.last_t <= self.spec.max_gap_s)
+        sub[hold] = self.last_v[hold]
+        out[self.req] = sub
+        return out, bool(np.isfinite(sub[:, :3]).all())
+
+
+def fill_missing(t: np.ndarray, lm: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Apply :class:`MissingFiller` to a whole ``(T, 33, 4)`` sequence: ``(filled, valid (T,))``."""
+    filler = MissingFiller(spec)
+    filled = np.empty((len(t), NUM_LANDMARKS, 4), dtype=np.float32)
+    valid = np.zeros(len(t), dtype=bool)
+    for i, ti in enumerate(np.asarray(t, dtype=np.float64)):
+        filled[i], valid[i] = filler.step(float(ti), lm[i])
+    return filled, valid
+
+
+# ---- the feature vector --------------------------------------------------------------------
+
+def frame_features(lm: np.ndarray, spec: FeatureSpec, image_size=None) -> np.ndarray:
+    """Features for ``(T, 33, 4)`` landmarks (already filled): ``(T, num_features)`` float32.
+
+    Rows with missing landmarks come out NaN; callers drop them via the validity mask.
+    """
+    lm = np.asarray(lm)
+    xyz = aspect_corrected(lm, image_size)
+    norm = normalise(xyz, spec.normalisation)
+    ids = np.array(spec.landmarks)
+    coords = norm[:, ids, : spec.n_coords].reshape(len(lm), -1)
+    parts = [coords]
+    if spec.uses_angles:
+        parts.append(joint_angles(xyz, spec.angles) / 180.0)
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def sequence_features(t, lm, spec: FeatureSpec, image_size=None) -> tuple[np.ndarray, np.ndarray]:
+    """Fill missing data and compute features for a whole sequence: ``(features, valid)``."""
+    filled, valid = fill_missing(t, lm, spec)
+    feats = frame_features(filled, spec, image_size)
+    valid &= np.isfinite(feats).all(axis=1)
+    return feats, valid

@@ -1,0 +1,118 @@
+"""The pose boundary: the BlazePose 33-landmark record and the estimator interface.
+
+Every backend (``mediapipe``, ``litert``, ``replay``) returns the same :class:`Pose`, so that
+features, windows and judging never know which one ran. Backends register themselves in
+:data:`BACKENDS` and are created by name with :func:`create_estimator`; the heavy imports
+(mediapipe, LiteRT) happen only when a backend is created.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+# BlazePose GHUM 33-landmark topology (MediaPipe's order).
+LANDMARK_NAMES: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)
+NUM_LANDMARKS = 33
+LM = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+
+# The paper's 17 landmarks: nose, shoulders/elbows/wrists, hips/knees/ankles/heels/feet.
+PAPER_LANDMARKS: tuple[int, ...] = (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32)
+
+# Left/right mirror of the 33 indices (for flipping augmentations and mirrored views).
+MIRROR: tuple[int, ...] = (0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19,
+                           22, 21, 24, 23, 26, 25, 28, 27, 30, 29, 32, 31)
+
+# Skeleton edges for drawing.
+EDGES: tuple[tuple[int, int], ...] = (
+    (11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
+    (23, 25), (25, 27), (27, 29), (29, 31), (27, 31), (24, 26), (26, 28), (28, 30), (30, 32),
+    (28, 32), (0, 11), (0, 12),
+)
+
+
+@dataclass
+class Pose:
+    """One frame's pose.
+
+    ``landmarks`` is ``(33, 4)`` float32: x, y in normalised image coordinates (0..1, may fall
+    outside when a joint is out of frame), z in the same scale as x (BlazePose's relative
+    depth, hips at 0), and visibility in 0..1. ``landmarks`` is ``None`` when no person was
+    found; ``person`` says the same in one word.
+    """
+
+    t: float
+    landmarks: np.ndarray | None
+    image_size: tuple[int, int] = (0, 0)  # (width, height) in pixels
+    score: float = 0.0  # the backend's presence score for the person, 0 when none
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def person(self) -> bool:
+        return self.landmarks is not None
+
+    @classmethod
+    def none(cls, t: float, image_size: tuple[int, int] = (0, 0)) -> Pose:
+        return cls(t=t, landmarks=None, image_size=image_size, score=0.0)
+
+
+class PoseError(RuntimeError):
+    """A pose backend cannot be created or run (missing model file, bad option)."""
+
+
+@runtime_checkable
+class PoseEstimator(Protocol):
+    """Turns an RGB ``uint8`` ``(H, W, 3)`` frame into a :class:`Pose`.
+
+    Estimators may keep state between calls (tracking); :meth:`reset` forgets it (call it
+    between unrelated clips). ``close`` releases native resources.
+    """
+
+    name: str
+
+    def estimate(self, frame_rgb: np.ndarray, t: float) -> Pose: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# backend name -> "module:factory"; factories take keyword options.
+BACKENDS: dict[str, str] = {
+    "mediapipe": "formcheck.device.pose_mediapipe:MediapipePose",
+    "litert": "formcheck.device.pose_litert:LitertPose",
+    "replay": "formcheck.device.pose_replay:ReplayPose",
+}
+
+
+def create_estimator(backend: str = "mediapipe", **options) -> PoseEstimator:
+    """Create a pose estimator by backend name, passing ``options`` to its constructor."""
+    try:
+        target = BACKENDS[backend]
+    except KeyError:
+        raise PoseError(
+            f"unknown pose backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+        ) from None
+    module_name, _, attr = target.partition(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    return factory(**options)
+
+
+def stack_poses(poses: list[Pose]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack poses into ``(t (T,), landmarks (T, 33, 4))``; frames without a person are NaN."""
+    t = np.array([p.t for p in poses], dtype=np.float64)
+    lm = np.full((len(poses), NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
+    for i, p in enumerate(poses):
+        if p.landmarks is not None:
+            lm[i] = p.landmarks
+    return t, lm

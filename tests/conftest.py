@@ -1,0 +1,28 @@
+"""Shared fixtures. Real data from ../shared/data is optional: tests that use it skip cleanly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FORMCHECK_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def _shared(sub: str) -> Path:
+    p = SHARED_DATA / sub
+    if not p.exists():
+        pytest.skip(f"{p} is absent (reference data lives beside the repo in ../shared/data)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def aihub_sample_dir() -> Path:
+    return _shared("aihub-sample")
+
+
+@pytest.fixture(scope="session")
+def videos_dir() -> Path:
+    return _shared("videos")

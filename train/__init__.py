@@ -1,0 +1,1 @@
+"""formcheck off the device: datasets, landmark extraction, synthetic motion and training."""
