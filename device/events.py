@@ -7,6 +7,7 @@ The judge emits these; outputs (LEDs, buzzer, display, JSON lines, MQTT) consume
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
@@ -23,10 +24,15 @@ class Event:
     t: float  # seconds (the frame's timestamp)
 
     def to_dict(self) -> dict:
-        return {"event": self.kind, **asdict(self)}
+        # Non-finite floats become null: strict JSON readers (jq, browsers) reject NaN.
+        return {"event": self.kind, **{k: _finite(v) for k, v in asdict(self).items()}}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _finite(v):
+    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 @dataclass
