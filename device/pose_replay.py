@@ -42,7 +42,7 @@ class ReplayPose:
         if i < 0 or len(seq.t) == 0:
             return Pose.none(t, seq.image_size)
         lm = seq.landmarks[i]
-        if not np.isfinite(lm[:, :2]).all():
+        if not np.isfinite(lm[:, :2]).all(axis=1).any():
             return Pose.none(t, seq.image_size)
         return Pose(t=t, landmarks=lm.copy(), image_size=seq.image_size,
                     score=float(np.nanmean(lm[[0, 11, 12, 23, 24], 3])))

@@ -75,8 +75,8 @@ class LandmarkSequence:
 
     @property
     def present(self) -> np.ndarray:
-        """Frames where a person was found."""
-        return np.isfinite(self.landmarks[:, :, :2]).all(axis=(1, 2))
+        """Frames where a person was found (any landmark; label-derived data lacks some points)."""
+        return np.isfinite(self.landmarks[:, :, :2]).all(axis=2).any(axis=1)
 
     def meta(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("t", "landmarks")}

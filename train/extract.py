@@ -1,0 +1,661 @@
+"""``formcheck-extract``: AI-Hub label files, videos and image folders → a landmark dataset.
+
+Every input file (an AI-Hub ``.json``, a video, a folder of frames) becomes one ``.npz`` of
+the dataset format (:mod:`formcheck.device.sequences`) at a deterministic path under OUTDIR
+that mirrors the input's path relative to the folder given on the command line
+(``ROOT/squat/correct/a.mp4`` → ``OUTDIR/squat/correct/a.npz``; with several INPUT folders
+each gets its own sub-folder named after it). Re-running skips inputs whose output exists
+(and reads back), so an interrupted run resumes; outputs are written atomically. Inputs that
+fail (malformed JSON, schema error, truncated or undecodable video, no frames) are logged,
+counted and skipped; the run ends with a summary, also written to ``OUTDIR/manifest.json``.
+
+Work is spread over a process pool (``--workers``, default all cores); each worker creates
+its pose estimator once. The unit of work is :func:`process_item` (extract with the pure
+:func:`extract_one`, then write), so another engine (e.g. Ray, for a cluster) only has to map
+it over :func:`discover`'s items and feed the results to :class:`RunSummary`.
+
+Exit codes: 0 every input extracted (or already present), 1 some inputs failed (see the
+summary), 2 usage error (bad option, missing input, nothing to extract, pose backend
+unavailable), 130 interrupted (what finished is kept; re-run to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import logging
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from formcheck.device.pose import BACKENDS, PoseError, create_estimator
+from formcheck.device.sequences import LandmarkSequence, read_sequences, write_manifest, write_sequences
+
+from . import aihub, videos
+
+log = logging.getLogger(__name__)
+
+KINDS = ("auto", "aihub", "videos", "images")
+POSE_MODELS = ("lite", "full", "heavy")
+
+
+class UsageError(ValueError):
+    """The command line cannot be carried out (exit code 2)."""
+
+
+class BackendError(RuntimeError):
+    """The pose backend cannot be created; fatal for the whole run (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One unit of work: an AI-Hub label file, a video, or a folder of frames."""
+
+    kind: str  # aihub | video | images
+    path: str  # the input on disk
+    rel: str  # its path relative to the INPUT it was found under (exercise/label come from it)
+    out: str  # its output file, relative to OUTDIR
+    group: str = ""  # the clip id for grouped splits (videos, image folders)
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    backend: str = "mediapipe"
+    model: str = "full"
+    images_root: str | None = None  # AI-Hub images mode when set
+    image_fps: float = videos.DEFAULT_FPS  # frame rate of image-folder clips
+    max_frames: int | None = None  # per video / image folder (quick looks)
+    threads: int = 0  # pose backend threads where it has the option (litert); 0 = all cores
+
+    def needs_pose(self, item: InputItem) -> bool:
+        return item.kind != "aihub" or self.images_root is not None
+
+
+@dataclass
+class ItemResult:
+    item: InputItem
+    status: str  # done | skipped | failed
+    reason: str = ""
+    sequences: int = 0
+    frames: int = 0
+    person_frames: int = 0
+    exercises: dict[str, int] = field(default_factory=dict)
+    origins: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# ---- discovery -------------------------------------------------------------------------------
+
+def _kind_of_file(p: Path) -> str | None:
+    suffix = p.suffix.lower()
+    if suffix == ".json":
+        return "aihub"
+    if suffix in videos.VIDEO_EXTENSIONS:
+        return "video"
+    return None
+
+
+_KIND_FILTER = {"auto": {"aihub", "video", "images"}, "aihub": {"aihub"}, "videos": {"video"},
+                "images": {"images"}}
+
+
+def _scan(root: Path, kinds: set[str], exclude: set[Path]) -> list[tuple[str, Path, str]]:
+    """(kind, path, rel) for every input under a folder, in sorted order."""
+    found = []
+    seen: set[Path] = set()  # real paths walked: a symlink loop is walked once
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        d = Path(dirpath)
+        seen.add(d.resolve())
+        dirnames[:] = sorted(n for n in dirnames if not n.startswith(".")
+                             and (d / n).resolve() not in exclude and (d / n).resolve() not in seen)
+        rel_dir = d.relative_to(root)
+        has_images = False
+        for name in sorted(filenames):
+            # manifest.json: a dataset's summary (ours or another run's), never a label file
+            if name.startswith(".") or name == "manifest.json":
+                continue
+            if name.lower().endswith("-3d.json"):  # AI-Hub's 3D keypoint files: another schema
+                log.debug("not an AI-Hub 2D label file, skipped: %s", d / name)
+                continue
+            p = d / name
+            kind = _kind_of_file(p)
+            if kind in kinds:
+                found.append((kind, p, (rel_dir / name).as_posix()))
+            has_images |= p.suffix.lower() in videos.IMAGE_EXTENSIONS
+        if has_images and "images" in kinds:
+            rel = rel_dir.as_posix() if rel_dir != Path(".") else root.name
+            found.append(("images", d, rel))
+    return found
+
+
+def discover(inputs: list[str | os.PathLike], kind: str = "auto",
+             outdir: str | os.PathLike | None = None) -> list[InputItem]:
+    """The inputs to extract, with their output paths; raises :class:`UsageError`."""
+    if kind not in KINDS:
+        raise UsageError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
+    kinds = _KIND_FILTER[kind]
+    exclude = {Path(outdir).resolve()} if outdir is not None else set()
+    roots = [Path(p) for p in inputs]
+    # Several INPUT folders: each mirrors into a sub-folder named after it (made unique).
+    prefixes: list[str] = []
+    for r in roots:
+        base = r.name if (len(roots) > 1 and r.is_dir()) else ""
+        name, n = base, 2
+        while name and name in prefixes:
+            name, n = f"{base}-{n}", n + 1
+        prefixes.append(name)
+    found: list[tuple[str, Path, str, str]] = []
+    for root, prefix in zip(roots, prefixes, strict=True):
+        if not root.exists():
+            raise UsageError(f"input {root} does not exist")
+        if root.is_file():
+            k = _kind_of_file(root)
+            if k is None:
+                raise UsageError(f"input {root}: not an AI-Hub .json label file or a video "
+                                 f"({', '.join(sorted(videos.VIDEO_EXTENSIONS))})")
+            if k not in kinds:
+                raise UsageError(f"input {root} is a {k} input, but --kind is {kind}")
+            found.append((k, root, root.name, ""))
+        else:
+            found.extend((k, p, rel, prefix) for k, p, rel in _scan(root, kinds, exclude))
+
+    def out_name(k: str, rel: str, full: bool) -> str:
+        r = PurePosixPath(rel)
+        return str(r) + ".npz" if (full or k == "images") else str(r.with_suffix(".npz"))
+
+    outs = [str(PurePosixPath(pre) / out_name(k, rel, False)) if pre else out_name(k, rel, False)
+            for k, _, rel, pre in found]
+    clash = {o for o, c in Counter(outs).items() if c > 1}
+    items = []
+    for (k, p, rel, pre), o in zip(found, outs, strict=True):
+        if o in clash:  # a.mp4 beside a.avi: keep the extension in the output name
+            o = str(PurePosixPath(pre) / out_name(k, rel, True)) if pre else out_name(k, rel, True)
+        group = str(PurePosixPath(pre) / rel) if pre else rel
+        items.append(InputItem(kind=k, path=str(p), rel=rel, out=o, group=group))
+    dup = [o for o, c in Counter(i.out for i in items).items() if c > 1]
+    if dup:
+        raise UsageError(f"two inputs would write the same output {dup[0]}; extract them separately")
+    return items
+
+
+# ---- one item ----------------------------------------------------------------------------------
+
+_ESTIMATORS: dict[tuple, object] = {}  # per process: created once, reused per item
+
+
+def _estimator(options: ExtractOptions):
+    key = (options.backend, options.model, options.threads)
+    if key not in _ESTIMATORS:
+        try:
+            _ESTIMATORS[key] = create_estimator(options.backend, model=options.model, static=False,
+                                                threads=options.threads)
+        except (PoseError, ImportError, OSError, RuntimeError) as e:
+            raise BackendError(f"cannot create pose backend {options.backend!r} "
+                               f"(model {options.model!r}): {e}") from e
+    return _ESTIMATORS[key]
+
+
+def extract_one(item: InputItem, options: ExtractOptions) -> list[LandmarkSequence]:
+    """The sequences of one input. Reads the input, writes nothing (the engine writes)."""
+    if item.kind == "aihub":
+        clip = aihub.load_clip(item.path)
+        if options.images_root is None:
+            return aihub.labels_sequences(clip)
+        seqs = aihub.image_sequences(clip, options.images_root, _estimator(options))
+    elif item.kind == "video":
+        seqs = [videos.video_sequence(item.path, _estimator(options),
+                                      labels=videos.labels_from_path(item.rel), group=item.group,
+                                      max_frames=options.max_frames)]
+    elif item.kind == "images":
+        seqs = [videos.image_folder_sequence(item.path, _estimator(options),
+                                             labels=videos.labels_from_path(item.rel),
+                                             group=item.group, fps=options.image_fps,
+                                             max_frames=options.max_frames)]
+    else:
+        raise ValueError(f"unknown input kind {item.kind!r}")
+    for s in seqs:
+        s.extra["pose_backend"] = options.backend
+        s.extra["pose_model"] = options.model
+    return seqs
+
+
+def _stats(item: InputItem, status: str, seqs: list[LandmarkSequence], seconds: float) -> ItemResult:
+    # A person is found in a frame when any landmark is finite (AI-Hub labels leave the
+    # BlazePose points they have no counterpart for NaN).
+    person = sum(int(np.isfinite(s.landmarks[:, :, 0]).any(axis=1).sum()) for s in seqs)
+    return ItemResult(item=item, status=status, sequences=len(seqs),
+                      frames=sum(len(s.t) for s in seqs), person_frames=person,
+                      exercises=dict(Counter(s.exercise for s in seqs)),
+                      origins=dict(Counter(s.origin for s in seqs)), seconds=seconds)
+
+
+def process_item(item: InputItem, options: ExtractOptions, outdir: str) -> ItemResult:
+    """Extract one input and write its ``.npz``; every input error becomes a failed result.
+
+    :class:`BackendError` propagates: no later input could succeed either."""
+    t0 = time.perf_counter()
+    try:
+        seqs = extract_one(item, options)
+        if not seqs:
+            raise ValueError("no sequences")
+        write_sequences(Path(outdir) / item.out, seqs)
+    except BackendError:
+        raise
+    except Exception as e:  # one bad input must never lose the run
+        reason = str(e) or type(e).__name__
+        reason = reason.removeprefix(f"{item.path}: ")  # the manifest names the input already
+        if not isinstance(e, aihub.AihubFormatError | videos.VideoDecodeError):
+            reason = f"{type(e).__name__}: {reason}"
+        log.warning("failed: %s: %s", item.path, reason)
+        log.debug("traceback for %s", item.path, exc_info=True)
+        return ItemResult(item=item, status="failed", reason=reason, seconds=time.perf_counter() - t0)
+    res = _stats(item, "done", seqs, time.perf_counter() - t0)
+    log.info("done: %s → %s (%d sequences, %d frames)", item.path, item.out, res.sequences, res.frames)
+    return res
+
+
+# ---- running many ------------------------------------------------------------------------------
+
+def _init_worker(options: ExtractOptions, needs_pose: bool, log_level: int) -> None:
+    import signal
+
+    # A dedicated extraction process never needs TensorFlow; mediapipe would import it
+    # (~3 s per worker) if it could.
+    sys.modules.setdefault("tensorflow", None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    if needs_pose:
+        try:
+            _estimator(options)
+        except BackendError as e:  # reported by the first item (see process_item)
+            log.debug("%s", e)
+
+
+def _make_pool(workers: int, options: ExtractOptions, needs_pose: bool) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent may hold threads (tqdm) and native libraries' state.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_init_worker,
+                               initargs=(options, needs_pose, logging.getLogger("formcheck").getEffectiveLevel()))
+
+
+def _stop_pool(ex: ProcessPoolExecutor, kill: bool) -> None:
+    if kill:
+        # Our own worker processes, by id: an interrupted run must not wait for a long video.
+        for p in list((getattr(ex, "_processes", None) or {}).values()):
+            p.terminate()
+    ex.shutdown(wait=not kill, cancel_futures=True)
+
+
+def _run_pool(todo: list[InputItem], options: ExtractOptions, outdir: str, workers: int,
+              on_result, work=None) -> None:
+    """Run ``work`` (default :func:`process_item`; a picklable function with its signature)
+    over ``todo`` in a process pool, calling ``on_result`` in this process for each result.
+    A crashed worker fails only the input it crashed on."""
+    work = work or process_item
+    needs_pose = any(options.needs_pose(i) for i in todo)
+    pending = deque(todo)
+    suspects: deque[InputItem] = deque()
+    while pending or suspects:
+        if suspects:
+            # After a worker crash, rerun the inputs that were in flight one by one, so only
+            # the one that crashes is blamed.
+            item = suspects.popleft()
+            ex = _make_pool(1, options, needs_pose)
+            try:
+                on_result(ex.submit(work, item, options, outdir).result())
+                _stop_pool(ex, kill=False)
+            except BrokenProcessPool:
+                _stop_pool(ex, kill=True)
+                log.warning("failed: %s: the worker process crashed on it", item.path)
+                on_result(ItemResult(item=item, status="failed",
+                                     reason="the worker process crashed on this input "
+                                            "(native error in the decoder or pose backend)"))
+            except BaseException:
+                _stop_pool(ex, kill=True)
+                raise
+            continue
+        ex = _make_pool(workers, options, needs_pose)
+        inflight: dict = {}
+        broken = False
+        try:
+            while pending or inflight:
+                while pending and len(inflight) < 2 * workers:
+                    it = pending.popleft()
+                    inflight[ex.submit(work, it, options, outdir)] = it
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for f in done:
+                    it = inflight.pop(f)
+                    try:
+                        on_result(f.result())
+                    except BrokenProcessPool:
+                        suspects.append(it)
+                        broken = True
+                if broken:
+                    log.warning("a worker process crashed; retrying its %d inputs one at a time",
+                                len(suspects) + len(inflight))
+                    suspects.extend(inflight.values())
+                    inflight.clear()
+                    break
+        except BaseException:
+            _stop_pool(ex, kill=True)
+            raise
+        _stop_pool(ex, kill=broken)
+
+
+@dataclass
+class RunSummary:
+    outdir: str
+    results: list[ItemResult] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+    total: int = 0  # inputs of the run (more than results when interrupted)
+
+    def by_status(self, status: str) -> list[ItemResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def failed(self) -> list[ItemResult]:
+        return self.by_status("failed")
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+    def totals(self) -> dict:
+        ok = [r for r in self.results if r.status != "failed"]
+        ex, org = Counter(), Counter()
+        for r in ok:
+            ex.update(r.exercises)
+            org.update(r.origins)
+        frames = sum(r.frames for r in ok)
+        done = self.by_status("done")
+        done_frames = sum(r.frames for r in done)
+        return {
+            "inputs": len(self.results), "done": len(done),
+            "skipped_existing": len(self.by_status("skipped")), "failed": len(self.failed),
+            "sequences": sum(r.sequences for r in ok), "frames": frames,
+            "person_frames": sum(r.person_frames for r in ok),
+            "per_exercise": dict(sorted(ex.items())), "per_origin": dict(sorted(org.items())),
+            "seconds": round(self.seconds, 3),
+            "extracted_frames_per_second": (round(done_frames / self.seconds, 2)
+                                            if self.seconds > 0 and done_frames else None),
+        }
+
+    def manifest(self, argv: list[str] | None = None, options: ExtractOptions | None = None) -> dict:
+        return {
+            "tool": "formcheck-extract",
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": argv,
+            "options": asdict(options) if options else None,
+            "interrupted": self.interrupted,
+            "total_inputs": self.total,
+            **self.totals(),
+            "failures": [{"input": r.item.path, "reason": r.reason} for r in self.failed],
+            "files": [{"input": r.item.path, "kind": r.item.kind, "output": r.item.out,
+                       "status": r.status, "reason": r.reason, "sequences": r.sequences,
+                       "frames": r.frames, "person_frames": r.person_frames,
+                       "seconds": round(r.seconds, 3)} for r in self.results],
+        }
+
+    def text(self) -> str:
+        t = self.totals()
+        head = (f"{t['inputs']} of {self.total} inputs" if self.total > t["inputs"]
+                else f"{t['inputs']} inputs")
+        lines = [f"formcheck-extract: {head} → {self.outdir}"
+                 + (" (INTERRUPTED: re-run to resume)" if self.interrupted else ""),
+                 f"  done {t['done']}, skipped (already extracted) {t['skipped_existing']}, "
+                 f"failed {t['failed']}  in {self.seconds:.1f} s"]
+        if t["sequences"]:
+            pct = 100.0 * t["person_frames"] / max(t["frames"], 1)
+            lines.append(f"  sequences {t['sequences']} ("
+                         + ", ".join(f"{k} {v}" for k, v in t["per_origin"].items())
+                         + f"); frames {t['frames']}, person found in {pct:.1f}%")
+            lines.append("  per exercise: " + ", ".join(f"{k or '(none)'} {v}"
+                                                       for k, v in t["per_exercise"].items()))
+        posed = [r for r in self.results if r.status != "failed" and r.item.kind != "aihub" and r.frames]
+        if posed:
+            shown = sorted(posed, key=lambda r: r.person_frames / r.frames)
+            if len(shown) > 20:
+                lines.append("  person found, the 20 lowest:")
+                shown = shown[:20]
+            else:
+                lines.append("  person found per clip:")
+            lines += [f"    {100.0 * r.person_frames / r.frames:5.1f}%  {r.frames:6d} frames  {r.item.path}"
+                      for r in shown]
+        if t["done"] and t["extracted_frames_per_second"]:
+            lines.append(f"  extraction speed {t['extracted_frames_per_second']:.1f} frames/s")
+        if self.failed:
+            lines.append(f"  failed inputs ({len(self.failed)}):")
+            lines += [f"    {r.item.path}: {r.reason}" for r in self.failed]
+        return "\n".join(lines)
+
+
+def run(items: list[InputItem], outdir: str | os.PathLike, options: ExtractOptions,
+        workers: int = 1, progress: bool = False, summary: RunSummary | None = None) -> RunSummary:
+    """Extract ``items`` into ``outdir`` (skipping those already there); never raises for a
+    bad input. ``workers`` 1 runs in this process; more use a process pool.
+
+    Raises :class:`BackendError` when the pose backend cannot be created, and passes
+    ``KeyboardInterrupt`` on; either way ``summary`` (when given) holds what finished."""
+    from tqdm import tqdm
+
+    outdir = str(outdir)
+    t0 = time.perf_counter()
+    summary = summary if summary is not None else RunSummary(outdir=outdir)
+    summary.total = len(items)
+    by_item: dict[InputItem, ItemResult] = {}
+    todo: list[InputItem] = []
+    for it in items:
+        out = Path(outdir) / it.out
+        if out.exists():
+            try:
+                by_item[it] = _stats(it, "skipped", read_sequences(out), 0.0)
+                continue
+            except Exception as e:  # an unreadable output is redone, not trusted
+                log.warning("re-extracting %s: its output %s is unreadable (%s)", it.path, out, e)
+        todo.append(it)
+    if by_item:
+        log.info("%d of %d inputs already extracted; skipping them", len(by_item), len(items))
+
+    bar = tqdm(total=len(todo), unit="input", disable=not progress, dynamic_ncols=True)
+    n_failed = 0
+
+    def on_result(r: ItemResult) -> None:
+        nonlocal n_failed
+        by_item[r.item] = r
+        n_failed += r.status == "failed"
+        bar.update(1)
+        if n_failed:
+            bar.set_postfix(failed=n_failed)
+
+    try:
+        if todo and (workers <= 1 or len(todo) == 1):
+            for it in todo:
+                on_result(process_item(it, options, outdir))
+        elif todo:
+            _run_pool(todo, options, outdir, min(workers, len(todo)), on_result)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        raise
+    finally:
+        bar.close()
+        summary.results = [by_item[i] for i in items if i in by_item]
+        summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+
+EPILOG = """\
+input kinds (--kind auto finds all of them under each INPUT folder):
+  aihub    AI-Hub fitness label files (*.json, not *-3d.json): five view sequences per
+           file. Without --images-root the labelled keypoints are mapped onto BlazePose's
+           layout (labels-only: fast, no pose model). With --images-root, BlazePose runs
+           on the images each file's img_key names under that folder. Views view1..view5
+           become sequences with view A..E (cameras left 135°, left 45°, front, right 45°,
+           right 135°), grouped by clip (the file name).
+  videos   ROOT/<exercise>/<label>/*.mp4 (also .mov .avi .mkv .webm ...), or a flat folder
+           of videos (exercise from the file name prefix: squat_front.mp4 -> squat).
+  images   ROOT/<exercise>/<label>/<clip>/*.jpg|png: one sequence per folder of frames.
+  <label> is correct | incorrect | a condition name or key (that condition false).
+
+output: OUTDIR mirrors the inputs (one .npz per input; see formcheck.device.sequences),
+plus OUTDIR/manifest.json with the run's summary. Re-running skips inputs already
+extracted, so an interrupted run resumes; use a new OUTDIR to re-extract with other options.
+
+exit codes: 0 all inputs extracted or already present; 1 some inputs failed (listed in
+the summary and the manifest; the others are extracted); 2 usage error or pose backend
+unavailable; 130 interrupted.
+
+examples:
+  formcheck-extract ../shared/data/aihub-sample -o data/aihub
+  formcheck-extract aihub/labels --images-root aihub/images -o data/aihub-bp --workers 8
+  formcheck-extract ~/clips -o data/clips            # ~/clips/squat/correct/*.mp4 ...
+  formcheck-extract ../shared/data/videos -o data/videos --workers 1 -v
+  formcheck-extract frames/ --kind images --image-fps 15 -o data/frames
+"""
+
+
+def _default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="formcheck-extract",
+        description="Turn AI-Hub fitness label files, exercise videos and image folders into a\n"
+                    "landmark dataset (BlazePose 33-landmark sequences with labels) for training.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="folders or files to extract (AI-Hub .json, videos, image folders)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="dataset folder to write")
+    p.add_argument("--kind", choices=KINDS, default="auto",
+                   help="what to look for in the inputs (default: auto = everything)")
+    p.add_argument("--images-root", metavar="DIR",
+                   help="AI-Hub images folder: run BlazePose on the images instead of using the labels")
+    p.add_argument("--workers", type=int, default=_default_workers(), metavar="N",
+                   help="parallel worker processes (default: all cores, here %(default)s; 1 = in this process)")
+    p.add_argument("--backend", default="mediapipe", choices=sorted(b for b in BACKENDS if b != "replay"),
+                   help="pose backend for videos and images (default: %(default)s)")
+    p.add_argument("--model", default="full", choices=POSE_MODELS,
+                   help="BlazePose landmark model of the mediapipe backend (default: full, the "
+                        "one mediapipe bundles; lite/heavy need their model file installed)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N inputs (in sorted order)")
+    p.add_argument("--max-frames", type=int, metavar="N",
+                   help="only the first N frames of each video / image folder (quick looks)")
+    p.add_argument("--image-fps", type=float, default=videos.DEFAULT_FPS, metavar="FPS",
+                   help="frame rate of image-folder clips, for timestamps (default: %(default)s)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, errors only")
+    return p
+
+
+def _check_backend(options: ExtractOptions) -> None:
+    module = BACKENDS[options.backend].partition(":")[0]
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"pose backend {options.backend!r} is not available in this version "
+                         f"of formcheck (no module {module})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2): return, don't exit
+        return int(e.code or 0)
+
+    level = logging.ERROR if args.quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    pkg_log = logging.getLogger("formcheck")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    pkg_log.addHandler(handler)
+    old_level = pkg_log.level
+    pkg_log.setLevel(level)
+    try:
+        return _main(args, argv, parser)
+    finally:
+        pkg_log.removeHandler(handler)
+        pkg_log.setLevel(old_level)
+
+
+def _main(args, argv: list[str], parser: argparse.ArgumentParser) -> int:
+    def usage(msg: str) -> int:
+        parser.print_usage(sys.stderr)
+        print(f"formcheck-extract: error: {msg}", file=sys.stderr)
+        return 2
+
+    if args.workers < 1:
+        return usage("--workers must be at least 1")
+    for name in ("limit", "max_frames"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            return usage(f"--{name.replace('_', '-')} must be at least 1")
+    if not args.image_fps > 0:
+        return usage("--image-fps must be positive")
+    if args.images_root is not None and not Path(args.images_root).is_dir():
+        return usage(f"--images-root {args.images_root} is not a folder")
+    # Several workers already fill the cores: one backend thread each (litert; mediapipe's
+    # legacy solution is single-threaded on Linux anyway).
+    options = ExtractOptions(backend=args.backend, model=args.model, images_root=args.images_root,
+                             image_fps=args.image_fps, max_frames=args.max_frames,
+                             threads=1 if args.workers > 1 else 0)
+    outdir = Path(args.output)
+    if outdir.exists() and not outdir.is_dir():
+        return usage(f"-o {outdir} exists and is not a folder")
+    try:
+        items = discover(args.inputs, args.kind, outdir)
+        if args.limit is not None:
+            items = items[: args.limit]
+        if not items:
+            raise UsageError("found nothing to extract in " + ", ".join(args.inputs)
+                             + f" (--kind {args.kind})")
+        if any(options.needs_pose(i) for i in items):
+            _check_backend(options)
+    except UsageError as e:
+        return usage(str(e))
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    kinds = Counter(i.kind for i in items)
+    log.info("%d inputs (%s) → %s, %d workers", len(items),
+             ", ".join(f"{k} {v}" for k, v in kinds.items()), outdir, args.workers)
+    progress = not args.quiet and sys.stderr.isatty()
+    redirect = _tqdm_logging() if progress else contextlib.nullcontext()
+    summary = RunSummary(outdir=str(outdir))
+    try:
+        with redirect:
+            run(items, outdir, options, workers=args.workers, progress=progress, summary=summary)
+    except BackendError as e:
+        print(f"formcheck-extract: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    write_manifest(outdir, summary.manifest(["formcheck-extract", *argv], options))
+    print(summary.text())
+    print(f"  manifest: {outdir / 'manifest.json'}")
+    return summary.exit_code
+
+
+def _tqdm_logging():
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm(loggers=[logging.getLogger("formcheck")])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
