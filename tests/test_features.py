@@ -161,7 +161,7 @@ def test_spec_json_round_trip_and_errors():
 
 
 def test_missing_landmarks_are_never_zeros_that_look_like_a_pose():
-    spec = FeatureSpec()
+    spec = FeatureSpec(min_visibility=0.2)
     t = np.arange(10) / 10.0
     lm = np.repeat(standing_pose()[None], 10, axis=0)
     lm[3:, 25, 3] = 0.05  # left knee invisible from frame 3 on
@@ -183,7 +183,7 @@ def test_missing_landmarks_are_never_zeros_that_look_like_a_pose():
 
 
 def test_streaming_filler_matches_offline():
-    spec = FeatureSpec()
+    spec = FeatureSpec(min_visibility=0.3)
     rng = np.random.default_rng(3)
     t = np.cumsum(rng.uniform(0.03, 0.2, 40))
     lm = np.repeat(standing_pose()[None], 40, axis=0)
