@@ -3,4 +3,9 @@
 Imports here stay light (numpy only); heavy backends load when used.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("formcheck")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
