@@ -147,8 +147,8 @@ class Signals:
         except Exception as e:
             self.close()
             raise RuntimeError(
-                f"GPIO setup failed ({type(e).__name__}: {e}); check the [signals] pins, that this "
-                "user is in the gpio group, or disable signals"
+                f"GPIO setup failed ({type(e).__name__}: {e}); check the [gpio] pins, that this "
+                "user is in the gpio group, or set gpio.enabled = false"
             ) from e
         self.state = NO_PERSON
 

@@ -1,0 +1,458 @@
+"""The station's configuration: one TOML file, strictly validated, one dataclass per section.
+
+The packaged ``formcheck.toml`` beside this module is the commented default and the reference
+of every key. A config file may set any subset of keys; the rest keep their defaults. Unknown
+sections or keys and bad values are rejected with the dotted key named, e.g.
+``gpio.green_pin: expected an integer 0..27, got "x"``; every problem in a file is reported at
+once. Command-line flags override the file through :func:`apply_overrides`, validated the
+same way.
+
+Relative paths in a file (``models.dir``, ``station.replay_file``, a file ``camera.source``) are
+relative to the folder of that file, so ``/etc/formcheck/formcheck.toml`` can say
+``dir = "models"``; relative paths given on the command line are relative to the working
+directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .exercises import EXERCISES
+from .pose import BACKENDS
+
+log = logging.getLogger(__name__)
+
+SYSTEM_CONFIG = Path("/etc/formcheck/formcheck.toml")
+PACKAGED_NAME = "formcheck.toml"
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; ``problems`` lists every ``key: why`` message."""
+
+    def __init__(self, problems: list[str], source: str | None = None):
+        self.problems = list(problems)
+        self.source = source
+        head = f"{source}: " if source else ""
+        if len(self.problems) == 1:
+            super().__init__(head + self.problems[0])
+        else:
+            super().__init__(head + f"{len(self.problems)} problems:\n  " + "\n  ".join(self.problems))
+
+
+# ---- value checkers: each returns the (normalised) value or raises _Bad(expected) ---------
+
+class _Bad(Exception):
+    pass
+
+
+def _show(v: Any) -> str:
+    try:
+        return json.dumps(v, ensure_ascii=False)
+    except TypeError:
+        return repr(v)
+
+
+def _int(lo: int | None = None, hi: int | None = None):
+    desc = "an integer" + (f" {lo}..{hi}" if lo is not None and hi is not None
+                           else f" >= {lo}" if lo is not None else "")
+
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _Bad(desc)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise _Bad(desc)
+        return v
+    return check
+
+
+def _float(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
+    if lo is not None and hi is not None:
+        desc = f"a number > {lo:g} and <= {hi:g}" if lo_open else f"a number {lo:g}..{hi:g}"
+    elif lo is not None:
+        desc = f"a number {'>' if lo_open else '>='} {lo:g}"
+    else:
+        desc = "a number"
+
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+            raise _Bad(desc)
+        v = float(v)
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            raise _Bad(desc)
+        if hi is not None and v > hi:
+            raise _Bad(desc)
+        return v
+    return check
+
+
+def _bool(v):
+    if not isinstance(v, bool):
+        raise _Bad("true or false")
+    return v
+
+
+def _str(v):
+    if not isinstance(v, str):
+        raise _Bad("a string")
+    return v
+
+
+def _choice(*options):
+    desc = "one of " + ", ".join(_show(o) for o in options)
+
+    def check(v):
+        if v not in options or isinstance(v, bool):
+            raise _Bad(desc)
+        return v
+    return check
+
+
+def _exercise(v):
+    if v != "auto" and v not in EXERCISES:
+        raise _Bad('"auto" or an exercise id (' + ", ".join(EXERCISES) + ")")
+    return v
+
+
+def _source(v):
+    # An int is a camera index; strings are parsed by sources.parse_source at open time.
+    if isinstance(v, bool) or not isinstance(v, int | str) or v == "":
+        raise _Bad('a camera index, "picamera2", a URL, a video file or an image folder')
+    if isinstance(v, int):
+        if v < 0:
+            raise _Bad("a camera index >= 0")
+        return str(v)
+    return v
+
+
+def _size(v):
+    desc = "[width, height] in pixels, each 16..4096"
+    if not isinstance(v, list) or len(v) != 2 or any(
+            isinstance(x, bool) or not isinstance(x, int) or not 16 <= x <= 4096 for x in v):
+        raise _Bad(desc)
+    return (v[0], v[1])
+
+
+_ID = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def _ident(v):
+    if not isinstance(v, str) or not _ID.match(v):
+        raise _Bad("letters, digits, '_' or '-' only")
+    return v
+
+
+def _topic(v):
+    if not isinstance(v, str) or not v or any(c in v for c in "#+\0") or v.startswith("/") or v.endswith("/"):
+        raise _Bad("an MQTT topic prefix without wildcards or leading/trailing '/'")
+    return v
+
+
+def _key(check, doc: str = "", path: bool = False):
+    """Field metadata: the checker, and whether the value is a path relative to its file."""
+    return {"check": check, "doc": doc, "path": path}
+
+
+def _f(default, check, path: bool = False):
+    if isinstance(default, list | tuple | dict):
+        return field(default_factory=lambda: default, metadata=_key(check, path=path))
+    return field(default=default, metadata=_key(check, path=path))
+
+
+# ---- the sections ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StationConfig:
+    exercise: str = _f("auto", _exercise)
+    pose_backend: str = _f("mediapipe", _choice(*BACKENDS))
+    pose_model: str = _f("full", _choice("lite", "full", "heavy"))
+    threads: int = _f(0, _int(0, 64))
+    window_mode: str = _f("model", _choice("model", "sliding", "rep"))
+    replay_file: str = _f("", _str, path=True)
+    ready_timeout: float = _f(10.0, _float(0.0, 600.0))
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = _f("0", _source, path=True)
+    size: tuple[int, int] = _f((640, 480), _size)
+    fps: float = _f(30.0, _float(0.0, 240.0, lo_open=True))
+    realtime: bool = _f(True, _bool)
+    rotate: int = _f(0, _choice(0, 90, 180, 270))
+    reconnect_max: float = _f(30.0, _float(0.1, 3600.0))
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    dir: str = _f("", _str, path=True)
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    enabled: bool = _f(True, _bool)
+    pin_factory: str = _f("", _choice("", "lgpio", "rpigpio", "pigpio", "native", "mock"))
+    green_pin: int = _f(17, _int(0, 27))
+    red_pin: int = _f(27, _int(0, 27))
+    amber_pin: int = _f(22, _int(0, 27))
+    buzzer_pin: int = _f(18, _int(0, 27))
+    button_pin: int = _f(23, _int(0, 27))
+    buzzer: bool = _f(True, _bool)
+    long_press: float = _f(2.0, _float(0.2, 30.0))
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    enabled: bool = _f(True, _bool)
+    driver: str = _f("ssd1306", _choice("ssd1306", "sh1106"))
+    address: int = _f(0x3C, _int(0x03, 0x77))
+    port: int = _f(1, _int(0, 255))
+    width: int = _f(128, _choice(128))
+    height: int = _f(64, _choice(32, 64))
+    rotate: int = _f(0, _choice(0, 90, 180, 270))
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    enabled: bool = _f(False, _bool)
+    host: str = _f("localhost", _str)
+    port: int = _f(1883, _int(1, 65535))
+    topic: str = _f("formcheck", _topic)
+    station_id: str = _f("", _ident)
+    username: str = _f("", _str)
+    password: str = _f("", _str)
+    tls: bool = _f(False, _bool)
+    discovery: bool = _f(True, _bool)
+    discovery_prefix: str = _f("homeassistant", _topic)
+    keepalive: int = _f(30, _int(5, 3600))
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    # Names match judge.JudgeConfig.coerce's aliases (inactivity_reset -> inactivity_reset_s, ...).
+    inactivity_reset: float = _f(120.0, _float(0.0, 86400.0))
+    absence_reset: float = _f(30.0, _float(0.0, 86400.0))
+    state_hold: float = _f(0.5, _float(0.0, 10.0))
+    min_rep: float = _f(0.4, _float(0.05, 60.0))
+    max_rep: float = _f(12.0, _float(0.5, 600.0))
+    auto_confidence: float = _f(0.6, _float(0.0, 1.0))
+    auto_margin: float = _f(0.2, _float(0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = _f("info", _choice("debug", "info", "warning", "error"))
+    json: bool = _f(True, _bool)
+    stats_interval: float = _f(30.0, _float(0.0, 86400.0))
+
+
+SECTIONS: dict[str, type] = {
+    "station": StationConfig,
+    "camera": CameraConfig,
+    "models": ModelsConfig,
+    "gpio": GpioConfig,
+    "display": DisplayConfig,
+    "mqtt": MqttConfig,
+    "judge": JudgeConfig,
+    "logging": LoggingConfig,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    station: StationConfig = field(default_factory=StationConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    gpio: GpioConfig = field(default_factory=GpioConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    path: str | None = field(default=None, compare=False)  # the file it came from
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for name in SECTIONS:
+            sec = getattr(self, name)
+            out[name] = {f.name: (list(v) if isinstance(v := getattr(sec, f.name), tuple) else v)
+                         for f in fields(sec)}
+        return out
+
+    def to_toml(self) -> str:
+        """The effective config as TOML that :func:`loads` reads back to an equal Config."""
+        lines = []
+        if self.path:
+            lines.append(f"# effective configuration (file: {self.path})")
+        for name, values in self.to_dict().items():
+            lines.append(f"\n[{name}]")
+            for k, v in values.items():
+                if name == "mqtt" and k == "password" and v:
+                    lines.append("# password = (set; hidden)")  # never print a secret
+                elif name == "display" and k == "address":
+                    lines.append(f"{k} = 0x{v:02X}")
+                else:
+                    lines.append(f"{k} = {_toml_value(v)}")
+        return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+# ---- building and validating ------------------------------------------------------------------
+
+def _resolve_path(value: str, base: Path | None, key: str) -> str:
+    if not value or base is None:
+        return value
+    if key == "camera.source":
+        # Only a relative path that exists next to the config file is rewritten: "0",
+        # "picamera2" and URLs are not paths.
+        from .sources import looks_like_path
+
+        if not looks_like_path(value) or Path(value).is_absolute():
+            return value
+        candidate = base / value
+        return str(candidate) if candidate.exists() else value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else base / p)
+
+
+def _build(data: dict, base: Config, relative_to: Path | None, problems: list[str]) -> Config:
+    if not isinstance(data, dict):
+        problems.append("the file must be a TOML table of sections")
+        return base
+    sections = {}
+    for name, table in data.items():
+        if name not in SECTIONS:
+            problems.append(f"{name}: unknown section (known: {', '.join(SECTIONS)})")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"{name}: expected a [{name}] table, got {_show(table)}")
+            continue
+        cls = SECTIONS[name]
+        known = {f.name: f for f in fields(cls)}
+        changes = {}
+        for key, value in table.items():
+            dotted = f"{name}.{key}"
+            if key not in known:
+                problems.append(f"{dotted}: unknown key (known: {', '.join(known)})")
+                continue
+            meta = known[key].metadata
+            try:
+                value = meta["check"](value)
+            except _Bad as e:
+                problems.append(f"{dotted}: expected {e}, got {_show(value)}")
+                continue
+            if meta.get("path"):
+                value = _resolve_path(value, relative_to, dotted)
+            changes[key] = value
+        sections[name] = replace(getattr(base, name), **changes)
+    cfg = replace(base, **sections)
+    _cross_check(cfg, problems)
+    return cfg
+
+
+def _cross_check(cfg: Config, problems: list[str]) -> None:
+    g = cfg.gpio
+    if g.enabled:
+        pins: dict[int, str] = {}
+        for name in ("green_pin", "red_pin", "amber_pin", "buzzer_pin", "button_pin"):
+            pin = getattr(g, name)
+            if pin in pins:
+                problems.append(f"gpio.{name}: pin {pin} is already gpio.{pins[pin]}")
+            pins.setdefault(pin, name)
+    if cfg.judge.min_rep >= cfg.judge.max_rep:
+        problems.append(f"judge.max_rep: must be longer than judge.min_rep ({cfg.judge.min_rep})")
+
+
+def loads(text: str, base: Config | None = None, source: str | None = None,
+          relative_to: Path | None = None) -> Config:
+    """Parse TOML text into a Config (defaults for anything unset)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"not valid TOML: {e}"], source) from None
+    problems: list[str] = []
+    cfg = _build(data, base or Config(), relative_to, problems)
+    if problems:
+        raise ConfigError(problems, source)
+    return replace(cfg, path=source)
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate one config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError([f"cannot read the config file: {e.strerror or e}"], str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(["the config file is not UTF-8 text"], str(path)) from None
+    return loads(text, source=str(path), relative_to=path.resolve().parent)
+
+
+def packaged_default_text() -> str:
+    return resources.files("formcheck.device").joinpath(PACKAGED_NAME).read_text(encoding="utf-8")
+
+
+def default_config_path() -> Path | None:
+    """``/etc/formcheck/formcheck.toml`` when it exists, else None (the packaged default)."""
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
+
+
+def load_default() -> Config:
+    """The system config when present, else the packaged default."""
+    path = default_config_path()
+    if path is not None:
+        return load(path)
+    return loads(packaged_default_text(), source=f"(packaged {PACKAGED_NAME})")
+
+
+def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
+    """Set dotted keys (``{"camera.source": "clip.mp4"}``), validated like the file."""
+    data: dict[str, dict[str, Any]] = {}
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        data.setdefault(section, {})[key] = value
+    problems: list[str] = []
+    out = _build(data, cfg, None, problems)
+    if problems:
+        raise ConfigError(problems, "command line")
+    return replace(out, path=cfg.path)
+
+
+def documented_keys(text: str) -> dict[str, str]:
+    """``{"section.key": comment}`` for every key in a commented TOML text: the comment block
+    above the key, shared by keys listed right under each other (``min_rep`` / ``max_rep``).
+    Used to check that the packaged default documents every key."""
+    out: dict[str, str] = {}
+    section = ""
+    comment: list[str] = []
+    block = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if m := re.match(r"^\[([A-Za-z0-9_]+)\]$", line):
+            section, comment, block = m.group(1), [], ""
+        elif line.startswith("#"):
+            comment.append(line.lstrip("#").strip())
+        elif m := re.match(r"^([A-Za-z0-9_]+)\s*=", line):
+            if comment:
+                block = " ".join(c for c in comment if c)
+                comment = []
+            out[f"{section}.{m.group(1)}"] = block
+        elif not line:
+            comment, block = [], ""
+    return out
