@@ -85,6 +85,12 @@ class LandmarkSequence:
         return d
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_sequences(path: str | os.PathLike, sequences: list[LandmarkSequence]) -> Path:
     """Atomically write sequences to one ``.npz`` file."""
     path = Path(path)
@@ -98,6 +104,8 @@ def write_sequences(path: str | os.PathLike, sequences: list[LandmarkSequence]) 
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
+        # mkstemp makes 0600 files; shards on a shared filesystem are read by other users
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -12,7 +12,8 @@ counted and skipped; the run ends with a summary, also written to ``OUTDIR/manif
 Work is spread over a process pool (``--workers``, default all cores); each worker creates
 its pose estimator once. The unit of work is :func:`process_item` (extract with the pure
 :func:`extract_one`, then write), so another engine (e.g. Ray, for a cluster) only has to map
-it over :func:`discover`'s items and feed the results to :class:`RunSummary`.
+it over :func:`discover`'s items and feed the results to :class:`RunSummary`; ``--engine ray``
+does that on a Ray cluster (:mod:`formcheck.train.extract_ray`, docs/scale-out.md).
 
 Exit codes: 0 every input extracted (or already present), 1 some inputs failed (see the
 summary), 2 usage error (bad option, missing input, nothing to extract, pose backend
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("auto", "aihub", "videos", "images")
 POSE_MODELS = ("lite", "full", "heavy")
+ENGINES = ("local", "ray")
 
 
 class UsageError(ValueError):
@@ -525,6 +527,13 @@ examples:
   formcheck-extract ~/clips -o data/clips            # ~/clips/squat/correct/*.mp4 ...
   formcheck-extract ../shared/data/videos -o data/videos --workers 1 -v
   formcheck-extract frames/ --kind images --image-fps 15 -o data/frames
+  formcheck-extract /mnt/shared/aihub/labels --images-root /mnt/shared/aihub/images \
+      -o /mnt/shared/datasets/aihub-bp --engine ray --address auto   # on a Ray cluster
+
+--engine ray (pip install 'formcheck[ray]') runs the same extraction on Ray: a local Ray
+instance, or with --address a running cluster whose nodes all mount the inputs and OUTDIR
+at the same path (docs/scale-out.md). Same dataset, resume, summary and exit codes; a worker
+process that dies on an input is replaced and the input retried (--max-retries).
 """
 
 
@@ -550,6 +559,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="AI-Hub images folder: run BlazePose on the images instead of using the labels")
     p.add_argument("--workers", type=int, default=_default_workers(), metavar="N",
                    help="parallel worker processes (default: all cores, here %(default)s; 1 = in this process)")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: a process pool on this machine (default); ray: Ray, a local instance or "
+                        "a cluster (needs formcheck[ray]; see docs/scale-out.md)")
+    p.add_argument("--address", metavar="ADDR",
+                   help="--engine ray: join this running Ray cluster (auto, HOST:6379); without it a "
+                        "local Ray instance is started for the run. Ray uses one worker per CPU of "
+                        "the cluster (--workers is for the local engine)")
+    p.add_argument("--ray-num-cpus", type=int, metavar="N",
+                   help="--engine ray without --address: CPUs of the local Ray instance (default: all)")
+    p.add_argument("--max-retries", type=int, default=2, metavar="N",
+                   help="--engine ray: more tries for an input whose worker process died, on a fresh "
+                        "process (default: %(default)s)")
     p.add_argument("--backend", default="mediapipe", choices=sorted(b for b in BACKENDS if b != "replay"),
                    help="pose backend for videos and images (default: %(default)s)")
     p.add_argument("--model", default="full", choices=POSE_MODELS,
@@ -602,6 +623,14 @@ def _main(args, argv: list[str], parser: argparse.ArgumentParser) -> int:
 
     if args.workers < 1:
         return usage("--workers must be at least 1")
+    if args.engine != "ray" and (args.address or args.ray_num_cpus is not None):
+        return usage("--address and --ray-num-cpus need --engine ray")
+    if args.ray_num_cpus is not None and (args.ray_num_cpus < 1 or args.address):
+        return usage("--ray-num-cpus must be at least 1, and sizes a local Ray instance (not with --address)")
+    if args.max_retries < 0:
+        return usage("--max-retries must be at least 0")
+    if args.engine == "ray" and importlib.util.find_spec("ray") is None:
+        return usage("--engine ray needs Ray: pip install 'formcheck[ray]'")
     for name in ("limit", "max_frames"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             return usage(f"--{name.replace('_', '-')} must be at least 1")
@@ -613,7 +642,7 @@ def _main(args, argv: list[str], parser: argparse.ArgumentParser) -> int:
     # legacy solution is single-threaded on Linux anyway).
     options = ExtractOptions(backend=args.backend, model=args.model, images_root=args.images_root,
                              image_fps=args.image_fps, max_frames=args.max_frames,
-                             threads=1 if args.workers > 1 else 0)
+                             threads=1 if args.workers > 1 or args.engine == "ray" else 0)
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         return usage(f"-o {outdir} exists and is not a folder")
@@ -638,8 +667,15 @@ def _main(args, argv: list[str], parser: argparse.ArgumentParser) -> int:
     summary = RunSummary(outdir=str(outdir))
     try:
         with redirect:
-            run(items, outdir, options, workers=args.workers, progress=progress, summary=summary)
-    except BackendError as e:
+            if args.engine == "ray":
+                from .extract_ray import RaySummary, run_ray
+
+                summary = RaySummary(outdir=str(outdir))
+                run_ray(items, options, outdir, address=args.address, num_cpus=args.ray_num_cpus,
+                        max_retries=args.max_retries, progress=progress, summary=summary, manifest=False)
+            else:
+                run(items, outdir, options, workers=args.workers, progress=progress, summary=summary)
+    except BackendError as e:  # also extract_ray.RayEngineError: cannot start/join Ray, OUTDIR not shared
         print(f"formcheck-extract: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
