@@ -1,0 +1,743 @@
+"""Rep counting from landmarks, per exercise (pure numpy, causal, no I/O).
+
+Each exercise has a *recipe* (:data:`RECIPES`): a few measures of the moving joints, joint
+angles in the image plane and heights/distances in body units, each oriented so that **rest is
+low** (standing, arms down, legs flat) and **the working end of a rep is high**, and divided by
+its change over a textbook rep seen square-on ("nominal units"). Several measures are used
+because no single one survives every camera view: a squat's knee angle is clear from the side
+and distorted from the front, the hips' drop towards the feet is clear from both; a deadlift's
+hip angle vanishes from the front, where the torso's foreshortening shows the hinge instead.
+
+Counting (:class:`RepCounter`, one frame at a time; :func:`count_reps` runs the same counter
+over a recorded sequence, so training, evaluation and the station count identically):
+
+1. **Per-component adaptive range.** Each component is normalised to ``u_c = (x - lo) / range``
+   with ``lo``, ``hi`` its 10th and 90th percentiles over the last ``range_window_s``, the range
+   floored at ``min_range`` so that standing still (pure jitter) stays near 0.
+2. **Fusion.** ``u`` is the mean of the ``u_c`` weighted by ``(range / noise)²`` (inverse
+   variance of the normalised components; noise from second differences, which ignore smooth
+   motion) times each frame's *reliability*: a joint angle whose segments are seen end-on
+   (foreshortened below 60%) fades out, so whichever measure this view shows clearly decides.
+3. **Hysteresis.** A rep begins when ``u`` rises above ``enter`` (its start is the last moment
+   before at or below ``exit``: the movement's onset) and ends when ``u`` falls to ``exit``, or,
+   for touch-and-go reps that never get back to rest (legs hovering between leg raises), at a
+   valley at least ``count_depth`` below the peak once the signal rebounds by ``rebound``.
+   Jitter smaller than ``enter - exit`` can neither start nor end a rep; a causal median over
+   ``smooth_s`` removes one- and two-frame pose glitches first.
+4. **Is it a rep?** It lasted from the exercise's :data:`MIN_REP_S` (a walking step is not a
+   side lunge) to ``max_rep_s``, at least ``min_active_s`` of it past ``enter`` (spikes are not
+   reps), moved at least ``min_amplitude`` nominal units (idle fidgeting moves ~0.2, reps seen
+   from any view 0.5+), and reached ``count_depth`` (50%) of the *typical depth*: the larger of
+   the current range and the median peak of the last reps — per side for one-sided exercises,
+   whose far side looks smaller in oblique views (a side's first rep sets its scale). It is
+   *full* (``rom`` holds) from ``full_depth`` (80%). Shallower excursions are not reps: a nod
+   of the knees is not a squat; a half squat among full ones is a rep with ``rom`` failed.
+5. **Lost person, long holds.** Missing frames are skipped; a gap over ``max_gap_s`` abandons the
+   rep in progress, and counting resumes once the signal is back at rest. So does an excursion
+   longer than ``max_rep_s`` (sitting down, bending to pick something up).
+
+One-sided or alternating exercises (knee up, side crunch, side lunge) take the side that moves
+most (``max``): either leg counts, and the rep records which. Two-sided ones take, where both
+sides are clearly visible, the side that moved less (a hand raised to the face is not a side
+raise), fading to a visibility-weighted mean as one side is hidden (a side view's far arm).
+Landmarks below ``min_visibility`` are held for ``hold_s`` (like the feature filler), then
+dropped. Body size is a high percentile of recent per-frame sizes, so foreshortening during
+the rep does not cancel the drops it scales.
+
+Known limits (measured on the synthetic generator, ``tests/test_reps.py``): the first movement
+of a clip, before any rep has set a scale, counts when it is rep-like (a one-armed gesture in a
+side view before side raises); far-side reps of alternating exercises seen exactly side-on move
+little and may be missed; a deadlift pulled from the floor counts the setup bend (rest is
+standing); after ``range_window_s`` of rest the range collapses to its floor, so the next set
+re-learns it.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exercises import EXERCISE_IDS
+from .features import FeatureSpec, MissingFiller, aspect_corrected
+from .pose import NUM_LANDMARKS
+
+log = logging.getLogger(__name__)
+
+# BlazePose indices per side.
+_SIDES = {
+    "left": dict(sho=11, elb=13, wri=15, hip=23, kne=25, ank=27),
+    "right": dict(sho=12, elb=14, wri=16, hip=24, kne=26, ank=28),
+}
+SIDE_NAMES = ("left", "right")
+# Both sides at once: part -> [left index, right index] (measures return (T, 2)).
+_BOTH = {part: np.array([_SIDES["left"][part], _SIDES["right"][part]]) for part in _SIDES["left"]}
+
+
+# ---- measures --------------------------------------------------------------------------------
+# Each measure maps isotropic coordinates (T, 33, 3) with y pointing down, and a body scale in
+# image units, to values in degrees or body units. It gets each part's indices for both sides
+# at once (``_BOTH``) and returns (T, 2): left, right.
+
+def _angle(p: np.ndarray, a: int, v: int, c: int) -> np.ndarray:
+    u = p[:, a, :2] - p[:, v, :2]
+    w = p[:, c, :2] - p[:, v, :2]
+    nu = np.linalg.norm(u, axis=-1)
+    nw = np.linalg.norm(w, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.sum(u * w, axis=-1) / (nu * nw)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _dist(p: np.ndarray, a: int, b: int) -> np.ndarray:
+    return np.linalg.norm(p[:, a, :2] - p[:, b, :2], axis=-1)
+
+
+def _mid(p: np.ndarray, a: int, b: int) -> np.ndarray:
+    return (p[:, a] + p[:, b]) / 2
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    landmarks: Callable[[dict], tuple[int, ...]]  # side indices -> landmarks it reads
+    fn: Callable  # fn(p, part indices, scale)
+    angle: tuple[str, str, str] | None = None  # for joint angles: the parts (a, vertex, c)
+
+
+# Typical segment lengths in torso units (for the body scale and angle reliability).
+_SEGMENT_RATIO = {("hip", "kne"): 0.85, ("kne", "ank"): 0.85, ("sho", "hip"): 1.0,
+                  ("sho", "elb"): 0.6, ("elb", "wri"): 0.55}
+
+
+def _angle_measure(name: str, a: str, v: str, c: str, flex: bool) -> Measure:
+    def fn(p, s, sc):
+        ang = _angle(p, s[a], s[v], s[c])
+        return 180.0 - ang if flex else ang
+
+    return Measure(name, lambda s: (s[a], s[v], s[c]), fn, angle=(a, v, c))
+
+
+def _reliability(p: np.ndarray, s: dict, parts: tuple[str, str, str], sc: np.ndarray) -> np.ndarray:
+    """How much a 2-D joint angle can be trusted, 0..1: a segment seen end-on (foreshortened
+    below 60% of its length) makes the projected angle jump about; the angle fades out."""
+    a, v, c = parts
+    fr = []
+    for x, y in ((a, v), (v, c)):
+        key = (x, y) if (x, y) in _SEGMENT_RATIO else (y, x)
+        fr.append(_dist(p, s[x], s[y]) / (_SEGMENT_RATIO[key] * sc))
+    with np.errstate(invalid="ignore"):
+        return np.clip((np.minimum(*fr) - 0.3) / 0.3, 0.0, 1.0)
+
+
+MEASURES: dict[str, Measure] = {m.name: m for m in (
+    # Flexion angles: 0 when straight, growing as the joint bends.
+    _angle_measure("knee_flexion", "hip", "kne", "ank", flex=True),
+    _angle_measure("hip_flexion", "sho", "hip", "kne", flex=True),
+    _angle_measure("elbow_flexion", "sho", "elb", "wri", flex=True),
+    _angle_measure("elbow_extension", "sho", "elb", "wri", flex=False),
+    # Arm raised away from the torso (0 = hanging, 90 = horizontal, 180 = overhead).
+    _angle_measure("shoulder_abduction", "elb", "sho", "hip", flex=False),
+    # Heights (image y points down), in body units.
+    Measure("wrist_height", lambda s: (s["sho"], s["wri"]),
+            lambda p, s, sc: (p[:, s["sho"], 1] - p[:, s["wri"], 1]) / sc),
+    Measure("knee_height", lambda s: (s["hip"], s["kne"]),
+            lambda p, s, sc: (p[:, s["hip"], 1] - p[:, s["kne"], 1]) / sc),
+    Measure("ankle_height", lambda s: (s["hip"], s["ank"]),
+            lambda p, s, sc: (p[:, s["hip"], 1] - p[:, s["ank"], 1]) / sc),
+    Measure("knee_elbow_closeness", lambda s: (s["kne"], s["elb"]),
+            lambda p, s, sc: -_dist(p, s["kne"], s["elb"]) / sc),
+    Measure("hip_drop", lambda s: (s["hip"], s["ank"]),  # hip sinking towards the foot
+            lambda p, s, sc: (p[:, s["hip"], 1] - p[:, s["ank"], 1]) / sc),
+    Measure("shoulder_drop", lambda s: (s["sho"], s["hip"]),  # shoulder sinking towards the hip
+            lambda p, s, sc: (p[:, s["sho"], 1] - p[:, s["hip"], 1]) / sc),
+    # The torso leaning towards or away from the camera looks shorter (front and back views).
+    Measure("torso_foreshortening", lambda s: (s["sho"], s["hip"]),
+            lambda p, s, sc: -_dist(p, s["sho"], s["hip"]) / sc),
+)}
+
+
+@dataclass(frozen=True)
+class Component:
+    measure: str
+    nominal: float  # the measure's change over a typical full rep (degrees or body units)
+    reduce: str = "both"  # both: two-sided exercise (see exercise_components); max: either side
+
+
+# Rest is low, the working end high. Nominal amplitudes are those of a textbook rep seen
+# square-on; other views see less, which the adaptive range absorbs.
+RECIPES: dict[str, tuple[Component, ...]] = {
+    "squat": (Component("knee_flexion", 90), Component("hip_flexion", 80), Component("hip_drop", 0.8)),
+    "deadlift": (Component("hip_flexion", 70), Component("shoulder_drop", 0.6),
+                 Component("torso_foreshortening", 0.6)),
+    "knee_up": (Component("hip_flexion", 80, "max"), Component("knee_height", 0.7, "max")),
+    "leg_raise": (Component("hip_flexion", 80), Component("ankle_height", 1.2)),
+    "overhead_press": (Component("elbow_extension", 80), Component("wrist_height", 0.8)),
+    "side_raise": (Component("shoulder_abduction", 70), Component("wrist_height", 0.9)),
+    "barbell_curl": (Component("elbow_flexion", 110), Component("wrist_height", 0.8)),
+    "side_crunch": (Component("knee_elbow_closeness", 0.8, "max"), Component("knee_height", 0.5, "max")),
+    "side_lunge": (Component("knee_flexion", 60, "max"), Component("hip_drop", 0.4, "max")),
+}
+assert set(RECIPES) == set(EXERCISE_IDS)
+
+# The quickest a real rep of each exercise takes, onset to back at rest (about half the
+# quickest tempo people use): a walking step (0.4-0.6 s) is not a side lunge.
+MIN_REP_S: dict[str, float] = {
+    "squat": 0.6, "deadlift": 0.7, "leg_raise": 0.7, "side_lunge": 0.8, "overhead_press": 0.5,
+    "barbell_curl": 0.5, "side_raise": 0.5, "knee_up": 0.4, "side_crunch": 0.4,
+}
+
+# Per side, the joints that must be visible for an exercise to be judged (at least one side).
+_KEY_PARTS: dict[str, tuple[str, ...]] = {
+    "squat": ("sho", "hip", "kne", "ank"),
+    "deadlift": ("sho", "hip", "kne", "ank"),
+    "knee_up": ("sho", "hip", "kne"),
+    "leg_raise": ("sho", "hip", "kne", "ank"),
+    "overhead_press": ("sho", "elb", "wri"),
+    "side_raise": ("sho", "elb", "wri", "hip"),
+    "barbell_curl": ("sho", "elb", "wri", "hip"),
+    "side_crunch": ("sho", "elb", "hip", "kne"),
+    "side_lunge": ("sho", "hip", "kne", "ank"),
+}
+# With no exercise chosen yet: a torso is enough to start recognising.
+GENERIC_KEY_PARTS: tuple[str, ...] = ("sho", "hip")
+
+
+def key_landmarks(exercise: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(left, right)`` landmark ids that must be visible and in frame, on at least one side,
+    for ``exercise`` to be judged (``None``: any exercise, a torso)."""
+    parts = _KEY_PARTS.get(exercise, GENERIC_KEY_PARTS) if exercise else GENERIC_KEY_PARTS
+    return tuple(tuple(_SIDES[s][p] for p in parts) for s in SIDE_NAMES)  # type: ignore[return-value]
+
+
+def recipe_landmarks(exercise: str) -> tuple[int, ...]:
+    """Every landmark an exercise's signal reads (plus the ones body scale uses)."""
+    ids = set(_SCALE_LANDMARKS)
+    for comp in RECIPES[exercise]:
+        m = MEASURES[comp.measure]
+        for s in SIDE_NAMES:
+            ids.update(m.landmarks(_SIDES[s]))
+    return tuple(sorted(ids))
+
+
+# ---- body scale ------------------------------------------------------------------------------
+# Every 2-D segment length is at most its true length, so the largest of several segments,
+# each divided by its typical ratio to the torso, is a foreshortening-robust size in "torso
+# units" (one unit = mid-shoulder to mid-hip). The second largest is used, so one wild segment
+# (a hallucinated occluded limb) cannot inflate it.
+_SCALE_SEGMENTS = (  # (a, b, typical length / torso length)
+    ("torso", None, 1.0),
+    (11, 12, 0.75), (23, 24, 0.55),  # shoulder and hip width
+    (23, 25, 0.85), (24, 26, 0.85), (25, 27, 0.85), (26, 28, 0.85),  # thighs, shins
+    (11, 13, 0.6), (12, 14, 0.6),  # upper arms
+)
+_SCALE_LANDMARKS = (11, 12, 13, 14, 23, 24, 25, 26, 27, 28)
+
+
+def body_scale(p: np.ndarray) -> np.ndarray:
+    """Per-frame body size (T,) in image units of one torso length; NaN when unknown."""
+    est = []
+    for a, b, ratio in _SCALE_SEGMENTS:
+        if a == "torso":
+            d = np.linalg.norm((_mid(p, 11, 12) - _mid(p, 23, 24))[:, :2], axis=-1)
+        else:
+            d = _dist(p, a, b)
+        est.append(d / ratio)
+    est = np.stack(est, axis=1)  # (T, n)
+    est = np.where(np.isfinite(est), est, -np.inf)
+    est.sort(axis=1)
+    out = np.where(np.isfinite(est[:, -2]), est[:, -2], est[:, -1])
+    out[~np.isfinite(out) | (out <= 1e-6)] = np.nan
+    return out
+
+
+def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray,
+                        scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exercise's measures for ``(T, 33, 3)`` isotropic coordinates and visibilities
+    ``(T, 33)`` (NaN where a landmark is missing): ``(components (T, C), reliability (T, C),
+    side (T,))``.
+
+    Each component is in nominal-rep units (its change over a typical full rep seen square-on
+    is about 1) and grows towards the working end. Reliability is 1 for positions and fades for
+    joint angles whose segments are seen end-on. ``side`` is 0 (left), 1 (right) or -1: the
+    side that drove the first ``max`` component (which leg or arm did the rep).
+    """
+    p = np.asarray(xyz, dtype=np.float64)
+    vis = np.asarray(vis, dtype=np.float64)
+    T = p.shape[0]
+    sc = body_scale(p) if scale is None else np.asarray(scale, dtype=np.float64)
+    comps = RECIPES[exercise]
+    out = np.full((T, len(comps)), np.nan)
+    rel = np.ones((T, len(comps)))
+    side = np.full(T, -1, dtype=np.int8)
+    side_set = False
+    rows = np.arange(T)
+    sc2 = sc[:, None]
+    for k, comp in enumerate(comps):
+        m = MEASURES[comp.measure]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vals = m.fn(p, _BOTH, sc2)  # (T, 2): left, right
+            rs = _reliability(p, _BOTH, m.angle, sc2) if m.angle else np.ones((T, 2))
+            ws = np.min(np.stack([vis[:, i] for i in m.landmarks(_BOTH)]), axis=0)
+            ok = np.isfinite(vals) & np.isfinite(ws)
+            if comp.reduce == "max":
+                masked = np.where(ok, vals, -np.inf)
+                arg = np.argmax(masked, axis=1)
+                v = masked[rows, arg]
+                r = rs[rows, arg]
+                v[~ok.any(axis=1)] = np.nan
+                if not side_set:
+                    side = np.where(ok.any(axis=1), arg, -1).astype(np.int8)
+                    side_set = True
+            else:
+                # Both sides move in a two-sided exercise: where both are clearly seen, the
+                # one that moved less (a hand raised to the face is not a side raise); as
+                # the weaker side fades from view, its visibility-weighted mean with the
+                # other (a hidden far side only adds its guesswork faintly).
+                w = np.where(ok, np.clip(ws, 0.05, 1.0) ** 2, 0.0)
+                wsum = w.sum(axis=1)
+                mean = np.where(wsum > 0, np.sum(np.where(ok, vals, 0.0) * w, axis=1) / wsum, np.nan)
+                arg = np.argmin(np.where(ok, vals, np.inf), axis=1)
+                low = vals[rows, arg]
+                both = np.clip((np.min(np.where(ok, ws, 0.0), axis=1) - 0.3) / 0.4, 0.0, 1.0)
+                all_ok = ok.all(axis=1)
+                v = np.where(all_ok, both * low + (1 - both) * mean, mean)
+                r_mean = np.where(wsum > 0, np.sum(np.where(ok, np.nan_to_num(rs), 0.0) * w, axis=1) / wsum, 0.0)
+                r = np.where(all_ok, both * rs[rows, arg] + (1 - both) * r_mean, r_mean)
+        out[:, k] = v / comp.nominal
+        rel[:, k] = np.nan_to_num(r, nan=0.0)
+    return out, rel, side
+
+
+# ---- the counter -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RepConfig:
+    """Rep counting parameters; the defaults suit every exercise and camera view.
+
+    Amplitudes are in nominal-rep units (1 = a typical full rep seen square-on)."""
+
+    range_window_s: float = 12.0  # history for the adaptive range and noise (3+ reps)
+    lo_pct: float = 10.0  # percentile taken as rest
+    hi_pct: float = 90.0  # percentile taken as the working end
+    min_range: float = 0.3  # floor of each component's range (nominal units): idle stays near u = 0
+    min_amplitude: float = 0.35  # a rep moves at least this much (idle fidgeting moves ~0.2)
+    enter: float = 0.4  # u above this starts an excursion
+    exit: float = 0.2  # u below this ends it (enter - exit = the jitter it ignores)
+    count_depth: float = 0.5  # an excursion counts as a rep from this fraction of the typical range
+    rebound: float = 0.15  # a valley this far below the signal (and count_depth below the peak)
+    #                        ends a touch-and-go rep that never got back to rest
+    full_depth: float = 0.8  # below this fraction a counted rep fails ``rom``
+    min_rep_s: float = 0.4  # (each exercise has its own, longer minimum: MIN_REP_S)
+    min_active_s: float = 0.2  # ...of which at least this long past ``enter`` (spikes are not reps)
+    max_rep_s: float = 12.0
+    max_gap_s: float = 1.0  # a longer loss of the person abandons the rep in progress
+    smooth_s: float = 0.2  # causal median over this span kills one- or two-frame glitches
+    min_visibility: float = 0.1  # landmarks below are treated as missing
+    hold_s: float = 0.5  # missing landmarks are held this long (as the feature filler does)
+    noise_floor: float = 0.01  # smallest noise level assumed for a component
+    typical_reps: int = 5  # the typical depth is the median of this many recent reps
+    typical_memory_s: float = 90.0  # ...done within this many seconds
+
+    def __post_init__(self):
+        def bad(name, why):
+            raise ValueError(f"RepConfig.{name}: {why}")
+
+        if not 0 <= self.exit < self.enter <= 1:
+            bad("enter", f"need 0 <= exit < enter <= 1, got exit={self.exit} enter={self.enter}")
+        if not 0 < self.count_depth <= self.full_depth:
+            bad("count_depth", "need 0 < count_depth <= full_depth")
+        if not 0 < self.min_rep_s < self.max_rep_s:
+            bad("max_rep_s", "need 0 < min_rep_s < max_rep_s")
+        if not 0 <= self.lo_pct < self.hi_pct <= 100:
+            bad("hi_pct", "need 0 <= lo_pct < hi_pct <= 100")
+        for name in ("range_window_s", "min_range", "min_amplitude", "max_gap_s", "noise_floor"):
+            if not getattr(self, name) > 0:
+                bad(name, "must be > 0")
+        if self.typical_reps < 1:
+            bad("typical_reps", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class Rep:
+    """One counted rep. Times in seconds; amplitudes in nominal-rep units."""
+
+    exercise: str
+    index: int  # 1-based, since the counter was created or reset
+    start_t: float  # movement onset
+    peak_t: float  # the working end (deepest point)
+    end_t: float  # back at rest
+    depth: float  # peak excursion / typical excursion (1.0 = a typical full rep)
+    amplitude: float  # how far the signal moved from rest
+    range_lo: float  # the adaptive range (signal at rest, at the working end) when it ended
+    range_hi: float
+    full: bool  # depth >= full_depth: the ``rom`` condition holds
+    side: str = ""  # left/right for one-sided exercises, "" otherwise
+
+    @property
+    def duration(self) -> float:
+        return self.end_t - self.start_t
+
+
+REST, ACTIVE, BLOCKED = "rest", "active", "blocked"
+
+
+def _nanquantile0(a: np.ndarray, qs) -> np.ndarray:
+    """Quantiles (``qs`` in 0..1) down axis 0 of ``(N, C)``, ignoring NaN (NaN for empty
+    columns): ``(len(qs), C)``. numpy's nan-aware versions are ~50x slower on small arrays."""
+    srt = np.sort(a, axis=0)  # NaN sorts last
+    n = np.isfinite(a).sum(axis=0)
+    cols = np.arange(a.shape[1])
+    out = np.empty((len(qs), a.shape[1]))
+    for i, q in enumerate(qs):
+        pos = q * np.maximum(n - 1, 0)
+        k0 = np.floor(pos).astype(np.intp)
+        k1 = np.minimum(k0 + 1, np.maximum(n - 1, 0))
+        f = pos - k0
+        out[i] = srt[k0, cols] * (1 - f) + srt[k1, cols] * f
+    out[:, n == 0] = np.nan
+    return out
+
+
+class _History:
+    """Append-only ring of per-frame records (time, components, reliabilities, side) with the
+    oldest dropped from the front; arrays, so that statistics over it are single numpy calls."""
+
+    def __init__(self, C: int, capacity: int = 256):
+        self.C = C
+        self.t = np.empty(capacity)
+        self.x = np.empty((capacity, C))
+        self.r = np.empty((capacity, C))
+        self.side = np.empty(capacity, dtype=np.int8)
+        self.a = self.b = 0  # live rows are a..b-1
+
+    def __len__(self) -> int:
+        return self.b - self.a
+
+    def append(self, t: float, x: np.ndarray, r: np.ndarray, side: int) -> None:
+        if self.b == len(self.t):
+            n = self.b - self.a
+            cap = max(2 * n, 256)
+            for name in ("t", "x", "r", "side"):
+                old = getattr(self, name)
+                new = np.empty((cap, *old.shape[1:]), dtype=old.dtype)
+                new[:n] = old[self.a:self.b]
+                setattr(self, name, new)
+            self.a, self.b = 0, n
+        self.t[self.b], self.x[self.b], self.r[self.b], self.side[self.b] = t, x, r, side
+        self.b += 1
+
+    def drop_before(self, t_min: float, keep_from: float | None = None) -> None:
+        """Drop records older than ``t_min``, but none at or after ``keep_from``."""
+        limit = t_min if keep_from is None else min(t_min, keep_from)
+        self.a += int(np.searchsorted(self.t[self.a:self.b], limit, side="left"))
+
+    @property
+    def T(self) -> np.ndarray:
+        return self.t[self.a:self.b]
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.x[self.a:self.b]
+
+    @property
+    def R(self) -> np.ndarray:
+        return self.r[self.a:self.b]
+
+    @property
+    def S(self) -> np.ndarray:
+        return self.side[self.a:self.b]
+
+
+def _fuse(H: np.ndarray, lo: np.ndarray, rng: np.ndarray, w: np.ndarray,
+          rel: np.ndarray | None = None) -> np.ndarray:
+    """Weighted mean over components of ``(H - lo) / rng`` (rows (N, C)), each weight times the
+    row's reliability squared, skipping missing entries; NaN for rows with nothing."""
+    Z = (H - lo) / rng
+    W = np.broadcast_to(w, Z.shape) if rel is None else w * rel ** 2
+    ok = np.isfinite(Z) & (W > 0)
+    W = np.where(ok, W, 0.0)
+    tot = W.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tot > 0, np.sum(np.where(ok, Z, 0.0) * W, axis=1) / tot, np.nan)
+
+
+class RepCounter:
+    """Online rep counter for one exercise: feed every frame to :meth:`update`.
+
+    Each component is normalised by its own adaptive range to ``u_c`` (0 at rest, 1 at the
+    working end), and the components are fused with weights ``(range / noise)²`` (the
+    inverse-variance weights of the normalised components): whichever measure moves clearly in
+    this camera view dominates, a measure the view makes noisy (an elbow angle seen edge-on)
+    barely counts. Noise is estimated from second differences, which ignore smooth motion.
+    """
+
+    def __init__(self, exercise: str, config: RepConfig | None = None,
+                 image_size: tuple[int, int] | None = None):
+        if exercise not in RECIPES:
+            raise ValueError(f"exercise {exercise!r}: no rep recipe; known: {', '.join(RECIPES)}")
+        self.exercise = exercise
+        self.config = config or RepConfig()
+        self.image_size = image_size
+        self._one_sided = any(c.reduce == "max" for c in RECIPES[exercise])
+        self._spec = FeatureSpec(landmarks=recipe_landmarks(exercise), feature_set="landmarks",
+                                 normalisation="none", min_visibility=self.config.min_visibility,
+                                 max_gap_s=self.config.hold_s)
+        self._filler = MissingFiller(self._spec)
+        self.reset()
+
+    # ---- state ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything (new set, new person)."""
+        self._filler.reset()
+        self._raw: deque[tuple[float, np.ndarray, np.ndarray]] = deque()  # for the median smoother
+        self._scales: deque[tuple[float, float]] = deque()  # per-frame body sizes
+        self._scale, self._scale_t = float("nan"), None
+        self._hist = _History(len(RECIPES[self.exercise]))
+        self._phase = REST
+        self._last_t: float | None = None  # last valid sample
+        self._start_t = 0.0
+        self._enter_t = 0.0
+        self._end_t = -np.inf  # end of the last excursion
+        # recent reps' peak u, per side for one-sided exercises (-1: both sides)
+        self._depths: dict[int, deque[tuple[float, float]]] = {}
+        self.count = 0
+        self.u: float = float("nan")  # last fused, normalised signal (0 rest, 1 working end)
+        self.weights: np.ndarray | None = None  # last fusion weights (normalised)
+
+    @property
+    def active(self) -> bool:
+        """A rep is in progress."""
+        return self._phase == ACTIVE
+
+    # ---- per frame -----------------------------------------------------------------------
+    def components_at(self, t: float, landmarks: np.ndarray | None,
+                      image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Fill missing landmarks and compute one frame's components:
+        ``(x (C,), reliability (C,), side)``."""
+        lm = None
+        if landmarks is not None:
+            try:
+                lm = np.asarray(landmarks, dtype=np.float32)
+            except (TypeError, ValueError):
+                lm = None
+            if lm is not None and lm.shape != (NUM_LANDMARKS, 4):
+                log.debug("ignoring landmarks of shape %s", lm.shape)
+                lm = None
+        filled, _ = self._filler.step(t, lm)
+        xyz = aspect_corrected(filled[None], image_size or self.image_size)
+        # Body size: a high percentile of the recent per-frame estimates. Per frame it shrinks
+        # with foreshortening during the rep itself, which would cancel the very heights and
+        # drops it scales (a hip sinking while the thighs foreshorten).
+        sc = float(body_scale(xyz)[0])
+        if np.isfinite(sc):
+            self._scales.append((t, sc))
+        while self._scales and self._scales[0][0] < t - self.config.range_window_s:
+            self._scales.popleft()
+        if self._scale_t is None or t - self._scale_t >= 0.25 or not np.isfinite(self._scale):
+            # a slow statistic: refreshed a few times a second
+            vals = np.fromiter((v for _, v in self._scales), dtype=np.float64, count=len(self._scales))
+            k = int(0.9 * (len(vals) - 1))
+            self._scale = float(np.partition(vals, k)[k]) if len(vals) else float("nan")
+            self._scale_t = t
+        scale = self._scale
+        x, rel, side = exercise_components(self.exercise, xyz, filled[None, :, 3], np.array([scale]))
+        return x[0], rel[0], int(side[0])
+
+    def update(self, t: float, landmarks: np.ndarray | None, valid: bool = True,
+               image_size: tuple[int, int] | None = None) -> list[Rep]:
+        """Feed one frame: ``landmarks`` (33, 4) as the pose gives them (missing or
+        low-visibility points are handled here), ``None`` when nobody is there; ``valid=False``
+        when the caller knows the frame is unusable. Returns the reps that ended on it."""
+        try:
+            t = float(t)
+        except (TypeError, ValueError):
+            return []
+        if not np.isfinite(t) or (self._last_t is not None and t <= self._last_t):
+            return []  # garbage or out-of-order time
+        x, rel, side = self.components_at(t, landmarks if valid else None, image_size)
+        return self.push(t, x, side, rel)
+
+    def push(self, t: float, x: np.ndarray, side: int = -1, rel: np.ndarray | None = None) -> list[Rep]:
+        """Feed one frame's components (C,) (NaN = missing) and their reliabilities (default
+        1). Returns the reps that ended."""
+        cfg = self.config
+        if self._last_t is not None and t <= self._last_t:
+            return []
+        x = np.asarray(x, dtype=np.float64)
+        rel = np.ones_like(x) if rel is None else np.asarray(rel, dtype=np.float64)
+        gap = self._last_t is not None and t - self._last_t > cfg.max_gap_s
+        if not np.isfinite(x).any():
+            if gap:
+                self._lose(t)
+            return []
+        if gap:
+            self._lose(t)
+        self._last_t = t
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
+            # Causal median over smooth_s: a one- or two-frame glitch cannot cross a threshold.
+            self._raw.append((t, x, rel))
+            while self._raw[0][0] < t - cfg.smooth_s:
+                self._raw.popleft()
+            if len(self._raw) > 1:
+                x = _nanquantile0(np.stack([r[1] for r in self._raw]), (0.5,))[0]
+                rel = np.min(np.stack([r[2] for r in self._raw]), axis=0)
+
+            hist = self._hist
+            hist.append(t, x, rel, side)
+            # (a rep in progress stays whole in the history)
+            hist.drop_before(t - cfg.range_window_s, self._start_t if self._phase == ACTIVE else None)
+            H, Rl = hist.X, hist.R  # (N, C)
+            lo, hi = _nanquantile0(H, (cfg.lo_pct / 100, cfg.hi_pct / 100))
+            rng = np.maximum(hi - lo, cfg.min_range)
+            d2 = np.abs(H[2:] - 2 * H[1:-1] + H[:-2])
+            n_d2 = np.isfinite(d2).sum(axis=0)
+            noise = _nanquantile0(d2, (0.5,))[0] / 1.652 if len(d2) else np.full(H.shape[1], np.nan)
+        # A component with too little history to know its noise gets a low weight for now.
+        noise = np.where(n_d2 >= 3, np.maximum(noise, cfg.noise_floor), rng)
+        w = (rng / noise) ** 2
+        w[~np.isfinite(w) | ~np.isfinite(lo)] = 0.0
+        u = float(_fuse(x[None], lo, rng, w, rel[None])[0])
+        if not np.isfinite(u):
+            return []
+        self.u, self.weights = u, w / w.sum()
+
+        out: list[Rep] = []
+        if self._phase == BLOCKED:
+            if u <= cfg.exit:
+                self._phase = REST
+        elif self._phase == REST:
+            if u >= cfg.enter:
+                self._phase = ACTIVE
+                U = _fuse(H, lo, rng, w, Rl)
+                T = hist.T
+                below = np.nonzero(U[:-1] <= cfg.exit)[0]
+                k = int(below[-1]) if len(below) else 0
+                # Onset: back from there to the last moment near the floor of the rest before
+                # (within the last 2 s, after the previous rep), so that the rep's window holds
+                # the whole movement.
+                j0 = int(np.searchsorted(T, max(T[k] - 2.0, self._end_t), side="left"))
+                if j0 < k:
+                    seg = U[j0:k + 1]
+                    floor = np.nanmin(seg)
+                    near = np.nonzero(seg <= floor + 0.1)[0]
+                    k = j0 + int(near[-1]) if len(near) else k
+                self._start_t = float(T[k])
+                self._enter_t = t
+        elif self._phase == ACTIVE:
+            inside = np.nonzero(hist.T >= self._start_t)[0]
+            # The whole excursion with the range as it is now (while it was under way the range
+            # was still growing, which inflated the values seen then).
+            U = _fuse(H[inside], lo, rng, w, Rl[inside])
+            kmax = int(np.nanargmax(U))
+            kmin = kmax + int(np.nanargmin(U[kmax:]))
+            if u <= cfg.exit:
+                self._phase = REST
+                self._end_t = t
+                rep = self._finish(t, inside, U, lo, hi, w)
+                if rep is not None:
+                    out.append(rep)
+            elif (U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
+                  and kmin < len(U) - 1):
+                # Touch-and-go: down by half a range and up again without reaching rest. The
+                # rep ended at the valley and the next one began there.
+                end = int(inside[kmin])
+                rep = self._finish(float(hist.T[end]), inside[: kmin + 1], U[: kmin + 1], lo, hi, w)
+                if rep is not None:
+                    out.append(rep)
+                self._start_t = float(hist.T[end])
+                self._enter_t = t
+            elif t - self._start_t > cfg.max_rep_s:
+                log.debug("%s: excursion longer than %.1f s dropped", self.exercise, cfg.max_rep_s)
+                self._phase = BLOCKED
+        return out
+
+    def _lose(self, t: float) -> None:
+        if self._phase == ACTIVE:
+            log.debug("%s: person lost mid-rep at %.2f s, rep dropped", self.exercise, t)
+        self._phase = BLOCKED
+        self._raw.clear()
+
+    def _finish(self, t, idx, U, lo, hi, w) -> Rep | None:
+        """Judge the excursion of history samples ``idx`` (fused values ``U``) ending at ``t``."""
+        cfg = self.config
+        j = int(np.nanargmax(U))
+        k = int(idx[j])
+        peak_u = float(U[j])
+        hist = self._hist
+        amp = float(_fuse(hist.X[k:k + 1], lo, np.ones_like(lo), w, hist.R[k:k + 1])[0])  # nominal units
+        ps = int(hist.S[k])
+        # One-sided exercises seen obliquely show one side's reps smaller than the other's:
+        # each side is compared with its own recent reps (its first rep sets the scale).
+        key = ps if self._one_sided else -1
+        past = self._depths.setdefault(key, deque(maxlen=cfg.typical_reps))
+        while past and past[0][0] < t - cfg.typical_memory_s:
+            past.popleft()
+        if self._one_sided:
+            typical = float(np.median([d for _, d in past])) if past else peak_u
+        else:
+            typical = max(1.0, float(np.median([d for _, d in past]))) if past else 1.0
+        depth = peak_u / typical
+        # how far it rose from, and fell back to, the higher of its two ends
+        prominence = (peak_u - max(float(U[0]), float(U[-1]), 0.0)) / typical
+        dur = t - self._start_t
+        min_dur = max(cfg.min_rep_s, MIN_REP_S[self.exercise])
+        if not min_dur <= dur <= cfg.max_rep_s or t - self._enter_t < cfg.min_active_s:
+            log.debug("%s: excursion of %.2f s (%.2f s past enter) ignored (duration)",
+                      self.exercise, dur, t - self._enter_t)
+            return None
+        if amp < cfg.min_amplitude or depth < cfg.count_depth or prominence < cfg.count_depth - cfg.exit:
+            log.debug("%s: excursion of depth %.2f, prominence %.2f, amplitude %.2f ignored (too small)",
+                      self.exercise, depth, prominence, amp)
+            return None
+        past.append((t, peak_u))
+        self.count += 1
+        side = SIDE_NAMES[ps] if self._one_sided and ps in (0, 1) else ""
+        return Rep(exercise=self.exercise, index=self.count, start_t=self._start_t,
+                   peak_t=float(hist.T[k]), end_t=t, depth=float(depth), amplitude=amp,
+                   range_lo=float(np.nansum(lo * w) / w.sum()), range_hi=float(np.nansum(hi * w) / w.sum()),
+                   full=bool(depth >= cfg.full_depth), side=side)
+
+
+# ---- offline -------------------------------------------------------------------------------
+
+@dataclass
+class RepTrace:
+    """What :func:`count_reps` saw, for plots and evaluation."""
+
+    t: np.ndarray
+    u: np.ndarray  # fused normalised signal per frame (NaN where missing)
+    components: np.ndarray  # (T, C) raw components
+    reps: list[Rep] = field(default_factory=list)
+
+
+def count_reps(t, landmarks, exercise: str, image_size=None, config: RepConfig | None = None,
+               trace: bool = False) -> list[Rep] | tuple[list[Rep], RepTrace]:
+    """Count the reps of a recorded sequence (``t`` (T,), ``landmarks`` (T, 33, 4), NaN rows where
+    nobody was found) exactly as the station would, frame by frame."""
+    t = np.asarray(t, dtype=np.float64)
+    lm = np.asarray(landmarks, dtype=np.float32)
+    if lm.ndim != 3 or lm.shape[1:] != (NUM_LANDMARKS, 4) or len(lm) != len(t):
+        raise ValueError(f"landmarks must be (T, 33, 4) with T = len(t) = {len(t)}, got {lm.shape}")
+    counter = RepCounter(exercise, config, image_size=image_size)
+    reps: list[Rep] = []
+    uu = np.full(len(t), np.nan)
+    comps = np.full((len(t), len(RECIPES[exercise])), np.nan)
+    for i in range(len(t)):
+        if not np.isfinite(t[i]) or (counter._last_t is not None and t[i] <= counter._last_t):
+            continue
+        x, rel, side = counter.components_at(float(t[i]), lm[i])
+        comps[i] = x
+        before = counter._last_t
+        reps += counter.push(float(t[i]), x, side, rel)
+        if counter._last_t != before:
+            uu[i] = counter.u
+    if trace:
+        return reps, RepTrace(t=t, u=uu, components=comps, reps=reps)
+    return reps
