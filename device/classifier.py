@@ -1,0 +1,218 @@
+"""Run a bundle's model: one LiteRT interpreter per bundle, int8 quantisation handled inside.
+
+The interpreter comes from the first of ``ai_edge_litert`` (LiteRT, the current wheel),
+``tflite_runtime`` (older Pi images) or ``tensorflow.lite`` (a workstation with only
+TensorFlow); the device never imports TensorFlow unless the other two are missing.
+
+:meth:`Classifier.predict` takes float32 windows ``(N, W, F)`` built with the bundle's
+:class:`~formcheck.device.features.FeatureSpec` and returns float32 probabilities ``(N, K)``
+in the bundle's label order: ``form`` P(correct); ``conditions`` P(each condition true);
+``exercise`` a softmax over the labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1024  # windows per invoke; bounds the interpreter's arena on big offline batches
+
+
+class ClassifierError(RuntimeError):
+    """No interpreter is available, or the model cannot be run."""
+
+
+def interpreter_class():
+    """The Interpreter class of the first available runtime, and the runtime's name."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai_edge_litert"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, "tflite_runtime"
+    except ImportError:
+        pass
+    try:  # last resort: a workstation with TensorFlow only
+        from tensorflow.lite.python.interpreter import Interpreter
+
+        log.info("using tensorflow.lite's interpreter (install ai-edge-litert for a lighter one)")
+        return Interpreter, "tensorflow.lite"
+    except ImportError:
+        raise ClassifierError(
+            "no TFLite interpreter found: pip install ai-edge-litert (or tflite-runtime)"
+        ) from None
+
+
+def load_interpreter(model: str | os.PathLike | bytes, threads: int = 1):
+    """An allocated interpreter for a ``.tflite`` path or its bytes, using ``threads`` CPU threads."""
+    cls, _ = interpreter_class()
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        interp = cls(model_content=bytes(model), num_threads=int(threads))
+    else:
+        interp = cls(model_path=os.fspath(model), num_threads=int(threads))
+    interp.allocate_tensors()
+    return interp
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """Per-feature ``(x - mean) / std``, then clipped to ``±clip``, in float, before the model.
+
+    Applied before int8 quantisation, it gives each feature the same share of the input's 256
+    levels; the clip keeps rare outliers (a joint far out of frame) from stretching the
+    quantisation step of all the others.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    clip: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "mean", np.asarray(self.mean, np.float32).reshape(-1))
+        object.__setattr__(self, "std", np.asarray(self.std, np.float32).reshape(-1))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.mean) / self.std
+        return np.clip(z, -self.clip, self.clip) if self.clip else z
+
+    def to_dict(self) -> dict:
+        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std],
+                "clip": None if self.clip is None else float(self.clip)}
+
+
+@dataclass(frozen=True)
+class TensorDesc:
+    index: int
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    @property
+    def quantized(self) -> bool:
+        return self.dtype in ("int8", "uint8")
+
+
+def _desc(d: dict) -> TensorDesc:
+    scale, zp = d.get("quantization", (0.0, 0))
+    sig = d.get("shape_signature", d["shape"])
+    return TensorDesc(int(d["index"]), str(d.get("name", "")), np.dtype(d["dtype"]).name,
+                      tuple(int(s) for s in d["shape"]), tuple(int(s) for s in sig),
+                      float(scale), int(zp))
+
+
+def describe_tensors(interp) -> tuple[list[TensorDesc], list[TensorDesc]]:
+    return ([_desc(d) for d in interp.get_input_details()],
+            [_desc(d) for d in interp.get_output_details()])
+
+
+def quantize(x: np.ndarray, t: TensorDesc) -> np.ndarray:
+    info = np.iinfo(t.dtype)
+    q = np.round(x / t.scale) + t.zero_point
+    return np.clip(q, info.min, info.max).astype(t.dtype)
+
+
+def dequantize(q: np.ndarray, t: TensorDesc) -> np.ndarray:
+    return ((q.astype(np.float32) - t.zero_point) * t.scale).astype(np.float32)
+
+
+class TFLiteModel:
+    """A single-input, single-output TFLite model with float32 in and out, whatever its dtypes.
+
+    ``standardize`` (:class:`Standardization`) is applied in float before the input is
+    quantised, so an int8 model spends its 256 levels on each feature's own spread.
+    """
+
+    def __init__(self, model: str | os.PathLike | bytes, threads: int = 1,
+                 standardize: Standardization | None = None):
+        self.interp = load_interpreter(model, threads)
+        self.standardize = standardize
+        ins, outs = describe_tensors(self.interp)
+        if len(ins) != 1 or len(outs) != 1:
+            raise ClassifierError(f"expected one input and one output tensor, found {len(ins)} and {len(outs)}")
+        self.input, self.output = ins[0], outs[0]
+        self._batch = self.input.shape[0]
+        self._dynamic = self.input.shape_signature[0] == -1
+
+    def _resize(self, n: int) -> None:
+        if n != self._batch:
+            self.interp.resize_tensor_input(self.input.index, [n, *self.input.shape[1:]])
+            self.interp.allocate_tensors()
+            self._batch = n
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if self.input.quantized:
+            x = quantize(x, self.input)
+        else:
+            x = x.astype(self.input.dtype, copy=False)
+        self.interp.set_tensor(self.input.index, x)
+        self.interp.invoke()
+        y = self.interp.get_tensor(self.output.index)
+        return dequantize(y, self.output) if self.output.quantized else y.astype(np.float32)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != len(self.input.shape) or tuple(x.shape[1:]) != self.input.shape[1:]:
+            raise ValueError(f"input shape {x.shape} does not fit the model's input "
+                             f"(N, {', '.join(map(str, self.input.shape[1:]))})")
+        if not np.isfinite(x).all():
+            raise ValueError("input windows contain NaN/inf; invalid samples must never reach the model")
+        if self.standardize is not None:
+            x = self.standardize(x)
+        n = len(x)
+        k = self.output.shape[1:]
+        if n == 0:
+            return np.zeros((0, *k), np.float32)
+        if not self._dynamic:  # fixed batch: pad the last chunk
+            b = self._batch
+            out = []
+            for i in range(0, n, b):
+                chunk = x[i:i + b]
+                if len(chunk) < b:
+                    chunk = np.concatenate([chunk, np.repeat(chunk[-1:], b - len(chunk), axis=0)])
+                out.append(self._run(chunk)[: min(b, n - i)])
+            return np.concatenate(out)
+        out = []
+        for i in range(0, n, MAX_BATCH):
+            chunk = x[i:i + MAX_BATCH]
+            self._resize(len(chunk))
+            out.append(self._run(chunk).copy())
+        return np.concatenate(out)
+
+
+class Classifier:
+    """One bundle's model, ready to score windows (see the module docstring)."""
+
+    def __init__(self, bundle, threads: int = 1):
+        from .bundle import check_tensors
+
+        check_tensors(bundle, bundle.name)
+        self.bundle = bundle
+        self.spec = bundle.spec
+        self.labels = bundle.labels
+        self.model = TFLiteModel(bundle.model_bytes, threads, bundle.standardize)
+
+    @property
+    def task(self) -> str:
+        return self.bundle.task
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, K)`` float32 for windows ``(N, window, num_features)``."""
+        w = np.asarray(windows, dtype=np.float32)
+        if w.ndim == 2:
+            w = w[None]
+        if w.ndim != 3 or w.shape[1:] != (self.spec.window, self.spec.num_features):
+            raise ValueError(f"{self.bundle.name}: windows of shape {tuple(w.shape)}; the bundle expects "
+                             f"(N, {self.spec.window}, {self.spec.num_features})")
+        return self.model.predict(w)

@@ -1,0 +1,561 @@
+"""BlazePose run directly through the LiteRT interpreter, with a chosen number of threads.
+
+mediapipe's legacy solution runs XNNPACK on one thread on Linux with no setting for it; a Pi
+has four cores. This backend runs the very same two models mediapipe bundles —
+``pose_detection.tflite`` (224×224 SSD detector) and ``pose_landmark_full.tflite`` (256×256,
+39 landmarks) — and re-implements the graph around them in numpy/OpenCV, following mediapipe's
+``pose_landmark_cpu`` graph step for step so that both backends give the same landmarks:
+
+1. detector (only when not tracking): letterbox the frame to 224×224 in [-1, 1], decode the
+   2254 SSD anchors, weighted non-max suppression, keep the best detection;
+2. ROI from the detection's keypoints: centre at keypoint 0 (hip centre), rotation from
+   keypoint 0 → 1, size twice their distance, squared and scaled by 1.25;
+3. rotated crop of the ROI to 256×256 in [0, 1], landmark model, pose flag (presence) against
+   ``min_tracking_confidence``;
+4. landmarks decoded (sigmoid visibility/presence), refined on the 64×64 heatmaps, projected back
+   to image coordinates (z in x's units);
+5. One-Euro smoothing (mediapipe's pose settings), and the next frame's ROI from the smoothed
+   auxiliary landmarks 33/34 — the detector runs again only when the pose flag drops.
+
+The geometry is done in float32 in mediapipe's order of operations (see below why), so on x86
+both backends give bit-identical landmarks until an ulp-level difference in the model's own
+output (the two runtimes' XNNPACK builds) enters the tracking loop. One deliberate difference:
+smoothing uses the caller's timestamps, where mediapipe's legacy solution assumes 30 fps.
+
+Model files come from the installed mediapipe package (found without importing it, so its
+runtime and TensorFlow are never loaded) or from ``model_dir``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .pose import NUM_LANDMARKS, Pose, PoseError
+from .smoothing import POSE_AUXILIARY, POSE_LANDMARKS, LandmarkSmoother
+
+log = logging.getLogger(__name__)
+
+DETECTOR_MODEL = "pose_detection/pose_detection.tflite"
+LANDMARK_MODEL = "pose_landmark/pose_landmark_full.tflite"
+
+DETECTOR_SIZE = 224
+LANDMARK_SIZE = 256
+NUM_ANCHORS = 2254
+NUM_ALL_LANDMARKS = 39  # 33 pose + 2 auxiliary (ROI) + 4 unused
+ROI_SCALE = 1.25
+NMS_IOU = 0.3
+HEATMAP_KERNEL = 9  # the option's default: the graph in mediapipe 0.10.x wheels does not set it
+HEATMAP_MIN_CONFIDENCE = 0.5
+
+
+def load_interpreter(model_path: str | os.PathLike, threads: int):
+    """A LiteRT interpreter for ``model_path`` with ``threads`` CPU threads, allocated.
+
+    Import shim: ``ai_edge_litert`` (LiteRT) → ``tflite_runtime`` → ``tensorflow.lite``.
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            try:
+                from tensorflow.lite import Interpreter  # type: ignore[no-redef]
+            except ImportError as e:
+                raise PoseError("no TFLite interpreter: pip install ai-edge-litert "
+                                "(or tflite-runtime)") from e
+    try:
+        interpreter = Interpreter(model_path=str(model_path), num_threads=int(threads))
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        raise PoseError(f"cannot load TFLite model {model_path}: {e}") from e
+    return interpreter
+
+
+def mediapipe_modules_dir() -> Path:
+    """The installed mediapipe package's ``modules/`` folder, located without importing it."""
+    try:
+        spec = importlib.util.find_spec("mediapipe")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise PoseError("the litert pose backend looks for BlazePose models in the installed "
+                        "mediapipe package, which is absent: pip install 'formcheck[device]' "
+                        "or pass model_dir=<folder with pose_detection/ and pose_landmark/>")
+    return Path(next(iter(spec.submodule_search_locations))) / "modules"
+
+
+# ----------------------------------------------------------------------------------------
+# Geometry and decoding, in float32 and in mediapipe's order of operations.
+#
+# Why so literal: the landmark model is chaotic in its crop. A one-ulp change in the ROI moves
+# some landmarks by ~1e-4, which the next frame's ROI (made from those landmarks) feeds back,
+# and after a few dozen frames of tracking two pipelines that differ only in rounding disagree
+# as much as mediapipe disagrees with itself on a frame with ±1 pixel noise. Computing every
+# step as mediapipe's C++ does (float32, same operation order; it is built without FMA) makes
+# the pipeline itself exact: given the same model output, both backends produce the same bits.
+# What is left is the ulp-level difference between the two runtimes' model outputs.
+# ----------------------------------------------------------------------------------------
+
+F32 = np.float32
+_ZERO, _ONE, _TWO, _HALF = F32(0.0), F32(1.0), F32(2.0), F32(0.5)
+_TARGET_ANGLE = F32(math.pi * 90 / 180.0)  # rotation_vector_target_angle_degrees: 90
+
+
+def _load_libm():
+    """The C library's float functions (cosf, sinf, atan2f), the very ones mediapipe calls:
+    glibc's are not always correctly rounded, so double-precision stand-ins differ by an ulp
+    about 1% of the time. Falls back to ``math`` (rounded once) where there is no libm."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        fns = {}
+        for name, nargs in (("cosf", 1), ("sinf", 1), ("atan2f", 2)):
+            f = getattr(lib, name)
+            f.restype, f.argtypes = ctypes.c_float, [ctypes.c_float] * nargs
+            fns[name] = f
+        return fns
+    except (OSError, AttributeError):
+        return {}
+
+
+_LIBM = _load_libm()
+_FALLBACK = {"cosf": math.cos, "sinf": math.sin, "atan2f": math.atan2}
+
+
+def _libm(name: str, *args) -> np.float32:
+    """A float32 libm call, e.g. ``_libm("atan2f", y, x)``."""
+    fn = _LIBM.get(name) or _FALLBACK[name]
+    return F32(fn(*(float(a) for a in args)))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """``1.0f / (1.0f + expf(-x))`` elementwise in float32 (exp correctly rounded, which
+    glibc's expf is on all but ~0.1% of inputs)."""
+    x = np.asarray(x, dtype=F32)
+    with np.errstate(over="ignore"):
+        e = np.exp(-x.astype(np.float64)).astype(F32)
+    return (_ONE / (_ONE + e)).astype(F32)
+
+
+def _normalize_radians(a: np.float32) -> np.float32:
+    # mediapipe's NormalizeRadians: double arithmetic on a float, rounded back to float.
+    a = float(a)
+    return F32(a - 2 * math.pi * math.floor((a - (-math.pi)) / (2 * math.pi)))
+
+
+@dataclass
+class Roi:
+    """A rotated rectangle in normalised image coordinates (mediapipe's ``NormalizedRect``,
+    float32 fields); ``rotation`` in radians, clockwise on screen (y points down)."""
+
+    x: np.float32
+    y: np.float32
+    w: np.float32
+    h: np.float32
+    rotation: np.float32 = _ZERO
+
+
+def roi_from_points(p0: np.ndarray, p1: np.ndarray, image_size: tuple[int, int],
+                    scale: float = ROI_SCALE) -> tuple[Roi, np.float32]:
+    """ROI centred on ``p0`` (normalised), sized twice |p0 p1| in pixels, rotated so that
+    p0 → p1 points up, squared on its long side and scaled (mediapipe's AlignmentPointsRects
+    followed by RectTransformation(square_long, scale)).
+
+    Returns the ROI and the unscaled box's object scale in pixels (the smoother's speed unit).
+    """
+    wf, hf = F32(image_size[0]), F32(image_size[1])
+    x0, y0 = F32(p0[0]) * wf, F32(p0[1]) * hf
+    x1, y1 = F32(p1[0]) * wf, F32(p1[1]) * hf
+    dx, dy = x1 - x0, y1 - y0
+    box = F32(np.sqrt(dx * dx + dy * dy)) * _TWO
+    rotation = _normalize_radians(_TARGET_ANGLE - _libm("atan2f", -dy, dx))
+    raw_w, raw_h = box / wf, box / hf
+    object_scale = (raw_w * wf + raw_h * hf) / _TWO
+    side = max(raw_w * wf, raw_h * hf)  # square_long
+    s = F32(scale)
+    return Roi(x0 / wf, y0 / hf, side / wf * s, side / hf * s, rotation), object_scale
+
+
+def _pad_to_square(rw: np.float32, rh: np.float32):
+    """mediapipe's PadRoi for a square tensor: the padded size and the letterbox padding
+    (left, top, right, bottom) as fractions of the tensor."""
+    aspect = rh / rw
+    if _ONE > aspect:
+        return rw, rw, np.array([0, (_ONE - aspect) / _TWO, 0, (_ONE - aspect) / _TWO], dtype=F32)
+    pad = (_ONE - _ONE / aspect) / _TWO
+    return rh, rh, np.array([pad, 0, pad, 0], dtype=F32)
+
+
+def _warp(frame: np.ndarray, cx, cy, rw, rh, rotation, out: int, border: int) -> np.ndarray:
+    """The rotated rectangle (pixels, float32) warped to ``out``×``out``, exactly as mediapipe's
+    OpenCV ImageToTensor does it: box corners → perspective transform → bilinear warp."""
+    degrees = F32(float(F32(rotation) * F32(180.0)) / math.pi)
+    rect = ((float(cx), float(cy)), (float(rw), float(rh)), float(degrees))
+    src = cv2.boxPoints(rect).astype(F32)
+    dst = np.array([[0, out], [0, 0], [out, 0], [out, out]], dtype=F32)
+    m = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(frame, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=border,
+                               borderValue=(0, 0, 0))
+
+
+def crop(frame: np.ndarray, roi: Roi, out: int, border: int) -> tuple[np.ndarray, np.ndarray]:
+    """``out``×``out`` uint8 crop of the rotated ROI, letterboxed to square, and its padding."""
+    h, w = frame.shape[:2]
+    wf, hf = F32(w), F32(h)
+    rw, rh = F32(roi.w) * wf, F32(roi.h) * hf
+    if not (rw > 0 and rh > 0 and np.isfinite([roi.x, roi.y, roi.rotation, rw, rh]).all()):
+        raise ValueError(f"degenerate ROI {roi}")
+    pw, ph, pad = _pad_to_square(rw, rh)
+    img = _warp(frame, F32(roi.x) * wf, F32(roi.y) * hf, pw, ph, roi.rotation, out, border)
+    return img, pad
+
+
+def letterbox(frame: np.ndarray, out: int = DETECTOR_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """The whole frame fitted into ``out``×``out`` with black bars, and the bars' padding."""
+    h, w = frame.shape[:2]
+    wf, hf = F32(w), F32(h)
+    pw, ph, pad = _pad_to_square(wf, hf)
+    img = _warp(frame, _HALF * wf, _HALF * hf, pw, ph, F32(0.0), out, cv2.BORDER_CONSTANT)
+    return img, pad
+
+
+# ----------------------------------------------------------------------------------------
+# Detector
+# ----------------------------------------------------------------------------------------
+
+def ssd_anchors(input_size: int = DETECTOR_SIZE, strides: tuple[int, ...] = (8, 16, 32, 32, 32),
+                offset: float = 0.5) -> np.ndarray:
+    """Anchor centres ``(N, 2)`` as mediapipe's SsdAnchorsCalculator makes them for the pose
+    detector (fixed anchor size 1, aspect ratio 1 plus the interpolated one: 2 anchors per
+    layer and location; consecutive layers with the same stride share one grid)."""
+    centres = []
+    layer = 0
+    while layer < len(strides):
+        last = layer
+        while last < len(strides) and strides[last] == strides[layer]:
+            last += 1
+        per_cell = 2 * (last - layer)
+        fm = math.ceil(input_size / strides[layer])
+        c = ((np.arange(fm) + offset) / fm).astype(F32)  # (x + 0.5f) / fm, one rounding
+        ys, xs = np.meshgrid(c, c, indexing="ij")
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(grid, per_cell, axis=0))
+        layer = last
+    return np.concatenate(centres).astype(F32)
+
+
+@dataclass
+class Detection:
+    """One person detection in normalised image coordinates (float32)."""
+
+    score: float
+    box: np.ndarray  # xmin, ymin, xmax, ymax
+    keypoints: np.ndarray  # (4, 2): hip centre, full-body size/rotation point, shoulder centre, upper-body point
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    box, boxes = box.astype(np.float64), boxes.astype(np.float64)
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = area + areas - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
+                 iou_threshold: float = NMS_IOU) -> list[Detection]:
+    """mediapipe's WEIGHTED non-max suppression: each cluster (IoU > threshold with its best
+    box) becomes one detection whose box and keypoints are the score-weighted means, summed in
+    float32 in score order as mediapipe does."""
+    scores = scores.astype(F32)
+    order = np.argsort(-scores, kind="stable")
+    out: list[Detection] = []
+    while order.size:
+        best = order[0]
+        overlap = _iou(boxes[best], boxes[order]) > iou_threshold
+        members = order[overlap]
+        if members.size:
+            wts = scores[members]
+            total = np.cumsum(wts, dtype=F32)[-1]
+            box = np.cumsum(boxes[members] * wts[:, None], axis=0, dtype=F32)[-1] / total
+            kps = np.cumsum(keypoints[members] * wts[:, None, None], axis=0, dtype=F32)[-1] / total
+        else:
+            box, kps = boxes[best], keypoints[best]
+        out.append(Detection(float(scores[best]), box.astype(F32), kps.astype(F32)))
+        if not overlap.any():  # mediapipe stops when nothing was removed
+            break
+        order = order[~overlap]
+    return out
+
+
+def decode_detections(raw: np.ndarray, logits: np.ndarray, anchors: np.ndarray,
+                      min_score: float) -> list[Detection]:
+    """SSD regressors ``(N, 12)`` and score logits ``(N,)`` → detections in tensor-normalised
+    coordinates, best first (TensorsToDetections with reverse_output_order, then NMS)."""
+    logits = np.clip(np.asarray(logits, dtype=F32), F32(-100.0), F32(100.0))
+    scores = _sigmoid(logits)
+    keep = np.flatnonzero(scores >= F32(min_score))
+    if keep.size == 0:
+        return []
+    scale = F32(DETECTOR_SIZE)
+    r = np.asarray(raw, dtype=F32)[keep] / scale
+    a = anchors[keep]
+    xc, yc = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1]
+    hw, hh = r[:, 2] / _TWO, r[:, 3] / _TWO
+    xmin, ymin, xmax, ymax = xc - hw, yc - hh, xc + hw, yc + hh
+    ok = (xmax > xmin) & (ymax > ymin)
+    # A detection's box is stored as xmin, ymin, width, height; NMS reads xmin + width back.
+    boxes = np.stack([xmin, ymin, xmin + (xmax - xmin), ymin + (ymax - ymin)], axis=1)
+    kps = r[:, 4:12].reshape(-1, 4, 2) + a[:, None, :]
+    return weighted_nms(scores[keep][ok], boxes[ok], kps[ok])
+
+
+def _refine_from_heatmap(lm: np.ndarray, heatmap: np.ndarray, kernel: int = HEATMAP_KERNEL,
+                         min_confidence: float = HEATMAP_MIN_CONFIDENCE) -> None:
+    """In place: move each landmark (crop-normalised x, y; float32) to the sigmoid-weighted
+    centre of its heatmap around it when the heatmap is confident there (mediapipe's
+    RefineLandmarksFromHeatmap: window shrinks at the border, sums in row-major order)."""
+    hm_h, hm_w, n = heatmap.shape
+    off = (kernel - 1) // 2
+    cols = (lm[:n, 0] * F32(hm_w)).astype(np.int64)  # C++ int(): truncation toward zero
+    rows = (lm[:n, 1] * F32(hm_h)).astype(np.int64)
+    # mediapipe tests the column against the height too (and never the row's upper bound).
+    inside = (cols >= 0) & (cols < hm_w) & (rows >= 0) & (cols < hm_h)
+    idx = np.flatnonzero(inside)
+    if idx.size == 0:
+        return
+    d = np.arange(-off, off + 1)
+    rr = np.broadcast_to((rows[idx, None] + d)[:, :, None], (idx.size, kernel, kernel))
+    cc = np.broadcast_to((cols[idx, None] + d)[:, None, :], (idx.size, kernel, kernel))
+    valid = (rr >= 0) & (rr < hm_h) & (cc >= 0) & (cc < hm_w)
+    vals = heatmap[np.clip(rr, 0, hm_h - 1), np.clip(cc, 0, hm_w - 1), idx[:, None, None]]
+    conf = np.where(valid, _sigmoid(vals), F32(0.0)).reshape(idx.size, -1)
+    rr, cc = rr.reshape(idx.size, -1).astype(F32), cc.reshape(idx.size, -1).astype(F32)
+    total = np.cumsum(conf, axis=1, dtype=F32)[:, -1]  # sequential float32 sums
+    wc = np.cumsum(cc * conf, axis=1, dtype=F32)[:, -1]
+    wr = np.cumsum(rr * conf, axis=1, dtype=F32)[:, -1]
+    ok = (conf.max(axis=1) >= F32(min_confidence)) & (total > 0)
+    sel = idx[ok]
+    lm[sel, 0] = wc[ok] / F32(hm_w) / total[ok]
+    lm[sel, 1] = wr[ok] / F32(hm_h) / total[ok]
+
+
+# ----------------------------------------------------------------------------------------
+# The backend
+# ----------------------------------------------------------------------------------------
+
+class LitertPose:
+    """BlazePose Full through LiteRT.
+
+    Options: ``threads`` (0 = all cores), ``model_dir`` (folder holding
+    ``pose_detection/pose_detection.tflite`` and ``pose_landmark/pose_landmark_full.tflite``;
+    default: the installed mediapipe package's ``modules/``), ``track`` (reuse the previous
+    frame's landmarks for the crop; False runs the detector on every frame), ``smooth``
+    (One-Euro smoothing across frames), ``min_detection_confidence`` (detector score),
+    ``min_tracking_confidence`` (pose presence needed to keep a pose and keep tracking),
+    ``static`` (unrelated images: no tracking, no smoothing; as the mediapipe backend).
+    """
+
+    name = "litert"
+
+    def __init__(self, threads: int = 0, model_dir: str | os.PathLike | None = None,
+                 track: bool = True, smooth: bool = True, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5, static: bool = False, **_ignored):
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise PoseError(f"litert pose option threads must be an integer >= 0 "
+                            f"(0 = all cores), got {threads!r}")
+        for key, val in (("min_detection_confidence", min_detection_confidence),
+                         ("min_tracking_confidence", min_tracking_confidence)):
+            try:
+                ok = 0.0 <= float(val) <= 1.0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise PoseError(f"litert pose option {key} must be a number in [0, 1], got {val!r}")
+        self.threads = threads or os.cpu_count() or 1
+        self.track = bool(track) and not static
+        self.smooth = bool(smooth) and not static
+        self.min_detection_confidence = float(min_detection_confidence)
+        self.min_tracking_confidence = float(min_tracking_confidence)
+
+        root = Path(model_dir).expanduser() if model_dir is not None else mediapipe_modules_dir()
+        self.model_dir = root
+        paths = {}
+        for key, rel in (("detector", DETECTOR_MODEL), ("landmarks", LANDMARK_MODEL)):
+            p = root / rel
+            if not p.is_file():
+                raise PoseError(f"litert pose backend: model file {p} not found (model_dir={root}); "
+                                f"it needs {DETECTOR_MODEL} and {LANDMARK_MODEL} under model_dir, "
+                                "as the mediapipe 0.10.14-0.10.21 wheels ship them")
+            paths[key] = p
+        self._det = load_interpreter(paths["detector"], self.threads)
+        self._lmk = load_interpreter(paths["landmarks"], self.threads)
+        self._det_in, self._det_boxes, self._det_scores = self._detector_io(self._det)
+        self._lmk_in, self._lmk_out = self._landmark_io(self._lmk)
+        self._anchors = ssd_anchors()
+
+        self._smoother = LandmarkSmoother(POSE_LANDMARKS, visibility=True)
+        self._aux_smoother = LandmarkSmoother(POSE_AUXILIARY, visibility=False)
+        self._roi: Roi | None = None  # next frame's crop while tracking
+        self._last_t: float | None = None
+        log.info("litert pose: %d thread(s), models from %s, track=%s smooth=%s",
+                 self.threads, root, self.track, self.smooth)
+
+    # -- model I/O ------------------------------------------------------------------------
+
+    @staticmethod
+    def _detector_io(it) -> tuple[int, int, int]:
+        (inp,) = it.get_input_details()
+        if tuple(inp["shape"]) != (1, DETECTOR_SIZE, DETECTOR_SIZE, 3):
+            raise PoseError(f"pose detector input {tuple(inp['shape'])}, expected (1, 224, 224, 3)")
+        boxes = scores = None
+        for d in it.get_output_details():
+            shape = tuple(d["shape"])
+            if shape == (1, NUM_ANCHORS, 12):
+                boxes = d["index"]
+            elif shape == (1, NUM_ANCHORS, 1):
+                scores = d["index"]
+        if boxes is None or scores is None:
+            raise PoseError("pose detector outputs are not the BlazePose (1, 2254, 12) boxes "
+                            "and (1, 2254, 1) scores")
+        return inp["index"], boxes, scores
+
+    @staticmethod
+    def _landmark_io(it) -> tuple[int, dict[str, int]]:
+        (inp,) = it.get_input_details()
+        if tuple(inp["shape"]) != (1, LANDMARK_SIZE, LANDMARK_SIZE, 3):
+            raise PoseError(f"pose landmark input {tuple(inp['shape'])}, expected (1, 256, 256, 3)")
+        # Tell outputs apart by shape (names differ between converter versions).
+        by_shape = {(1, NUM_ALL_LANDMARKS * 5): "landmarks", (1, 1): "flag",
+                    (1, 64, 64, NUM_ALL_LANDMARKS): "heatmap"}
+        out = {by_shape[tuple(d["shape"])]: d["index"] for d in it.get_output_details()
+               if tuple(d["shape"]) in by_shape}
+        missing = {"landmarks", "flag", "heatmap"} - set(out)
+        if missing:
+            raise PoseError(f"pose landmark model lacks output(s) {sorted(missing)}: "
+                            "not a BlazePose GHUM landmark model")
+        return inp["index"], out
+
+    # -- pipeline steps -------------------------------------------------------------------
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """All people the detector finds, best first, in normalised image coordinates."""
+        img, pad = letterbox(frame, DETECTOR_SIZE)
+        # [-1, 1]: x·(2/255) - 1 rounded once, as mediapipe's OpenCV convertTo (an FMA) does.
+        x = (img.astype(np.float64)[None] * float(F32(2.0 / 255.0)) - 1.0).astype(F32)
+        self._det.set_tensor(self._det_in, x)
+        self._det.invoke()
+        raw = self._det.get_tensor(self._det_boxes)[0]
+        logits = self._det.get_tensor(self._det_scores)[0, :, 0]
+        dets = decode_detections(raw, logits, self._anchors, self.min_detection_confidence)
+        # Undo the letterbox: tensor coordinates -> image coordinates.
+        sx, sy = _ONE - (pad[0] + pad[2]), _ONE - (pad[1] + pad[3])
+        for d in dets:
+            d.box = ((d.box - pad[[0, 1, 0, 1]]) / np.array([sx, sy, sx, sy], dtype=F32)).astype(F32)
+            d.keypoints = ((d.keypoints - pad[:2]) / np.array([sx, sy], dtype=F32)).astype(F32)
+        return dets
+
+    def landmarks(self, frame: np.ndarray, roi: Roi) -> tuple[float, np.ndarray]:
+        """Pose presence score and the 39 landmarks ``(39, 5)`` float32 (x, y, z, visibility,
+        presence) in normalised image coordinates for a person inside ``roi``."""
+        img, pad = crop(frame, roi, LANDMARK_SIZE, cv2.BORDER_REPLICATE)
+        x = img.astype(F32)[None] * F32(1.0 / 255.0)  # [0, 1]
+        self._lmk.set_tensor(self._lmk_in, x)
+        self._lmk.invoke()
+        flag = float(self._lmk.get_tensor(self._lmk_out["flag"]).reshape(-1)[0])
+        lm = self._lmk.get_tensor(self._lmk_out["landmarks"]).reshape(NUM_ALL_LANDMARKS, 5).astype(F32)
+        lm[:, :3] /= F32(LANDMARK_SIZE)
+        lm[:, 3:5] = _sigmoid(lm[:, 3:5])
+        _refine_from_heatmap(lm, self._lmk.get_tensor(self._lmk_out["heatmap"])[0])
+        # Letterbox removal inside the crop, then the rotated crop projected onto the image.
+        sx, sy = _ONE - (pad[0] + pad[2]), _ONE - (pad[1] + pad[3])
+        u = (lm[:, 0] - pad[0]) / sx - _HALF
+        v = (lm[:, 1] - pad[1]) / sy - _HALF
+        z = lm[:, 2] / sx
+        c, s = _libm("cosf", roi.rotation), _libm("sinf", roi.rotation)
+        lm[:, 0] = (c * u - s * v) * F32(roi.w) + F32(roi.x)
+        lm[:, 1] = (s * u + c * v) * F32(roi.h) + F32(roi.y)
+        lm[:, 2] = z * F32(roi.w)
+        return flag, lm
+
+    # -- the estimator interface ----------------------------------------------------------
+
+    def estimate(self, frame_rgb: np.ndarray, t: float) -> Pose:
+        frame = np.ascontiguousarray(frame_rgb)  # OpenCV needs positive strides
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise PoseError(f"litert pose: frame must be RGB uint8 (H, W, 3), got "
+                            f"{frame.dtype} {frame.shape}")
+        h, w = frame.shape[:2]
+        size = (w, h)
+        if self._last_t is not None and t <= self._last_t:
+            self.reset()  # a rewound clip starts over, as on the mediapipe backend
+        self._last_t = t
+
+        detected = False
+        roi = self._roi if self.track else None
+        if roi is None:
+            dets = self.detect(frame)
+            if not dets:
+                return self._lost(t, size)
+            roi, _ = roi_from_points(dets[0].keypoints[0], dets[0].keypoints[1], size)
+            detected = True
+        try:
+            flag, lm = self.landmarks(frame, roi)
+        except ValueError:  # degenerate ROI (zero size): start over with the detector
+            return self._lost(t, size)
+        if flag < self.min_tracking_confidence:
+            # As mediapipe: no pose on this frame; the detector runs on the next one.
+            return self._lost(t, size)
+
+        aux = lm[33:35]
+        _, obj_scale = roi_from_points(aux[0], aux[1], size)
+        aux = self._aux_smoother.apply(aux, t, size, obj_scale)
+        self._roi = roi_from_points(aux[0], aux[1], size)[0] if self.track else None
+        pose_lm = lm[:NUM_LANDMARKS, :4]
+        if self.smooth:
+            pose_lm = self._smoother.apply(pose_lm, t, size, obj_scale)
+        out = np.asarray(pose_lm, dtype=np.float32)
+        score = float(np.mean(out[[0, 11, 12, 23, 24], 3]))
+        return Pose(t=t, landmarks=out, image_size=size, score=score,
+                    extra={"presence": flag, "detector": detected})
+
+    def _lost(self, t: float, size: tuple[int, int]) -> Pose:
+        self._roi = None
+        self._smoother.reset()
+        self._aux_smoother.reset()
+        return Pose.none(t, size)
+
+    def reset(self) -> None:
+        """Forget tracking and smoothing state (call between unrelated clips)."""
+        self._roi = None
+        self._last_t = None
+        self._smoother.reset()
+        self._aux_smoother.reset()
+
+    @property
+    def tracking(self) -> bool:
+        """Whether the next frame will reuse this frame's landmarks instead of the detector."""
+        return self._roi is not None
+
+    def close(self) -> None:
+        self._det = self._lmk = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+

@@ -1,0 +1,317 @@
+"""The ``litert`` pose backend: BlazePose through LiteRT, checked against the mediapipe backend.
+
+The agreement tests run both backends in video mode on the same consecutive frames. mediapipe's
+legacy solution smooths on its own fixed 33.333 ms clock whatever timestamp it is given, so the
+frames here are stamped on that clock: the comparison is then between the two pipelines, not
+between two clocks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from formcheck.device import pose_litert
+from formcheck.device.pose import PAPER_LANDMARKS, Pose, PoseError, create_estimator
+from formcheck.device.pose_litert import (
+    DETECTOR_MODEL,
+    LANDMARK_MODEL,
+    LitertPose,
+    Roi,
+    crop,
+    roi_from_points,
+    ssd_anchors,
+)
+from formcheck.device.smoothing import LandmarkSmoother, OneEuroFilter, OneEuroParams
+
+cv2 = pytest.importorskip("cv2")
+
+MP_CLOCK = 0.033333  # mediapipe's legacy solution: one frame every 33333 µs
+MAX_FRAMES = 150  # consecutive frames per clip (keeps the file well under a minute)
+BOUND = 0.01  # median landmark distance, normalised image coordinates
+
+
+def _median_distance(a: list[Pose], b: list[Pose]) -> float:
+    d = [np.linalg.norm(p.landmarks[PAPER_LANDMARKS, :2] - q.landmarks[PAPER_LANDMARKS, :2], axis=1)
+         for p, q in zip(a, b, strict=True) if p.person and q.person]
+    return float(np.median(np.concatenate(d))) if d else math.nan
+
+
+def _run(estimator, frames: list[np.ndarray]) -> list[Pose]:
+    try:
+        return [estimator.estimate(f, (i + 1) * MP_CLOCK) for i, f in enumerate(frames)]
+    finally:
+        estimator.close()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    data = pytest.importorskip("skimage.data")
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def clip_frames(videos_dir: Path) -> dict[str, list[np.ndarray]]:
+    """The first MAX_FRAMES frames (RGB) of every clip, decoded once."""
+    clips = {}
+    for path in sorted(videos_dir.glob("*.mp4")):
+        cap = cv2.VideoCapture(str(path))
+        frames = []
+        while len(frames) < MAX_FRAMES:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        cap.release()
+        if frames:
+            clips[path.name] = frames
+    if not clips:
+        pytest.skip(f"no readable .mp4 clips in {videos_dir}")
+    return clips
+
+
+@pytest.fixture(scope="session")
+def clip_poses(clip_frames) -> dict[str, tuple[list[Pose], list[Pose]]]:
+    """Each clip through each backend once, in video mode: name -> (mediapipe, litert)."""
+    return {name: (_run(create_estimator("mediapipe"), frames),
+                   _run(create_estimator("litert", threads=2), frames))
+            for name, frames in clip_frames.items()}
+
+
+# -- agreement with the mediapipe backend ----------------------------------------------------
+
+@pytest.mark.shared_data
+def test_videos_agree_with_mediapipe(clip_poses):
+    report = {}
+    for name, (mp_poses, lt_poses) in clip_poses.items():
+        found_mp = np.array([p.person for p in mp_poses])
+        found_lt = np.array([p.person for p in lt_poses])
+        report[name] = dict(frames=len(mp_poses), person_mp=int(found_mp.sum()),
+                            person_litert=int(found_lt.sum()),
+                            disagree=np.flatnonzero(found_mp != found_lt).tolist(),
+                            median=_median_distance(mp_poses, lt_poses))
+    for name, r in report.items():
+        assert r["person_mp"] > 0, f"mediapipe found nobody in {name}: {report}"
+        assert not r["disagree"], f"{name}: person found on different frames: {report}"
+        assert r["median"] <= BOUND, f"{name}: median landmark distance over {BOUND}: {report}"
+
+
+@pytest.mark.shared_data
+def test_video_poses_have_the_mediapipe_record_layout(clip_poses):
+    for name, (mp_poses, lt_poses) in clip_poses.items():
+        q = lt_poses[-1]
+        assert q.landmarks.shape == (33, 4) and q.landmarks.dtype == np.float32, name
+        assert q.image_size == mp_poses[-1].image_size
+        both = [(p, q) for p, q in zip(mp_poses, lt_poses, strict=True) if p.person and q.person]
+        a = np.array([p.landmarks[list(PAPER_LANDMARKS)] for p, _ in both])
+        b = np.array([q.landmarks[list(PAPER_LANDMARKS)] for _, q in both])
+        # z is in x's units on mediapipe's scale (hips near 0), visibility in 0..1 likewise.
+        dz = np.abs(a[..., 2] - b[..., 2])
+        assert np.median(dz) < 0.2 * a[..., 2].std(), name
+        assert np.corrcoef(a[..., 2].ravel(), b[..., 2].ravel())[0, 1] > 0.8, name
+        assert 0.0 <= b[..., 3].min() and b[..., 3].max() <= 1.0
+        assert np.median(np.abs(a[..., 3] - b[..., 3])) < 0.05, name
+        assert np.median([abs(p.score - q.score) for p, q in both]) < 0.05, name
+        # Tracking: the detector ran on the first frame only (the person never leaves).
+        assert lt_poses[0].extra["detector"], name
+        assert not any(x.extra["detector"] for x in lt_poses[1:]), name
+
+
+def test_photo_agrees_with_mediapipe(astronaut):
+    mp = create_estimator("mediapipe", static=True).estimate(astronaut, 0.0)
+    lt = create_estimator("litert", static=True).estimate(astronaut, 0.0)
+    assert mp.person and lt.person
+    assert lt.image_size == (astronaut.shape[1], astronaut.shape[0])
+    assert _median_distance([mp], [lt]) <= BOUND
+
+
+# -- behaviour -----------------------------------------------------------------------------
+
+def test_blank_frame_gives_no_person():
+    est = LitertPose(threads=1)
+    pose = est.estimate(np.zeros((480, 640, 3), np.uint8), 1.0)
+    assert pose == Pose.none(1.0, (640, 480))
+    assert not est.tracking
+
+
+def test_reset_drops_tracking(astronaut):
+    est = LitertPose(threads=1)
+    first = est.estimate(astronaut, 1.0)
+    assert first.person and first.extra["detector"] and est.tracking
+    second = est.estimate(astronaut, 1.1)
+    assert second.person and not second.extra["detector"]  # tracked from the first frame
+    est.reset()
+    assert not est.tracking
+    assert est.estimate(astronaut, 1.2).extra["detector"]  # back to the detector
+
+
+def test_rewound_timestamps_start_over(astronaut):
+    est = LitertPose(threads=1)
+    est.estimate(astronaut, 5.0)
+    assert est.estimate(astronaut, 0.0).extra["detector"]
+
+
+def test_track_false_runs_the_detector_on_every_frame(astronaut):
+    est = LitertPose(threads=1, track=False)
+    poses = [est.estimate(astronaut, t) for t in (0.0, 0.1, 0.2)]
+    assert all(p.person and p.extra["detector"] for p in poses)
+
+
+def test_threads_option_reaches_the_interpreter(monkeypatch):
+    from ai_edge_litert import interpreter as litert
+
+    created = []
+    real = litert.Interpreter
+
+    class Spy(real):
+        def __init__(self, *args, num_threads=None, **kwargs):
+            created.append(num_threads)
+            super().__init__(*args, num_threads=num_threads, **kwargs)
+
+    monkeypatch.setattr(litert, "Interpreter", Spy)
+    LitertPose(threads=3)
+    assert created == [3, 3]  # detector and landmark model
+    created.clear()
+    est = LitertPose()  # 0 = every core
+    assert created == [os.cpu_count()] * 2 and est.threads == os.cpu_count()
+
+
+def test_unknown_options_are_ignored():
+    assert create_estimator("litert", threads=1, model="full", some_future_option=1).name == "litert"
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"threads": -1}, "threads"), ({"threads": "2"}, "threads"), ({"threads": 1.5}, "threads"),
+    ({"min_detection_confidence": 1.5}, "min_detection_confidence"),
+    ({"min_tracking_confidence": "high"}, "min_tracking_confidence"),
+])
+def test_bad_options_name_the_field(kwargs, field):
+    with pytest.raises(PoseError, match=field):
+        LitertPose(**kwargs)
+
+
+def test_missing_model_dir_names_the_path(tmp_path):
+    missing = tmp_path / "no-such-models"
+    with pytest.raises(PoseError) as err:
+        LitertPose(model_dir=missing)
+    assert str(missing / DETECTOR_MODEL) in str(err.value)
+
+
+def test_model_dir_option_loads_models_from_there(tmp_path, astronaut):
+    src = pose_litert.mediapipe_modules_dir()
+    for rel in (DETECTOR_MODEL, LANDMARK_MODEL):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / rel, tmp_path / rel)
+    est = LitertPose(threads=1, model_dir=str(tmp_path))
+    assert est.model_dir == tmp_path
+    assert est.estimate(astronaut, 0.0).person
+    (tmp_path / LANDMARK_MODEL).unlink()
+    with pytest.raises(PoseError, match=re.escape(LANDMARK_MODEL)):
+        LitertPose(threads=1, model_dir=tmp_path)
+    (tmp_path / LANDMARK_MODEL).write_bytes(b"not a flatbuffer")
+    with pytest.raises(PoseError, match=re.escape(str(tmp_path / LANDMARK_MODEL))):
+        LitertPose(threads=1, model_dir=tmp_path)
+
+
+def test_rejects_frames_that_are_not_rgb_uint8():
+    est = LitertPose(threads=1)
+    with pytest.raises(PoseError, match="RGB uint8"):
+        est.estimate(np.zeros((48, 64), np.uint8), 0.0)
+    with pytest.raises(PoseError, match="RGB uint8"):
+        est.estimate(np.zeros((48, 64, 3), np.float32), 0.0)
+
+
+def test_never_loads_mediapipe_or_tensorflow():
+    code = ("import sys, numpy as np\n"
+            "from formcheck.device.pose import create_estimator\n"
+            "est = create_estimator('litert', threads=1)\n"
+            "est.estimate(np.zeros((64, 64, 3), np.uint8), 0.0)\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('mediapipe', 'tensorflow'))\n"
+            "assert not bad, bad\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+# -- geometry ------------------------------------------------------------------------------
+
+def test_ssd_anchors_follow_the_pose_detector_layout():
+    a = ssd_anchors()
+    assert a.shape == (2254, 2)
+    np.testing.assert_allclose(a[0], [0.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(a[1], a[0])  # two anchors per cell on the stride-8 grid
+    np.testing.assert_allclose(a[2], [1.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(a[28 * 28 * 2], [0.5 / 14, 0.5 / 14])
+    # The three stride-32 layers share one 7x7 grid with 6 anchors per cell.
+    np.testing.assert_allclose(a[-6:], np.tile([6.5 / 7, 6.5 / 7], (6, 1)))
+
+
+def test_roi_from_points_upright_and_lying():
+    size = (200, 100)  # wide image: a square ROI in pixels is not square in normalised units
+    up, scale = roi_from_points(np.array([0.5, 0.6]), np.array([0.5, 0.2]), size)
+    assert math.isclose(up.rotation, 0.0, abs_tol=1e-6)
+    assert math.isclose(up.w * size[0], up.h * size[1], rel_tol=1e-6)  # square in pixels
+    assert math.isclose(up.h * size[1], 2 * 40 * 1.25, rel_tol=1e-6)  # twice |p0 p1|, ×1.25
+    assert math.isclose(scale, 80.0, rel_tol=1e-6)
+    assert (up.x, up.y) == (np.float32(0.5), np.float32(0.6))
+    lying, _ = roi_from_points(np.array([0.5, 0.5]), np.array([0.7, 0.5]), size)  # head to the right
+    assert math.isclose(lying.rotation, math.pi / 2, abs_tol=1e-6)
+
+
+def test_rotated_crop_puts_the_head_up():
+    # A bright dot 40 px to the right of the ROI centre; with the body lying head-right the
+    # crop is rotated so that the dot ends up at the top centre of the crop.
+    img = np.zeros((200, 200, 3), np.uint8)
+    cv2.circle(img, (140, 100), 4, (255, 255, 255), -1)
+    roi = Roi(np.float32(0.5), np.float32(0.5), np.float32(0.5), np.float32(0.5), np.float32(math.pi / 2))
+    out, pad = crop(img, roi, 100, cv2.BORDER_CONSTANT)
+    ys, xs = np.nonzero(out[:, :, 0] > 128)
+    assert abs(xs.mean() - 50) < 2 and abs(ys.mean() - 10) < 2
+    assert not pad.any()
+
+
+# -- smoothing -----------------------------------------------------------------------------
+
+def _filtered(params: OneEuroParams, values: np.ndarray, t: np.ndarray) -> np.ndarray:
+    f = OneEuroFilter(params)
+    return np.array([f.apply(np.array([v]), ti, 1 / 200)[0] for v, ti in zip(values, t, strict=True)])
+
+
+def test_one_euro_trades_jitter_for_lag_through_beta():
+    rng = np.random.default_rng(0)
+    t = np.arange(120) / 30.0
+    still = 100 + rng.normal(0, 1.0, t.size)  # a still joint with 1 px of jitter
+    moving = 100 + 300 * t  # a joint moving at 300 px/s
+    calm, quick = OneEuroParams(min_cutoff=1.0, beta=0.0), OneEuroParams(min_cutoff=1.0, beta=80.0)
+    assert _filtered(calm, still, t)[30:].std() < 0.5 * still[30:].std()  # jitter removed
+    lag_calm = moving[-1] - _filtered(calm, moving, t)[-1]
+    lag_quick = moving[-1] - _filtered(quick, moving, t)[-1]
+    assert lag_calm > 30  # a plain low-pass trails a fast joint by centimetres...
+    assert 0 < lag_quick < 0.2 * lag_calm  # ...beta opens the cutoff when the joint moves
+
+
+def test_one_euro_first_sample_stale_timestamps_and_reset():
+    f = OneEuroFilter(OneEuroParams(min_cutoff=0.01))
+    assert f.apply(np.array([5.0]), 1.0)[0] == 5.0  # first sample passes through
+    smoothed = f.apply(np.array([15.0]), 1.1)[0]
+    assert 5.0 < smoothed < 15.0
+    assert f.apply(np.array([99.0]), 1.1)[0] == 99.0  # same timestamp: returned unfiltered
+    assert 5.0 < f.apply(np.array([15.0]), 1.2)[0] < 15.0  # ...and the state was left alone
+    f.reset()
+    assert f.apply(np.array([42.0]), 0.5)[0] == 42.0
+
+
+def test_landmark_smoother_filters_in_pixels_and_smooths_visibility():
+    s = LandmarkSmoother(OneEuroParams(min_cutoff=0.05, beta=0.0))
+    first = np.array([[0.5, 0.5, 0.0, 1.0]], np.float32)
+    np.testing.assert_array_equal(s.apply(first, 0.0, (640, 480), 100.0), first)
+    second = s.apply(np.array([[0.6, 0.5, 0.0, 0.0]], np.float32), 1 / 30, (640, 480), 100.0)
+    assert 0.5 < second[0, 0] < 0.6 and second[0, 1] == np.float32(0.5)
+    assert math.isclose(second[0, 3], 0.9, rel_tol=1e-6)  # visibility: low-pass, alpha 0.1

@@ -1,0 +1,350 @@
+"""Training: windows and labels per task, splits, the masked loss, models, the CLI and reports.
+
+The data here is made by :func:`toy_dataset` — simple parametric motion with a class-dependent
+difference (a squat whose torso leans when ``back_neutral`` fails and that stays shallow when
+``rom`` fails; a curl; standing idle) — so these tests need neither the synthetic generator
+nor the AI-Hub sample. Epochs are few and models tiny: the whole file runs in well under a
+minute on two shared cores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
+from formcheck.device.features import FeatureSpec
+from formcheck.device.sequences import LandmarkSequence, write_sequences
+from formcheck.train.data import (
+    DataError,
+    build_windows,
+    class_weights,
+    split_windows,
+)
+from formcheck.train.report import compute_metrics
+
+FPS = 15.0
+STAND = {
+    0: (0.50, 0.20), 11: (0.44, 0.30), 12: (0.56, 0.30), 13: (0.42, 0.40), 14: (0.58, 0.40),
+    15: (0.41, 0.50), 16: (0.59, 0.50), 23: (0.46, 0.55), 24: (0.54, 0.55), 25: (0.46, 0.70),
+    26: (0.54, 0.70), 27: (0.46, 0.85), 28: (0.54, 0.85), 29: (0.46, 0.87), 30: (0.54, 0.87),
+    31: (0.45, 0.89), 32: (0.55, 0.89),
+}
+UPPER = (0, 11, 12, 13, 14, 15, 16)
+
+
+def toy_motion(exercise: str, n_reps: int, lean: bool, shallow: bool, rng, period=1.6, rest=0.5):
+    """``(t, landmarks (T, 33, 4), reps)`` of a toy exercise; ``idle`` stands and sways."""
+    total = n_reps * period + 2 * rest
+    t = np.arange(0, total, 1 / FPS)
+    scale = rng.uniform(0.85, 1.15)
+    offset = rng.uniform(-0.08, 0.08, 2)
+    base = np.zeros((33, 4), np.float32)
+    base[:, 3] = 1.0
+    for i in range(33):
+        base[i, :2] = STAND.get(i, (0.5, 0.22))
+    lm = np.repeat(base[None], len(t), axis=0)
+    phase = np.clip((t - rest) / period, 0, n_reps)
+    s = np.where((t > rest) & (t < rest + n_reps * period), (1 - np.cos(2 * np.pi * phase)) / 2, 0.0)
+    if exercise == "squat":
+        depth = 0.10 if shallow else 0.22
+        lm[:, [0, 11, 12, 13, 14, 15, 16, 23, 24], 1] += (depth * s)[:, None]
+        lm[:, [25, 26], 0] += np.array([-0.04, 0.04]) * s[:, None]
+        lm[:, [25, 26], 1] += (0.5 * depth * s)[:, None]
+        if lean:
+            lm[:, UPPER, 0] += (0.09 * s)[:, None]
+    elif exercise == "barbell_curl":
+        lm[:, [15, 16], 1] -= (0.12 * s)[:, None]
+        lm[:, [15, 16], 0] += np.array([0.03, -0.03]) * s[:, None]
+        if lean:
+            lm[:, UPPER, 0] -= (0.06 * s)[:, None]
+    else:  # idle: sway
+        lm[:, :, 0] += 0.01 * np.sin(2 * np.pi * t / 3.0)[:, None]
+    lm[:, :, :2] = (lm[:, :, :2] - 0.5) * scale + 0.5 + offset
+    lm[:, :, :2] += rng.normal(0, 0.003, lm[:, :, :2].shape)
+    reps = [(round((rest + k * period) * FPS), round((rest + (k + 1) * period) * FPS))
+            for k in range(n_reps)] if exercise != IDLE else []
+    return t, lm.astype(np.float32), reps
+
+
+def toy_sequence(i: int, exercise: str, lean=False, shallow=False, rng=None, origin="synthetic",
+                 subject: str | None = None, n_reps=3) -> LandmarkSequence:
+    rng = rng or np.random.default_rng(i)
+    t, lm, reps = toy_motion(exercise, n_reps, lean, shallow, rng)
+    names, values = [], []
+    if exercise in EXERCISES:
+        ex = EXERCISES[exercise]
+        names = list(ex.condition_names)
+        values = [True] * len(names)
+        values[names.index("척추의 중립")] = not lean
+        values[names.index("rom")] = None if origin.startswith("aihub") else not shallow
+        correct = all(v for v in values if v is not None)
+    else:
+        correct = None
+    return LandmarkSequence(
+        id=f"toy-{exercise}-{i}", t=t, landmarks=lm, exercise=exercise, conditions=names,
+        condition_values=values, correct=correct, origin=origin, group=f"clip{i}",
+        subject=subject or f"person{i % 7}", reps=reps if origin == "synthetic" else [],
+        label=IDLE if exercise == IDLE else "", image_size=(640, 480), fps=FPS,
+    )
+
+
+def toy_dataset(root: Path, n_per_class: int = 6, exercises=("squat",), idle: int = 0, seed=0) -> Path:
+    """Write a toy dataset: per exercise ``n_per_class`` clips of each (lean, shallow) combination."""
+    rng = np.random.default_rng(seed)
+    i = 0
+    for ex in exercises:
+        for lean in (False, True):
+            for shallow in (False, True):
+                for _ in range(n_per_class):
+                    write_sequences(root / f"{ex}-{i}.npz", [toy_sequence(i, ex, lean, shallow, rng)])
+                    i += 1
+    for _ in range(idle):
+        write_sequences(root / f"idle-{i}.npz", [toy_sequence(i, IDLE, rng=rng)])
+        i += 1
+    return root
+
+
+@pytest.fixture(scope="module")
+def squat_dir(tmp_path_factory) -> Path:
+    return toy_dataset(tmp_path_factory.mktemp("toy-squat"), n_per_class=6)
+
+
+# ---- windows and labels --------------------------------------------------------------------
+
+def test_condition_labels_rep_windows_and_unknown_rom():
+    rng = np.random.default_rng(1)
+    synth = [toy_sequence(i, "squat", lean=i % 2 == 1, shallow=i % 3 == 0, rng=rng) for i in range(4)]
+    aihub = [toy_sequence(10 + i, "squat", lean=True, rng=rng, origin="aihub-labels", n_reps=1)
+             for i in range(2)]
+    spec = FeatureSpec(window_mode="rep")
+    ws = build_windows(synth + aihub, spec, "conditions", "squat")
+    assert ws.space.labels == tuple(c.key for c in EXERCISES["squat"].conditions)
+    assert ws.X.shape[1:] == (15, spec.num_features)
+    # three reps per synthetic clip; an AI-Hub clip (no rep marks) is one rep over the whole clip
+    assert len(ws) == 4 * 3 + 2 * 1
+    rom = ws.space.labels.index("rom")
+    back = ws.space.labels.index("back_neutral")
+    from_aihub = np.isin(ws.seq, [ws.sequences.index(s.id) for s in aihub])
+    assert np.isnan(ws.y[from_aihub, rom]).all(), "AI-Hub's rom must stay unknown, never true/false"
+    assert np.isfinite(ws.y[~from_aihub, rom]).all()
+    assert (ws.y[from_aihub, back] == 0).all()
+    # sliding windows: every window of a clip carries the clip's label (the paper's protocol)
+    ws2 = build_windows(synth, FeatureSpec(window_mode="sliding", stride=5), "form", "squat")
+    assert len(ws2) > len(synth)
+    for _k, s in enumerate(synth):
+        assert (ws2.y[ws2.seq == ws2.sequences.index(s.id), 0] == float(s.correct)).all()
+
+
+def test_condition_never_labelled_gets_no_output():
+    rng = np.random.default_rng(2)
+    aihub = [toy_sequence(i, "squat", lean=i % 2 == 0, rng=rng, origin="aihub-labels", n_reps=1)
+             for i in range(4)]
+    ws = build_windows(aihub, FeatureSpec(window_mode="rep"), "conditions", "squat")
+    assert "rom" not in ws.space.labels
+    assert ws.info["unlabelled_conditions"] == ["rom"]
+    assert ws.y.shape[1] == len(EXERCISES["squat"].conditions) - 1
+
+
+def test_exercise_labels_and_unknown_data_errors(squat_dir):
+    rng = np.random.default_rng(3)
+    seqs = [toy_sequence(0, "squat", rng=rng), toy_sequence(1, "barbell_curl", rng=rng),
+            toy_sequence(2, IDLE, rng=rng)]
+    ws = build_windows(seqs, FeatureSpec(stride=4), "exercise")
+    assert ws.space.labels == (*EXERCISE_IDS, IDLE)
+    got = {ws.sequences[s]: ws.space.labels[int(np.argmax(y))] for s, y in zip(ws.seq, ws.y, strict=True)}
+    assert got == {"toy-squat-0": "squat", "toy-barbell_curl-1": "barbell_curl", "toy-idle-2": IDLE}
+    with pytest.raises(DataError, match="no windows"):
+        build_windows(seqs, FeatureSpec(), "form", "deadlift")
+    # rep mode needs rep marks: idle clips have none and are skipped, not faked
+    ws_rep = build_windows(seqs, FeatureSpec(window_mode="rep"), "exercise")
+    assert IDLE not in {ws_rep.space.labels[int(np.argmax(y))] for y in ws_rep.y}
+
+
+def test_grouped_split_keeps_groups_apart_random_window_does_not():
+    rng = np.random.default_rng(4)
+    seqs = [toy_sequence(i, "squat", lean=i % 2 == 0, rng=rng) for i in range(30)]
+    ws = build_windows(seqs, FeatureSpec(stride=2), "form", "squat")
+    sp = split_windows(ws, "grouped", seed=0)
+    parts = [set(sp.train.groups), set(sp.val.groups), set(sp.test.groups)]
+    assert all(parts) and not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert len(sp.train) + len(sp.val) + len(sp.test) == len(ws)
+    assert 0.7 < len(sp.train) / len(ws) < 0.9
+    # both classes in the held-out part: the split balances labels across groups
+    assert set(np.unique(sp.test.y)) == {0.0, 1.0}
+    rw = split_windows(ws, "random-window", seed=0)
+    assert set(rw.train.groups) & set(rw.test.groups), "random-window mixes clips across train/test"
+    assert abs(len(rw.test) - 0.1 * len(ws)) <= 1
+    # determinism
+    sp2 = split_windows(ws, "grouped", seed=0)
+    assert set(sp2.test.groups) == parts[2]
+    with pytest.raises(DataError, match="at least 3 groups"):
+        split_windows(ws.subset(np.nonzero(np.isin(ws.groups, list(parts[2])[:1] + list(parts[1])[:1]))[0]),
+                      "grouped")
+
+
+def test_class_weights_balance_each_condition():
+    rng = np.random.default_rng(5)
+    seqs = [toy_sequence(i, "squat", lean=i < 2, shallow=i % 2 == 0, rng=rng) for i in range(10)]
+    ws = build_windows(seqs, FeatureSpec(window_mode="rep"), "conditions", "squat")
+    w = class_weights(ws)
+    back = ws.space.labels.index("back_neutral")
+    pos = np.sum(ws.y[:, back] == 1)
+    neg = np.sum(ws.y[:, back] == 0)
+    # weighted, both classes carry the same total weight
+    assert w[1, back] * pos == pytest.approx(w[0, back] * neg)
+    assert w[0, back] > w[1, back]  # the rare fault is up-weighted
+
+
+# ---- loss, models, metrics -----------------------------------------------------------------
+
+def test_masked_loss_ignores_unknown_labels():
+    from formcheck.train.models import MaskedBCE
+
+    y = np.array([[1.0, np.nan, 0.0], [0.0, 1.0, np.nan]], np.float32)
+    p = np.array([[0.9, 0.2, 0.3], [0.4, 0.7, 0.5]], np.float32)
+    loss = MaskedBCE(reduction=None)
+    got = np.asarray(loss(y, p))
+    exp0 = -(np.log(0.9) + np.log(0.7)) / 2
+    exp1 = -(np.log(0.6) + np.log(0.7)) / 2
+    np.testing.assert_allclose(got, [exp0, exp1], rtol=1e-5)
+    p2 = p.copy()
+    p2[0, 1], p2[1, 2] = 0.999, 0.001  # predictions at unknown labels do not matter
+    np.testing.assert_allclose(np.asarray(loss(y, p2)), got, rtol=1e-6)
+    weighted = MaskedBCE(neg_weight=[2, 1, 1], pos_weight=[1, 1, 1], reduction=None)
+    assert float(np.asarray(weighted(y, p))[1]) > float(got[1])
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "cnn", "prod"])
+def test_model_builders(name):
+    from formcheck.train.models import build_model
+
+    for task, k in (("form", 1), ("conditions", 5), ("exercise", 10)):
+        m = build_model(name, 15, 44, task, k)
+        x = np.random.default_rng(0).normal(size=(3, 15, 44)).astype(np.float32)
+        p = np.asarray(m(x))
+        assert p.shape == (3, k)
+        assert ((p >= 0) & (p <= 1)).all()
+        if task == "exercise":
+            np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    if name == "prod":
+        assert m.count_params() < 30_000  # Pi-sized: ~30 KB as int8
+
+
+def test_metrics_macro_f1_is_honest_about_majority_guessing():
+    y = np.array([[1]] * 5 + [[0]] * 95, np.float32)
+    always_wrong_class = np.zeros_like(y)
+    m = compute_metrics("form", y, always_wrong_class)
+    assert m["accuracy"] == pytest.approx(0.95)
+    assert m["f1"] < 0.5  # a majority guess is not a good model
+    perfect = compute_metrics("form", y, y)
+    assert perfect["f1"] == 1.0 and perfect["confusion"] == [[95, 0], [0, 5]]
+    yc = np.array([[1, np.nan], [0, np.nan], [1, 1]], np.float32)
+    mc = compute_metrics("conditions", yc, np.array([[0.9, 0.1], [0.2, 0.9], [0.8, 0.2]]), labels=("a", "b"))
+    assert mc["per_label"]["a"]["f1"] == 1.0 and mc["per_label"]["b"]["n"] == 1
+    assert mc["accuracy"] == pytest.approx(3 / 4)
+
+
+# ---- the CLI: training, reports, determinism -----------------------------------------------
+
+def test_fit_conditions_learns_faults_and_writes_report(squat_dir, tmp_path):
+    from formcheck.train.cli import main
+
+    out = tmp_path / "run"
+    rc = main(["--data", str(squat_dir), "--task", "conditions", "--exercise", "squat", "--window-mode",
+               "rep", "--epochs", "60", "--patience", "15", "--batch", "16", "--lr", "5e-3", "-q", "-o", str(out)])
+    assert rc == 0
+    run = json.loads((out / "run.json").read_text())
+    test = run["metrics"]["test"]
+    # the two conditions that vary in the toy data are learnt on held-out clips
+    assert test["per_label"]["back_neutral"]["f1"] >= 0.8, test["per_label"]
+    assert test["per_label"]["rom"]["f1"] >= 0.8, test["per_label"]
+    assert run["split"]["kind"] == "grouped"
+    for f in ("model.keras", "heldout.npz", "representative.npz", "report.md", "learning_curves.png",
+              "condition_f1.png"):
+        assert (out / f).is_file(), f
+    report = (out / "report.md").read_text()
+    assert "back_neutral" in report and "척추의 중립" in report
+    assert len(run["history"]["val_f1"]) == run["epochs_run"]
+
+
+def test_training_is_deterministic_for_a_seed(squat_dir):
+    from formcheck.train.cli import fit_one
+    from formcheck.train.data import load_sequences
+    from formcheck.train.models import TrainConfig, predict
+
+    seqs = load_sequences(squat_dir)
+    ws = build_windows(seqs, FeatureSpec(window_mode="rep"), "form", "squat")
+    cfg = TrainConfig(epochs=3, patience=0, seed=7, progress=False)
+    a = fit_one(ws, cfg, "grouped", "group", None, {})
+    b = fit_one(ws, cfg, "grouped", "group", None, {})
+    np.testing.assert_array_equal(predict(a["_model"], ws.X), predict(b["_model"], ws.X))
+    assert a["history"]["loss"] == b["history"]["loss"]
+
+
+def test_exercise_recogniser(tmp_path):
+    from formcheck.train.cli import main
+
+    d = toy_dataset(tmp_path / "data", n_per_class=2, exercises=("squat", "barbell_curl"), idle=6)
+    out = tmp_path / "rec"
+    assert main(["fit", "--data", str(d), "--task", "exercise", "--stride", "3", "--epochs", "25",
+                 "--lr", "3e-3", "-q", "-o", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["labels"] == [*EXERCISE_IDS, IDLE]
+    assert run["metrics"]["test"]["accuracy"] >= 0.85, run["metrics"]["test"]
+    assert (out / "confusion.png").is_file()
+
+
+def test_compare_writes_paper_tables_with_both_splits(squat_dir, tmp_path):
+    from formcheck.train.cli import main
+
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--data", str(squat_dir), "--exercise", "squat", "--models", "cnn,prod",
+               "--feature-sets", "landmarks+angles", "--epochs", "2", "--stride", "3", "-q", "-o", str(out)])
+    assert rc == 0
+    report = (out / "report.md").read_text()
+    assert "1D-CNN — per exercise" in report and "production CNN — per exercise" in report
+    assert "random-window: landmarks+angles acc" in report and "grouped: landmarks+angles acc" in report
+    rows = json.loads((out / "compare.json").read_text())["rows"]
+    assert {(r["model"], r["split"]) for r in rows} == {(m, s) for m in ("cnn", "prod")
+                                                        for s in ("random-window", "grouped")}
+    assert (out / "compare_f1.png").is_file()
+
+
+def test_cli_reports_bad_input_by_option(squat_dir, tmp_path, capsys):
+    from formcheck.train.cli import main
+
+    assert main(["--data", str(tmp_path / "nope"), "-o", str(tmp_path / "x")]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main(["--data", str(squat_dir), "--exercise", "deadlift", "-o", str(tmp_path / "x")]) == 2
+    assert "--exercise" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--data", str(squat_dir), "--model", "transformer", "-o", str(tmp_path / "x")])
+
+
+# ---- real data -----------------------------------------------------------------------------
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_conditions_on_aihub_sample_clip_grouped(aihub_sample_dir, tmp_path):
+    """Condition models on the real AI-Hub sample, split by clip (all five views together)."""
+    pytest.importorskip("formcheck.train.aihub")
+    from formcheck.train.aihub import load_sequences as load_aihub
+    from formcheck.train.cli import fit_one
+    from formcheck.train.models import TrainConfig
+
+    seqs = [s for p in sorted(aihub_sample_dir.glob("*.json")) for s in load_aihub(p)]
+    results = {}
+    for ex in ("barbell_curl", "side_raise"):
+        ws = build_windows(seqs, FeatureSpec(), "conditions", ex)
+        assert "rom" not in ws.space.labels  # AI-Hub never labels it: no output, never trained
+        run = fit_one(ws, TrainConfig(epochs=80, patience=15, seed=0, progress=False), "grouped",
+                      "group", None, {})
+        sp = run["_split"]
+        assert not set(sp.train.groups) & set(sp.test.groups)
+        results[ex] = run["metrics"]["test"]["f1"]
+    print("AI-Hub sample, clip-grouped condition macro-F1:", results)
+    assert np.mean(list(results.values())) > 0.5

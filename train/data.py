@@ -1,0 +1,394 @@
+"""Datasets → windows + labels per task, splits and class weights (numpy only, no TensorFlow).
+
+Features and windows come only from :mod:`formcheck.device.features` and
+:mod:`formcheck.device.windows`, so training sees exactly what the station computes.
+
+Tasks and their label vectors ``y`` (float32, ``NaN`` = unknown, never trained on):
+
+- ``form``: ``[1]`` correct / ``[0]`` incorrect (the paper's binary task); clips whose
+  correctness is unknown are skipped.
+- ``conditions``: one value per condition of the exercise, in the exercise's order (AI-Hub's
+  conditions, then formcheck's ``rom``). AI-Hub never labels ``rom``: it stays NaN there and the
+  loss masks it out.
+- ``exercise``: one-hot over the nine ids + ``idle``.
+
+Window modes: ``sliding`` windows every ``spec.stride`` samples, each labelled with its clip's
+label (the paper's protocol); ``rep`` one window per rep, from ``LandmarkSequence.reps``. An
+AI-Hub clip (origin ``aihub-*``, 16 frames of one movement) has no rep marks: it counts as one
+rep spanning the whole clip. Other sequences without reps give no rep windows (logged).
+
+Splits: ``random-window`` shuffles windows (the paper's protocol: overlapping neighbours of the
+same clip land in train and test, which inflates scores); ``grouped`` (the default) keeps every
+window of a group — ``LandmarkSequence.group`` (a clip with its views), or ``subject`` —
+in one split, choosing among random group assignments the one closest to 8:1:1 with the
+most even label balance.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
+from formcheck.device.features import FeatureSpec, sequence_features
+from formcheck.device.sequences import LandmarkSequence, iter_dataset
+from formcheck.device.windows import rep_window, sliding_windows
+
+log = logging.getLogger(__name__)
+
+TASKS = ("form", "conditions", "exercise")
+SPLITS = ("grouped", "random-window")
+GROUP_BY = ("group", "subject")
+EXERCISE_LABELS: tuple[str, ...] = (*EXERCISE_IDS, IDLE)
+PAPER_RATIOS = (0.8, 0.1, 0.1)
+
+
+class DataError(ValueError):
+    """The data cannot make the requested training set; the message says which field/option."""
+
+
+@dataclass(frozen=True)
+class CondLabel:
+    key: str
+    name: str  # the sequence's condition text (AI-Hub Korean) or "rom"
+    cue: str = ""
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """What the model's outputs mean, in order."""
+
+    task: str
+    exercise: str  # canonical id (form/conditions), "" for the recogniser
+    labels: tuple[str, ...]
+    conditions: tuple[CondLabel, ...] = ()
+
+    @property
+    def k(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class WindowSet:
+    X: np.ndarray  # (N, W, F) float32
+    y: np.ndarray  # (N, K) float32, NaN = unknown
+    groups: np.ndarray  # (N,) str: the split unit
+    seq: np.ndarray  # (N,) int: index into ``sequences``
+    space: LabelSpace
+    spec: FeatureSpec
+    sequences: list[str] = field(default_factory=list)  # sequence ids
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def subset(self, idx) -> WindowSet:
+        idx = np.asarray(idx)
+        return WindowSet(self.X[idx], self.y[idx], self.groups[idx], self.seq[idx], self.space,
+                         self.spec, self.sequences, dict(self.info))
+
+    @property
+    def mask(self) -> np.ndarray:
+        return np.isfinite(self.y)
+
+    def label_counts(self) -> dict:
+        """Per label: [#true/#class, #false, #unknown] (binary) or #windows (exercise)."""
+        if self.space.task == "exercise":
+            idx = np.argmax(self.y, axis=1) if len(self.y) else np.zeros(0, int)
+            c = Counter(int(i) for i in idx)
+            return {lab: c.get(i, 0) for i, lab in enumerate(self.space.labels)}
+        out = {}
+        for j, lab in enumerate(self.space.labels):
+            col = self.y[:, j]
+            out[lab] = [int(np.sum(col == 1)), int(np.sum(col == 0)), int(np.sum(~np.isfinite(col)))]
+        return out
+
+
+@dataclass
+class Split:
+    train: WindowSet
+    val: WindowSet
+    test: WindowSet
+    kind: str
+    seed: int
+    group_by: str = "group"
+
+    def describe(self) -> dict:
+        return {
+            "kind": self.kind, "seed": self.seed, "group_by": self.group_by,
+            "windows": {k: len(getattr(self, k)) for k in ("train", "val", "test")},
+            "groups": {k: len(set(getattr(self, k).groups)) for k in ("train", "val", "test")},
+            "labels": {k: getattr(self, k).label_counts() for k in ("train", "val", "test")},
+        }
+
+
+# ---- loading -------------------------------------------------------------------------------
+
+def load_sequences(dirs: Sequence[str | os.PathLike] | str | os.PathLike) -> list[LandmarkSequence]:
+    """All sequences under one or more dataset directories (see ``formcheck.device.sequences``)."""
+    if isinstance(dirs, (str, os.PathLike)):
+        dirs = [dirs]
+    seqs: list[LandmarkSequence] = []
+    for d in dirs:
+        if not os.path.exists(d):
+            raise DataError(f"--data: {d} does not exist")
+        got = list(iter_dataset(d))
+        log.info("%s: %d sequences", d, len(got))
+        seqs.extend(got)
+    if not seqs:
+        raise DataError(f"--data: no sequences found under {', '.join(map(str, dirs))}")
+    return seqs
+
+
+def is_idle(seq: LandmarkSequence) -> bool:
+    return seq.exercise == IDLE or seq.label == IDLE
+
+
+def exercises_in(seqs: Iterable[LandmarkSequence]) -> list[str]:
+    """Exercise names present (canonical ids first, in the paper's order, then others)."""
+    names = {s.exercise for s in seqs if s.exercise and not is_idle(s)}
+    return [e for e in EXERCISE_IDS if e in names] + sorted(names - set(EXERCISE_IDS))
+
+
+def _norm(s: str) -> str:
+    return s.strip()
+
+
+def label_space(task: str, exercise: str, seqs: Sequence[LandmarkSequence]) -> LabelSpace:
+    if task not in TASKS:
+        raise DataError(f"--task: {task!r} is not one of {TASKS}")
+    if task == "exercise":
+        return LabelSpace("exercise", "", EXERCISE_LABELS)
+    if task == "form":
+        return LabelSpace("form", exercise, ("correct",))
+    if exercise in EXERCISES:
+        conds = tuple(CondLabel(c.key, c.name, c.cue) for c in EXERCISES[exercise].conditions)
+    else:  # an AI-Hub exercise outside the nine: take its condition texts from the data
+        names: list[str] = []
+        for s in seqs:
+            if s.exercise == exercise:
+                for n in map(_norm, s.conditions):
+                    if n not in names:
+                        names.append(n)
+        if not names:
+            raise DataError(f"--exercise: no condition labels for {exercise!r} in the data")
+        conds = tuple(CondLabel(f"c{i}", n) for i, n in enumerate(names))
+    return LabelSpace("conditions", exercise, tuple(c.key for c in conds), conds)
+
+
+def sequence_label(seq: LandmarkSequence, space: LabelSpace) -> np.ndarray | None:
+    """The label vector of a sequence under ``space``; None when the sequence has no label."""
+    if space.task == "exercise":
+        name = IDLE if is_idle(seq) else seq.exercise
+        if name not in space.labels:
+            return None
+        y = np.zeros(space.k, np.float32)
+        y[space.labels.index(name)] = 1.0
+        return y
+    if seq.exercise != space.exercise:
+        return None
+    if space.task == "form":
+        return None if seq.correct is None else np.array([float(seq.correct)], np.float32)
+    values = {_norm(n): v for n, v in zip(seq.conditions, seq.condition_values, strict=False)}
+    y = np.full(space.k, np.nan, np.float32)
+    for j, c in enumerate(space.conditions):
+        v = values.get(_norm(c.name), values.get(c.key))
+        if v is not None:
+            y[j] = float(bool(v))
+    return None if not np.isfinite(y).any() else y
+
+
+def rep_spans(seq: LandmarkSequence) -> list[tuple[float, float]]:
+    """Rep (start, end) times: the sequence's marks, or the whole clip for AI-Hub clips."""
+    n = len(seq.t)
+    if seq.reps:
+        return [(float(seq.t[max(0, a)]), float(seq.t[min(n - 1, b)])) for a, b in seq.reps if b > a]
+    if seq.origin.startswith("aihub") and n >= 2:
+        return [(float(seq.t[0]), float(seq.t[-1]))]
+    return []
+
+
+def sequence_windows(seq: LandmarkSequence, spec: FeatureSpec) -> np.ndarray:
+    """The windows of one sequence under ``spec`` (its window mode), ``(n, W, F)`` float32."""
+    feats, valid = sequence_features(seq.t, seq.landmarks, spec, seq.image_size or None)
+    if spec.window_mode == "sliding":
+        X, _ = sliding_windows(seq.t, feats, valid, spec)
+        return X
+    out = [rep_window(seq.t, feats, valid, a, b, spec) for a, b in rep_spans(seq)]
+    out = [w for w in out if w is not None]
+    if not out:
+        return np.zeros((0, spec.window, spec.num_features), np.float32)
+    return np.stack(out).astype(np.float32)
+
+
+def group_key(seq: LandmarkSequence, by: str = "group") -> str:
+    if by not in GROUP_BY:
+        raise DataError(f"--group-by: {by!r} is not one of {GROUP_BY}")
+    first, second = (seq.group, seq.subject) if by == "group" else (seq.subject, seq.group)
+    return first or second or seq.id
+
+
+def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str, exercise: str = "",
+                  group_by: str = "group", progress: bool = False,
+                  space: LabelSpace | None = None) -> WindowSet:
+    """Windows and labels of every usable sequence for one task (and exercise).
+
+    ``space`` fixes the outputs (evaluating a trained model on other data); otherwise it comes
+    from the exercise, minus conditions the data never labels.
+    """
+    fixed = space is not None
+    space = space or label_space(task, exercise, seqs)
+    Xs, ys, gs, ss, ids = [], [], [], [], []
+    skipped: Counter = Counter()
+    origins: Counter = Counter()
+    it = seqs
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(seqs, desc=f"windows {exercise or task}", unit="seq", leave=False)
+    for s in it:
+        y = sequence_label(s, space)
+        if y is None:
+            continue
+        if spec.window_mode == "rep" and not rep_spans(s):
+            skipped["no reps"] += 1
+            continue
+        X = sequence_windows(s, spec)
+        if len(X) == 0:
+            skipped["no valid window"] += 1
+            continue
+        i = len(ids)
+        ids.append(s.id)
+        origins[s.origin or "?"] += 1
+        Xs.append(X)
+        ys.append(np.repeat(y[None], len(X), axis=0))
+        gs.extend([group_key(s, group_by)] * len(X))
+        ss.extend([i] * len(X))
+    for why, n in skipped.items():
+        log.warning("%s/%s: %d labelled sequences skipped (%s)", task, exercise or "all", n, why)
+    if not Xs:
+        raise DataError(f"no windows for task {task!r}"
+                        + (f", exercise {exercise!r}" if exercise else "")
+                        + f" with window mode {spec.window_mode!r}"
+                        + (f" ({dict(skipped)})" if skipped else ""))
+    info = {"sequences": len(ids), "origins": dict(origins), "skipped": dict(skipped)}
+    y_all = np.concatenate(ys).astype(np.float32)
+    if space.task == "conditions" and not fixed:
+        # A condition nobody labelled (AI-Hub's rom) gets no output at all: an untrained head
+        # would emit noise that the station would show as a cue.
+        known = np.isfinite(y_all).any(axis=0)
+        if not known.all():
+            dropped = [c.key for c, k in zip(space.conditions, known, strict=True) if not k]
+            log.info("%s: no labels for %s in the data; leaving them out of the model", exercise, dropped)
+            info["unlabelled_conditions"] = dropped
+            conds = tuple(c for c, k in zip(space.conditions, known, strict=True) if k)
+            space = LabelSpace(space.task, space.exercise, tuple(c.key for c in conds), conds)
+            y_all = y_all[:, known]
+    return WindowSet(np.concatenate(Xs).astype(np.float32), y_all,
+                     np.array(gs, dtype=object), np.array(ss, dtype=np.int64), space, spec, ids, info)
+
+
+# ---- splits --------------------------------------------------------------------------------
+
+def _label_profile(ws: WindowSet) -> np.ndarray:
+    """Per-window numbers whose split means should match the whole set (label balance)."""
+    y = np.where(np.isfinite(ws.y), ws.y, 0.5)
+    return y
+
+
+def split_windows(ws: WindowSet, kind: str = "grouped", seed: int = 0,
+                  ratios: tuple[float, float, float] = PAPER_RATIOS, trials: int = 300,
+                  group_by: str = "group") -> Split:
+    if kind not in SPLITS:
+        raise DataError(f"--split: {kind!r} is not one of {SPLITS}")
+    rng = np.random.default_rng(seed)
+    n = len(ws)
+    r = np.asarray(ratios, dtype=np.float64) / np.sum(ratios)
+    if kind == "random-window":
+        if n < 3:
+            raise DataError(f"random-window split needs at least 3 windows, got {n}")
+        perm = rng.permutation(n)
+        a = max(1, round(r[0] * n))
+        b = max(a + 1, round((r[0] + r[1]) * n))
+        b = min(b, n - 1)
+        parts = perm[:a], perm[a:b], perm[b:]
+    else:
+        groups, inv = np.unique(ws.groups.astype(str), return_inverse=True)
+        g = len(groups)
+        if g < 3:
+            raise DataError(f"grouped split needs at least 3 groups (field '{group_by}'), found {g}; "
+                            "use --split random-window or more data")
+        counts = np.bincount(inv, minlength=g).astype(np.float64)
+        prof = _label_profile(ws)
+        gsum = np.zeros((g, prof.shape[1]))
+        np.add.at(gsum, inv, prof)
+        overall = prof.mean(axis=0)
+        best, best_score = None, np.inf
+        for _ in range(trials):
+            order = rng.permutation(g)
+            cum = np.cumsum(counts[order]) / n
+            # cut after the group that crosses each boundary, keeping every split non-empty
+            a = int(np.clip(np.searchsorted(cum, r[0] - 1e-9) + 1, 1, g - 2))
+            b = int(np.clip(np.searchsorted(cum, r[0] + r[1] - 1e-9) + 1, a + 1, g - 1))
+            assign = np.empty(g, np.int64)
+            assign[order[:a]], assign[order[a:b]], assign[order[b:]] = 0, 1, 2
+            score = 0.0
+            for k in range(3):
+                sel = assign == k
+                m = counts[sel].sum()
+                score += abs(m / n - r[k]) * 2
+                score += np.abs(gsum[sel].sum(axis=0) / m - overall).mean() if m else 10
+            if score < best_score:
+                best, best_score = assign, score
+        win_assign = best[inv]
+        parts = tuple(np.nonzero(win_assign == k)[0] for k in range(3))
+    train, val, test = (ws.subset(np.sort(p)) for p in parts)
+    return Split(train, val, test, kind, seed, group_by)
+
+
+# ---- class weights -------------------------------------------------------------------------
+
+def class_weights(ws: WindowSet, clip: float = 20.0) -> np.ndarray:
+    """Balanced weights from the training windows.
+
+    Binary tasks: ``(2, K)`` — row 0 the weight of a false label, row 1 of a true label, per
+    output (``n / (2 n_c)``), so each class of each condition contributes equally to the loss.
+    ``exercise``: ``(K,)`` per class ``n / (K n_c)``. Clipped to ``[1/clip, clip]``.
+    """
+    if ws.space.task == "exercise":
+        counts = ws.y.sum(axis=0)
+        present = counts > 0
+        w = np.ones(ws.space.k)
+        w[present] = counts[present].sum() / (present.sum() * counts[present])
+        return np.clip(w, 1 / clip, clip).astype(np.float32)
+    known = np.isfinite(ws.y)
+    pos = np.sum(ws.y == 1, axis=0).astype(np.float64)
+    neg = np.sum(ws.y == 0, axis=0).astype(np.float64)
+    tot = known.sum(axis=0).astype(np.float64)
+    w = np.ones((2, ws.space.k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w[1] = np.where(pos > 0, tot / (2 * pos), 1.0)
+        w[0] = np.where(neg > 0, tot / (2 * neg), 1.0)
+    return np.clip(w, 1 / clip, clip).astype(np.float32)
+
+
+def representative_sample(ws: WindowSet, n: int = 500, seed: int = 0) -> np.ndarray:
+    """Up to ``n`` training windows for int8 calibration, spread over the whole set."""
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(ws), size=min(n, len(ws)), replace=False)
+    return ws.X[np.sort(idx)]
+
+
+def describe_data(dirs: Sequence[str | os.PathLike], seqs: Sequence[LandmarkSequence]) -> dict:
+    """A short, path-free description of the training data for reports and bundles."""
+    return {
+        "datasets": [os.path.basename(os.path.normpath(str(d))) for d in dirs],
+        "sequences": len(seqs),
+        "origins": dict(Counter(s.origin or "?" for s in seqs)),
+        "exercises": dict(Counter(s.exercise or "?" for s in seqs)),
+    }
