@@ -242,6 +242,7 @@ class JudgeConfig:
     max_rep: float = _f(12.0, _float(0.5, 600.0))
     auto_confidence: float = _f(0.6, _float(0.0, 1.0))
     auto_margin: float = _f(0.2, _float(0.0, 1.0))
+    condition_threshold: float = _f(0.35, _float(0.0, 0.99))
 
 
 @dataclass(frozen=True)

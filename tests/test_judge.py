@@ -222,6 +222,24 @@ def test_failed_conditions_and_shallow_reps_give_cues():
     assert events[1].score == pytest.approx(0.1)  # the weakest condition
 
 
+@pytest.mark.parametrize("threshold,expect_failed", [(0.35, []), (0.0, ["knees_in_line"]), (0.5, ["knees_in_line"])])
+def test_a_condition_fails_only_below_the_configured_confidence(threshold, expect_failed):
+    # an uncertain model (P(true) = 0.45) cues nothing at the default 0.35; at 0 the bundle's
+    # own threshold (0.5) applies
+    def conds(w):
+        p = np.full((len(w), 5), 0.9)
+        p[:, 2] = 0.45
+        return p
+
+    cond = FakeModel("conditions", "squat", spec=rep_spec(), fn=conds)
+    judge = Judge(ModelSet(conditions={"squat": cond}), "squat",
+                  JudgeConfig(condition_threshold=threshold))
+    poses, _ = squats(0.0, n=2)
+    events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
+    assert len(events) == 2 and all(e.failed == expect_failed for e in events)
+    assert all(e.correct is (not expect_failed) for e in events)
+
+
 def test_without_models_reps_are_counted_unjudged():
     judge = Judge(None, "squat")
     poses, _ = squats(0.0, n=3)
