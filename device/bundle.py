@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +176,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+_NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
+
+
+def _dumps(meta: dict) -> str:
+    """Indented JSON with lists of numbers on one line (a spec's 44 means and stds stay short)."""
+    text = json.dumps(meta, indent=1, ensure_ascii=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text) + "\n"
+
+
 def write_bundle(bundle: Bundle, directory: str | os.PathLike) -> Path:
     """Write ``NAME.tflite`` and ``NAME.json`` into ``directory``; returns the JSON path.
 
@@ -188,7 +198,7 @@ def write_bundle(bundle: Bundle, directory: str | os.PathLike) -> Path:
     model_path = d / f"{bundle.name}.tflite"
     json_path = d / f"{bundle.name}.json"
     _atomic_write(model_path, bundle.model_bytes)
-    text = json.dumps(bundle.metadata(model_path.name), indent=2, ensure_ascii=False) + "\n"
+    text = _dumps(bundle.metadata(model_path.name))
     _atomic_write(json_path, text.encode("utf-8"))
     bundle.path = json_path
     return json_path

@@ -85,7 +85,8 @@ class Standardization:
         return np.clip(z, -self.clip, self.clip) if self.clip else z
 
     def to_dict(self) -> dict:
-        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std],
+        # float(str(float32)): the shortest decimal that reads back as the same float32
+        return {"mean": [float(str(v)) for v in self.mean], "std": [float(str(v)) for v in self.std],
                 "clip": None if self.clip is None else float(self.clip)}
 
 

@@ -314,6 +314,32 @@ def test_compare_writes_paper_tables_with_both_splits(squat_dir, tmp_path):
     assert (out / "compare_f1.png").is_file()
 
 
+def test_evaluate_on_other_data_and_fine_tune_with_init(squat_dir, tmp_path):
+    """A model trained on 'synthetic' data scored on 'AI-Hub' clips (rom unknown there), then
+    fine-tuned on them: the outputs stay the pre-trained model's, rom masked, not dropped."""
+    from formcheck.train.cli import main
+
+    pre = tmp_path / "pre"
+    assert main(["--data", str(squat_dir), "--task", "conditions", "--exercise", "squat", "--window-mode", "rep",
+                 "--epochs", "3", "-q", "-o", str(pre)]) == 0
+    rng = np.random.default_rng(9)
+    real = tmp_path / "real"
+    for i in range(12):
+        write_sequences(real / f"{i}.npz", [toy_sequence(100 + i, "squat", lean=i % 2 == 0, rng=rng,
+                                                         origin="aihub-labels", n_reps=1)])
+    assert main(["evaluate", str(pre), "--data", str(real), "-q", "-o", str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert m["n"] == 12 and m["per_label"]["rom"]["n"] == 0 and m["per_label"]["back_neutral"]["n"] == 12
+    ft = tmp_path / "ft"
+    assert main(["fit", "--data", str(real), "--init", str(pre), "--epochs", "2", "-q", "-o", str(ft)]) == 0
+    run = json.loads((ft / "run.json").read_text())
+    before = json.loads((pre / "run.json").read_text())
+    assert run["labels"] == before["labels"] and "rom" in run["labels"]
+    assert run["feature_spec"] == before["feature_spec"] and run["data"]["pretrained_on"]
+    # --init fixes the task (and the features, labels and architecture)
+    assert main(["fit", "--data", str(real), "--init", str(pre), "--task", "form", "-o", str(tmp_path / "x")]) == 2
+
+
 def test_cli_reports_bad_input_by_option(squat_dir, tmp_path, capsys):
     from formcheck.train.cli import main
 
