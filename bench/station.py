@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 from formcheck.device import config as C  # noqa: E402
 from formcheck.device.pose import create_estimator  # noqa: E402
 from formcheck.device.station import Station, rss_mb  # noqa: E402
+from formcheck.train.demo import squat_landmarks, squat_phases  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "videos" / "squat_front.mp4"
@@ -61,39 +62,10 @@ class _Quiet:
         pass
 
 
-def squat_frame(p: float) -> np.ndarray:
-    """A side-view stick figure: p = 0 standing, 1 at the bottom of a squat (33 x 4)."""
-    import math
-
-    a, b, c, arm = (math.radians(d * p) for d in (35, 100, 40, 90))
-    ank = np.array([0.5, 0.9])
-    knee = ank + 0.19 * np.array([math.sin(a), -math.cos(a)])
-    hip = knee + 0.19 * np.array([-math.sin(b), -math.cos(b)])
-    sho = hip + 0.27 * np.array([math.sin(c), -math.cos(c)])
-    elb = sho + 0.15 * np.array([math.sin(arm), math.cos(arm)])
-    wri = elb + 0.14 * np.array([math.sin(arm), math.cos(arm)])
-    pts = {0: sho + np.array([0.04, -0.08]), 11: sho, 13: elb, 15: wri, 23: hip, 25: knee, 27: ank,
-           29: ank + np.array([-0.03, 0.01]), 31: ank + np.array([0.07, 0.015])}
-    lm = np.zeros((33, 4), np.float32)
-    lm[:, 3] = 0.99
-    lm[1:11, :2] = pts[0] + np.array([0.0, -0.01])
-    for i, v in pts.items():
-        lm[i, :2] = v
-        if i:
-            lm[i + 1, :2] = v + np.array([0.01, 0.0])
-    lm[[17, 19, 21], :2] = wri
-    lm[[18, 20, 22], :2] = lm[16, :2]
-    return lm
-
-
 def squat_clip(n_reps: int, fps: float = 30.0, seed: int = 0):
     """Standing 2 s, then reps of 2 s with 1 s rests: ``(t, landmarks)``."""
-    ps = [0.0] * int(2 * fps)
-    for _ in range(n_reps):
-        ps += list(0.5 - 0.5 * np.cos(np.linspace(0, 2 * np.pi, int(2 * fps)))) + [0.0] * int(fps)
-    lm = np.stack([squat_frame(p) for p in ps])
-    lm[:, :, :2] += np.random.default_rng(seed).normal(0, 0.002, lm[:, :, :2].shape).astype(np.float32)
-    return np.arange(len(ps)) / fps, lm
+    lm = squat_landmarks(squat_phases(n_reps, fps), seed)
+    return np.arange(len(lm)) / fps, lm
 
 
 def base_config(**over) -> C.Config:

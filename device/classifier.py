@@ -1,8 +1,8 @@
 """Run a bundle's model: one LiteRT interpreter per bundle, int8 quantisation handled inside.
 
-The interpreter comes from the first of ``ai_edge_litert`` (LiteRT, the current wheel),
-``tflite_runtime`` (older Pi images) or ``tensorflow.lite`` (a workstation with only
-TensorFlow); the device never imports TensorFlow unless the other two are missing.
+The interpreter comes from :mod:`formcheck.device.litert`: ``ai_edge_litert``, else
+``tflite_runtime``, else ``tensorflow.lite``; the device never imports TensorFlow unless the
+other two are missing.
 
 :meth:`Classifier.predict` takes float32 windows ``(N, W, F)`` built with the bundle's
 :class:`~formcheck.device.features.FeatureSpec` and returns float32 probabilities ``(N, K)``
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import litert
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1024  # windows per invoke; bounds the interpreter's arena on big offline batches
@@ -28,39 +30,14 @@ class ClassifierError(RuntimeError):
 
 
 def interpreter_class():
-    """The Interpreter class of the first available runtime, and the runtime's name."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter, "ai_edge_litert"
-    except ImportError:
-        pass
-    try:
-        from tflite_runtime.interpreter import Interpreter
-
-        return Interpreter, "tflite_runtime"
-    except ImportError:
-        pass
-    try:  # last resort: a workstation with TensorFlow only
-        from tensorflow.lite.python.interpreter import Interpreter
-
-        log.info("using tensorflow.lite's interpreter (install ai-edge-litert for a lighter one)")
-        return Interpreter, "tensorflow.lite"
-    except ImportError:
-        raise ClassifierError(
-            "no TFLite interpreter found: pip install ai-edge-litert (or tflite-runtime)"
-        ) from None
+    """The Interpreter class of the first available runtime, and the runtime's name
+    (:func:`formcheck.device.litert.interpreter_class`, raising :class:`ClassifierError`)."""
+    return litert.interpreter_class(ClassifierError)
 
 
 def load_interpreter(model: str | os.PathLike | bytes, threads: int = 1):
     """An allocated interpreter for a ``.tflite`` path or its bytes, using ``threads`` CPU threads."""
-    cls, _ = interpreter_class()
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        interp = cls(model_content=bytes(model), num_threads=int(threads))
-    else:
-        interp = cls(model_path=os.fspath(model), num_threads=int(threads))
-    interp.allocate_tensors()
-    return interp
+    return litert.load_interpreter(model, threads, ClassifierError)
 
 
 @dataclass(frozen=True)

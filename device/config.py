@@ -243,6 +243,7 @@ class JudgeConfig:
     auto_confidence: float = _f(0.6, _float(0.0, 1.0))
     auto_margin: float = _f(0.2, _float(0.0, 1.0))
     condition_threshold: float = _f(0.35, _float(0.0, 0.99))
+    verdict: str = _f("conditions", _choice("conditions", "form", "both"))
 
 
 @dataclass(frozen=True)

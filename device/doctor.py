@@ -45,17 +45,11 @@ class Check:
 
 def check_config(args) -> tuple[Check, Config | None]:
     from . import config as C
+    from .station import flag_overrides
 
     try:
         cfg = C.load(args.config) if args.config else C.load_default()
-        overrides = {}
-        if args.source is not None:
-            overrides["camera.source"] = args.source
-        if args.pose_backend is not None:
-            overrides["station.pose_backend"] = args.pose_backend
-        if args.models is not None:
-            overrides["models.dir"] = args.models
-        cfg = C.apply_overrides(cfg, overrides)
+        cfg = C.apply_overrides(cfg, flag_overrides(args))  # --source, --pose-backend, --models
     except ConfigError as e:
         return Check("config", FAIL, str(e), "fix the named keys; the packaged default documents "
                      "every key (formcheck-station --check-config prints the effective config)"), None

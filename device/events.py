@@ -50,6 +50,11 @@ class RepEvent(Event):
     bad: int = 0
     start: float = 0.0
     end: float = 0.0
+    # the models' probabilities behind the verdict: P(true) per condition key, and P(correct)
+    # under "correct" when a form model ran (dashboards show confidence; offline evaluation
+    # re-thresholds them); full_depth: the rep counter found the rep full range
+    probs: dict[str, float] = field(default_factory=dict)
+    full_depth: bool | None = None
 
 
 @dataclass

@@ -93,6 +93,9 @@ AUTO = "auto"
 
 # ---- configuration -------------------------------------------------------------------------
 
+VERDICTS = ("conditions", "form", "both")
+
+
 @dataclass(frozen=True)
 class JudgeConfig:
     """How the judge turns poses into events. Times in seconds."""
@@ -111,6 +114,11 @@ class JudgeConfig:
     # (46% at 0.5) and their fault cues are right 66% of the time (48% at 0.5), catching fewer
     # faults (32% vs 52% of false conditions): a coach who nags on every rep is worse.
     condition_threshold: float = 0.35
+    # Which model decides correct/incorrect when an exercise has both: "conditions" (a rep is
+    # correct when every condition holds; the form model judges only exercises without a
+    # conditions model), "form" (the binary form model decides; failed conditions only name the
+    # cue of an incorrect rep) or "both" (incorrect when either says so).
+    verdict: str = "conditions"
     depth_rom: bool = True  # a rep shallower than reps.full_depth of the typical fails ``rom``
     rep_min_coverage: float = 0.8  # a rep window needs this fraction of valid samples
     history_s: float = 30.0  # frames kept for rep windows (must exceed reps.max_rep_s)
@@ -143,6 +151,8 @@ class JudgeConfig:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0 <= v <= 1):
                 bad(name, f"must be within 0..1, got {v!r}")
+        if self.verdict not in VERDICTS:
+            bad("verdict", f"must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
         if not isinstance(self.reps, RepConfig):
             bad("reps", f"must be a RepConfig, got {type(self.reps).__name__}")
         if self.history_s <= self.reps.max_rep_s:
@@ -682,29 +692,39 @@ class Judge:
         score: float | None = None
         judged = False
         form_failed = False
+        probs: dict[str, float] = {}
 
+        conds = self.models.conditions.get(ex)
         form = self.models.form.get(ex)
+        if conds is not None and self.config.verdict == "conditions":
+            form = None  # the conditions decide; the form model is only a fallback
         if form is not None:
             p = self._rep_probs(form, rep)
             if p is not None:
                 judged = True
                 score = float(p[self._correct_index(form)])
                 form_failed = score < float(form.bundle.threshold)
-        conds = self.models.conditions.get(ex)
+                probs["correct"] = round(score, 4)
+        form_decides = self.config.verdict == "form" and score is not None
         if conds is not None:
             p = self._rep_probs(conds, rep)
             if p is not None:
                 judged = True
                 thr = self.config.condition_threshold or float(conds.bundle.threshold)
                 records = [_cond_fields(c) for c in conds.bundle.conditions]
+                if form_decides and not form_failed:
+                    thr = 0.0  # the form model says correct: no model cue on a good rep
+                elif form_decides and len(p) and min(p[: len(records)]) >= thr:
+                    thr = float(np.min(p[: len(records)])) + 1e-9  # incorrect: name the likeliest fault
                 for (key, cue), pk in zip(records, p, strict=False):
+                    probs[key] = round(float(pk), 4)
                     if pk < thr:
                         failed.append(key)
                         cues.append(cue or self._cue(ex, key))
                 if score is None and len(p):
                     score = float(np.min(p[: len(records)]))
         if self.config.depth_rom and not rep.full and ROM not in failed:
-            failed.append(ROM)
+            failed.append(ROM)  # measured, not modelled: it holds whatever the models say
             cues.append(self._cue(ex, ROM))
 
         if form_failed or failed:
@@ -721,7 +741,8 @@ class Judge:
         self._last_rep_t = rep.end_t
         return RepEvent(t=rep.end_t if event_t is None else event_t, exercise=ex, rep=self.reps, correct=correct,
                         score=None if score is None else round(score, 4), failed=failed, cues=cues,
-                        good=self.good, bad=self.bad, start=rep.start_t, end=rep.end_t)
+                        good=self.good, bad=self.bad, start=rep.start_t, end=rep.end_t,
+                        probs=probs, full_depth=bool(rep.full))
 
     def _rep_probs(self, m: Predictor, rep: Rep) -> np.ndarray | None:
         if m.spec.window_mode == "rep":

@@ -38,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import litert
 from .pose import NUM_LANDMARKS, Pose, PoseError
 from .smoothing import POSE_AUXILIARY, POSE_LANDMARKS, LandmarkSmoother
 
@@ -57,27 +58,14 @@ HEATMAP_MIN_CONFIDENCE = 0.5
 
 
 def load_interpreter(model_path: str | os.PathLike, threads: int):
-    """A LiteRT interpreter for ``model_path`` with ``threads`` CPU threads, allocated.
-
-    Import shim: ``ai_edge_litert`` (LiteRT) → ``tflite_runtime`` → ``tensorflow.lite``.
-    """
+    """A LiteRT interpreter for ``model_path`` with ``threads`` CPU threads, allocated
+    (:func:`formcheck.device.litert.load_interpreter`; every failure a :class:`PoseError`)."""
     try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            try:
-                from tensorflow.lite import Interpreter  # type: ignore[no-redef]
-            except ImportError as e:
-                raise PoseError("no TFLite interpreter: pip install ai-edge-litert "
-                                "(or tflite-runtime)") from e
-    try:
-        interpreter = Interpreter(model_path=str(model_path), num_threads=int(threads))
-        interpreter.allocate_tensors()
+        return litert.load_interpreter(model_path, threads, PoseError)
+    except PoseError:  # no runtime installed: already says what to do
+        raise
     except (ValueError, RuntimeError) as e:
         raise PoseError(f"cannot load TFLite model {model_path}: {e}") from e
-    return interpreter
 
 
 def mediapipe_modules_dir() -> Path:

@@ -569,24 +569,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Command-line flag (argparse dest) -> config key it overrides; a flag not given (None) keeps
+# the file's value. formcheck-doctor reads the flags it shares with the station through this too.
+FLAG_KEYS: dict[str, str] = {
+    "source": "camera.source",
+    "exercise": "station.exercise",
+    "pose_backend": "station.pose_backend",
+    "replay_file": "station.replay_file",
+    "threads": "station.threads",
+    "models": "models.dir",
+    "realtime": "camera.realtime",
+    "json": "logging.json",
+}
+
+
+def flag_overrides(args) -> dict[str, Any]:
+    """The config overrides from the flags of :data:`FLAG_KEYS` that ``args`` has and were given."""
+    return {key: value for dest, key in FLAG_KEYS.items()
+            if (value := getattr(args, dest, None)) is not None}
+
+
 def _overrides(args) -> dict[str, Any]:
-    o: dict[str, Any] = {}
-    if args.source is not None:
-        o["camera.source"] = args.source
-    if args.exercise is not None:
-        o["station.exercise"] = args.exercise
-    if args.pose_backend is not None:
-        o["station.pose_backend"] = args.pose_backend
-    if args.replay_file is not None:
-        o["station.replay_file"] = args.replay_file
-    if args.threads is not None:
-        o["station.threads"] = args.threads
-    if args.models is not None:
-        o["models.dir"] = args.models
-    if args.realtime is not None:
-        o["camera.realtime"] = args.realtime
-    if args.json is not None:
-        o["logging.json"] = args.json
+    o = flag_overrides(args)
     if args.verbose:
         o["logging.level"] = "debug"
     elif args.quiet:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import aihub_doc, write_json, write_video
 
 from formcheck.device.exercises import EXERCISES
 from formcheck.device.sequences import load_dataset, read_sequences
@@ -17,53 +18,6 @@ from formcheck.train.extract import ExtractOptions, ItemResult, discover, main, 
 from formcheck.train.videos import clip_labels, infer_exercise, labels_from_path
 
 SQUAT = list(EXERCISES["squat"].condition_names)
-
-
-# ---- fixtures made here ------------------------------------------------------------------------
-
-def write_video(path: Path, n: int = 24, size=(320, 240), person: bool = True, fps: float = 30.0) -> Path:
-    """A small mp4 (mp4v). With ``person`` a real photo of a person (skimage's astronaut)
-    drifts across the frame; without, a white disc moves on grey."""
-    import cv2
-    from skimage.data import astronaut
-    from skimage.transform import resize
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    w, h = size
-    face = (resize(astronaut(), (200, 200)) * 255).astype(np.uint8)[:, :, ::-1]  # BGR
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    assert vw.isOpened()
-    for i in range(n):
-        frame = np.full((h, w, 3), 100, np.uint8)
-        if person:
-            x = 10 + i * 2
-            frame[20:220, x:x + 200] = face
-        else:
-            cv2.circle(frame, (20 + 5 * i, h // 2), 15, (255, 255, 255), -1)
-        vw.write(frame)
-    vw.release()
-    return path
-
-
-def aihub_doc(values=(True, True, True, True, True), exercise="바벨 컬 "):
-    names = [c.name for c in EXERCISES["barbell_curl"].aihub_conditions]
-    kp = ["Nose", "Left Eye", "Right Eye", "Left Ear", "Right Ear", "Left Shoulder", "Right Shoulder",
-          "Left Elbow", "Right Elbow", "Left Wrist", "Right Wrist", "Left Hip", "Right Hip", "Left Knee",
-          "Right Knee", "Left Ankle", "Right Ankle", "Neck", "Left Palm", "Right Palm", "Back", "Waist",
-          "Left Foot", "Right Foot"]
-    frames = [{f"view{v}": {"pts": {k: {"x": 900 + 3 * i + v, "y": 100 + 30 * i} for i, k in enumerate(kp)},
-                            "active": "Yes", "img_key": f"D/1/A/c/c-{2 * f + 1:07d}.jpg"}
-               for v in range(1, 6)} for f in range(4)]
-    return {"frames": frames, "type": "409", "type_info": {
-        "key": "409", "type": "바벨/덤벨", "pose": "선 자세", "exercise": exercise,
-        "conditions": [{"condition": n, "value": v} for n, v in zip(names, values, strict=True)],
-        "description": ""}}
-
-
-def write_json(path: Path, doc) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 # ---- labels from names and folders -------------------------------------------------------------

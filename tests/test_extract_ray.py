@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import aihub_doc, write_json, write_video
 
 ray = pytest.importorskip("ray")
 
-from formcheck.device.exercises import EXERCISES  # noqa: E402
 from formcheck.device.sequences import load_dataset, read_sequences  # noqa: E402
 from formcheck.train.extract import BackendError, ExtractOptions, discover, process_item, run  # noqa: E402
 from formcheck.train.extract_ray import RaySummary, SharedPathError, _Extractor, run_ray  # noqa: E402
@@ -35,52 +35,7 @@ def ray_local():
     ray.shutdown()
 
 
-# ---- inputs made here ----------------------------------------------------------------------------
-
-def write_video(path: Path, n: int = 16, size=(320, 240), fps: float = 30.0) -> Path:
-    """A small mp4 of a real photo of a person (skimage's astronaut) drifting across the frame."""
-    import cv2
-    from skimage.data import astronaut
-    from skimage.transform import resize
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    w, h = size
-    face = (resize(astronaut(), (200, 200)) * 255).astype(np.uint8)[:, :, ::-1]  # BGR
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    assert vw.isOpened()
-    for i in range(n):
-        frame = np.full((h, w, 3), 100, np.uint8)
-        frame[20:220, 10 + 2 * i:210 + 2 * i] = face
-        vw.write(frame)
-    vw.release()
-    return path
-
-
-KEYPOINTS = ["Nose", "Left Eye", "Right Eye", "Left Ear", "Right Ear", "Left Shoulder", "Right Shoulder",
-             "Left Elbow", "Right Elbow", "Left Wrist", "Right Wrist", "Left Hip", "Right Hip", "Left Knee",
-             "Right Knee", "Left Ankle", "Right Ankle", "Neck", "Left Palm", "Right Palm", "Back", "Waist",
-             "Left Foot", "Right Foot"]
-
-
-def aihub_doc(seed: int, values=(True,) * 5) -> dict:
-    """An AI-Hub label file (barbell curl, 4 frames, five views) with its own coordinates."""
-    rng = np.random.default_rng(seed)
-    names = [c.name for c in EXERCISES["barbell_curl"].aihub_conditions]
-    frames = [{f"view{v}": {"pts": {k: {"x": int(rng.integers(300, 1600)), "y": int(rng.integers(50, 1000))}
-                                    for k in KEYPOINTS},
-                            "active": "Yes", "img_key": f"D/1/A/c/c-{2 * f + 1:07d}.jpg"}
-               for v in range(1, 6)} for f in range(4)]
-    return {"frames": frames, "type": "409", "type_info": {
-        "key": "409", "type": "바벨/덤벨", "pose": "선 자세", "exercise": "바벨 컬 ",
-        "conditions": [{"condition": n, "value": v} for n, v in zip(names, values, strict=True)],
-        "description": ""}}
-
-
-def write_json(path: Path, doc) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    return path
-
+# ---- inputs made here (write_video, aihub_doc, write_json: tests/helpers.py) ------------------------
 
 def assert_same_dataset(a: Path, b: Path) -> int:
     """Same shards, same sequences and labels, landmarks equal within float tolerance."""
@@ -112,8 +67,8 @@ def shared(request, name: str) -> Path | None:
 def test_same_dataset_as_local_engine_and_bad_inputs_reported(tmp_path, monkeypatch, capsys, request):
     root = tmp_path / "in"
     for i in range(3):
-        write_json(root / "aihub" / f"D{i}.json", aihub_doc(i, values=(True,) * 4 + (i != 1,)))
-    write_video(root / "barbell_curl" / "correct" / "astro.mp4")
+        write_json(root / "aihub" / f"D{i}.json", aihub_doc(values=(True,) * 4 + (i != 1,), seed=i))
+    write_video(root / "barbell_curl" / "correct" / "astro.mp4", n=16)
     # Real inputs where ../shared/data is present: AI-Hub label files and a real video.
     real_aihub, real_videos = shared(request, "aihub_sample_dir"), shared(request, "videos_dir")
     for p in sorted(real_aihub.glob("*.json"))[:3] if real_aihub else []:
@@ -122,8 +77,8 @@ def test_same_dataset_as_local_engine_and_bad_inputs_reported(tmp_path, monkeypa
         shutil.copy(real_videos / "barbell_curl_side.mp4", root / "barbell_curl_side.mp4")  # 67 frames
     n_real = (3 if real_aihub else 0) + (1 if real_videos else 0)
     n_seqs = 16 + (15 if real_aihub else 0) + (1 if real_videos else 0)
-    write_json(root / "aihub" / "broken.json", json.dumps(aihub_doc(9))[:300])  # cut mid-file
-    bad = aihub_doc(8)
+    write_json(root / "aihub" / "broken.json", json.dumps(aihub_doc(seed=9))[:300])  # cut mid-file
+    bad = aihub_doc(seed=8)
     del bad["frames"][2]["view4"]["pts"]["Left Knee"]
     write_json(root / "aihub" / "schema.json", bad)
     (root / "squat_empty.mp4").write_bytes(b"")
@@ -181,7 +136,7 @@ def crash_on_marker(item, options, outdir):
 def test_crashing_worker_is_retried_then_reported_and_rerun_resumes(tmp_path):
     root = tmp_path / "in"
     for name in ("a", "b", "crash_exit", "c", "crash_segv", "d"):
-        write_json(root / f"{name}.json", aihub_doc(len(name)))
+        write_json(root / f"{name}.json", aihub_doc(seed=len(name)))
     items = discover([root])
     out = tmp_path / "ds"
 
@@ -229,7 +184,7 @@ def test_unavailable_pose_model_stops_the_run(tmp_path):
 
 def test_worker_that_does_not_see_outdir_stops_with_a_clear_error(tmp_path):
     """What a node whose OUTDIR is a local folder, not the shared one, sees: no token file."""
-    write_json(tmp_path / "in" / "a.json", aihub_doc(1))
+    write_json(tmp_path / "in" / "a.json", aihub_doc(seed=1))
     [item] = discover([tmp_path / "in"])
     actor = ray.remote(num_cpus=1)(_Extractor).remote(OPTIONS, False, 30, str(tmp_path / "ds"),
                                                       ".formcheck-ray-absent", str(tmp_path), None, 1.0)
@@ -248,7 +203,7 @@ def test_cli_engine_ray(tmp_path, capsys):
         pytest.skip("formcheck-extract has no --engine option yet")
     root = tmp_path / "in"
     for i in range(3):
-        write_json(root / f"D{i}.json", aihub_doc(i))
+        write_json(root / f"D{i}.json", aihub_doc(seed=i))
     write_json(root / "broken.json", "{")
     out = tmp_path / "ds"
     assert main([str(root), "-o", str(out), "--engine", "ray", "-q"]) == 1  # one input failed

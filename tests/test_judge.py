@@ -240,6 +240,36 @@ def test_a_condition_fails_only_below_the_configured_confidence(threshold, expec
     assert all(e.correct is (not expect_failed) for e in events)
 
 
+@pytest.mark.parametrize("verdict,expect", [
+    # rep 1: form says correct, knees_in_line P(true) 0.1; rep 2: form says incorrect, every
+    # condition P(true) >= 0.6 with heels_down the weakest
+    ("conditions", [(False, ["knees_in_line"]), (True, [])]),
+    ("form", [(True, []), (False, ["heels_down"])]),
+    ("both", [(False, ["knees_in_line"]), (False, [])]),
+])
+def test_verdict_policy_with_form_and_conditions_models(verdict, expect):
+    cond_rows = iter([[0.9, 0.9, 0.1, 0.9, 0.9], [0.9, 0.8, 0.9, 0.6, 0.9]])
+    cond = FakeModel("conditions", "squat", spec=rep_spec(),
+                     fn=lambda w: np.array([next(cond_rows) for _ in w]))
+    form = FakeModel("form", "squat", spec=rep_spec(), fn=sequence([0.8, 0.2]))
+    judge = Judge(ModelSet(form={"squat": form}, conditions={"squat": cond}), "squat",
+                  JudgeConfig(verdict=verdict))
+    poses, _ = squats(0.0, n=2)
+    events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
+    assert [(e.correct, e.failed) for e in events] == expect
+    assert (len(form.shapes) > 0) is (verdict != "conditions")  # "conditions" never runs the form model
+    if verdict == "form":
+        assert events[1].cues == ["keep heels down"]
+
+
+def test_form_model_judges_an_exercise_without_a_conditions_model():
+    form = FakeModel("form", "squat", spec=rep_spec(), fn=sequence([0.8, 0.2]))
+    judge = Judge(ModelSet(form={"squat": form}), "squat")  # default verdict "conditions"
+    poses, _ = squats(0.0, n=2)
+    events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
+    assert [e.correct for e in events] == [True, False] and events[1].score == pytest.approx(0.2)
+
+
 def test_without_models_reps_are_counted_unjudged():
     judge = Judge(None, "squat")
     poses, _ = squats(0.0, n=3)
@@ -561,7 +591,7 @@ def test_real_clip_through_the_judge(videos_dir, clip, auto):
     clock = Clock()
     models = ModelSet(form={exercise: form}, conditions={exercise: sliding},
                       recogniser=scheduled_recogniser(clock, [(1e9, exercise, 0.9)]) if auto else None)
-    judge = Judge(models, None if auto else exercise)
+    judge = Judge(models, None if auto else exercise, JudgeConfig(verdict="both"))
     events = run_clocked(judge, clock, poses_from(t, lm, size, 0.0)) + judge.finish()
     reps = [e for e in events if isinstance(e, RepEvent)]
     assert len(reps) == n

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 
 mqtt = pytest.importorskip("paho.mqtt.client")
 
@@ -125,25 +126,11 @@ class Listener:
         return [json.loads(p) for p in self.payloads(topic)]
 
     def wait(self, cond, timeout=10.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            time.sleep(0.02)
-        return cond()
+        return wait_until(cond, timeout)
 
     def close(self):
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def wait_for(cond, timeout=10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 def rep(n, correct=True, good=None, bad=None):
@@ -156,7 +143,7 @@ def test_events_and_home_assistant_discovery_arrive(broker):
     listener = Listener(broker.port)
     out = MqttOutput("gym1", "127.0.0.1", broker.port, **FAST)
     try:
-        assert wait_for(lambda: out.connected, 5), broker.log()
+        assert wait_until(lambda: out.connected, 5), broker.log()
         events = [StateEvent(t=0, state=TRACKING, previous=NO_PERSON),
                   ExerciseEvent(t=0.1, exercise="squat", confidence=0.8),
                   rep(1), rep(2, correct=False, good=1, bad=1),
@@ -219,12 +206,12 @@ def test_reps_published_while_the_broker_is_down_arrive_after_it_restarts(broker
     out = MqttOutput("gym2", "127.0.0.1", broker.port, discovery=False, **FAST)
     outs = Outputs([out])
     try:
-        assert wait_for(lambda: out.connected, 5)
+        assert wait_until(lambda: out.connected, 5)
         outs.handle(rep(1))
         assert listener.wait(lambda: len(listener.payloads("formcheck/gym2/rep")) == 1)
 
         broker.stop()
-        assert wait_for(lambda: not out.connected, 5), "the output did not notice the broker going away"
+        assert wait_until(lambda: not out.connected, 5), "the output did not notice the broker going away"
         t0 = time.perf_counter()
         for n in range(2, 7):
             outs.handle(rep(n))
@@ -234,7 +221,7 @@ def test_reps_published_while_the_broker_is_down_arrive_after_it_restarts(broker
         time.sleep(0.3)  # several reconnect attempts fail meanwhile; nothing may be lost
 
         broker.start()
-        assert wait_for(lambda: out.connected, 10), broker.log()
+        assert wait_until(lambda: out.connected, 10), broker.log()
         assert listener.wait(lambda: len({json.loads(p)["rep"] for p in listener.payloads("formcheck/gym2/rep")})
                              == 6, 15), listener.payloads("formcheck/gym2/rep")
         got = [json.loads(p)["rep"] for p in listener.payloads("formcheck/gym2/rep")]
@@ -262,7 +249,7 @@ def test_broker_down_at_start_never_blocks_and_catches_up(tmp_path):
         try:
             # The listener may subscribe after the output flushed: only what it can see counts,
             # so check the broker delivered to the output's connection and the buffer drained.
-            assert wait_for(lambda: out.connected and out.pending == 0, 10), broker.log()
+            assert wait_until(lambda: out.connected and out.pending == 0, 10), broker.log()
             out.handle(rep(4))
             assert listener.wait(lambda: 4 in [json.loads(p)["rep"] for p in listener.payloads("formcheck/late/rep")])
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from itertools import pairwise
 
+import helpers
 import pytest
 
 pytest.importorskip("gpiozero")
@@ -66,12 +67,7 @@ def rep(correct, n=1, cues=()):
 
 
 def wait_until(cond, timeout=2.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return cond()
+    return helpers.wait_until(cond, timeout, poll=0.005)  # fine polling: LED timings are short
 
 
 def test_default_pins_are_the_documented_bcm_ones():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import math
 import os
 import signal
 import socket
@@ -26,46 +25,19 @@ from formcheck.device.events import RepEvent, StateEvent, event_from_dict
 from formcheck.device.pose_replay import ReplayPose
 from formcheck.device.sequences import LandmarkSequence, write_sequences
 from formcheck.device.sources import FrameSource, Reader
+from formcheck.train import demo
 
 FPS = 30.0
 
 
 # ---- a synthetic squatter (side view), counted by the real rep counter -------------------------
 
-def squat_frame(p: float) -> np.ndarray:
-    """p = 0 standing, 1 at the bottom of a deep squat; (33, 4) landmarks, image coords."""
-    a, b, c, arm = (math.radians(d * p) for d in (35, 100, 40, 90))
-    ank = np.array([0.5, 0.9])
-    knee = ank + 0.19 * np.array([math.sin(a), -math.cos(a)])
-    hip = knee + 0.19 * np.array([-math.sin(b), -math.cos(b)])
-    sho = hip + 0.27 * np.array([math.sin(c), -math.cos(c)])
-    elb = sho + 0.15 * np.array([math.sin(arm), math.cos(arm)])
-    wri = elb + 0.14 * np.array([math.sin(arm), math.cos(arm)])
-    pts = {0: sho + np.array([0.04, -0.08]), 11: sho, 13: elb, 15: wri, 23: hip, 25: knee, 27: ank,
-           29: ank + np.array([-0.03, 0.01]), 31: ank + np.array([0.07, 0.015])}
-    lm = np.zeros((33, 4), np.float32)
-    lm[:, 3] = 0.99
-    lm[1:11, :2] = pts[0] + np.array([0.0, -0.01])
-    for i, v in pts.items():
-        lm[i, :2] = v
-        if i:
-            lm[i + 1, :2] = v + np.array([0.01, 0.0])  # the far side, nearly hidden behind
-    lm[[17, 19, 21], :2] = wri
-    lm[[18, 20, 22], :2] = lm[16, :2]
-    return lm
-
-
 def squat_phases(n_reps: int, lead_s: float = 2.0, rep_s: float = 2.0, rest_s: float = 1.0) -> list[float]:
-    ps = [0.0] * int(lead_s * FPS)
-    for _ in range(n_reps):
-        ps += list(0.5 - 0.5 * np.cos(np.linspace(0, 2 * np.pi, int(rep_s * FPS))))
-        ps += [0.0] * int(rest_s * FPS)
-    return ps + [0.0] * int(lead_s * FPS)
+    return demo.squat_phases(n_reps, FPS, lead_s, rep_s, rest_s, tail_s=lead_s)
 
 
 def make_sequence(phases, seed: int = 0, id_: str = "squats") -> LandmarkSequence:
-    lm = np.stack([squat_frame(p) for p in phases])
-    lm[:, :, :2] += np.random.default_rng(seed).normal(0, 0.002, lm[:, :, :2].shape).astype(np.float32)
+    lm = demo.squat_landmarks(phases, seed)
     return LandmarkSequence(id=id_, t=np.arange(len(lm)) / FPS, landmarks=lm, exercise="squat",
                             image_size=(640, 480), fps=FPS, reps=[])
 

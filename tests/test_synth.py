@@ -405,6 +405,31 @@ def test_front_and_side_views_see_the_body_differently():
     assert abs(front.extra["camera"]["azimuth_deg"]) <= 6 and side.view == "left-90"
 
 
+@pytest.mark.parametrize("view,hides", [("left-90", True), ("right-90", True), ("front", False)])
+def test_barbell_plates_hide_the_body_only_seen_end_on(view, hides):
+    clip = clean("deadlift", view=view)
+    P, t = clip.skeleton.points, clip.motion.t
+    cam = synth.sample_camera(np.random.default_rng(5), P, view=view)
+    uv, depth = synth.project(cam, P)
+    out, hidden = synth.plate_occlusion(np.random.default_rng(6), P, cam, uv, depth, t)
+    torso = np.median(np.linalg.norm(uv[:, L_SH] - uv[:, L_HIP], axis=1))
+    if not hides:
+        assert not hidden.any() and np.array_equal(out, uv)
+        return
+    # the plate sits in front of the hands: they are hidden most of the time, the head never
+    assert np.median(hidden[:, [L_WR, R_WR]]) > 0.5 and hidden[:, :11].max() == 0
+    # BlazePose's guesses: hidden arms wander, the legs stay where they are
+    err = np.linalg.norm(out - uv, axis=-1) / torso
+    assert np.median(err[:, [L_WR, R_WR]]) > 0.05 and err[:, 23:].max() == 0
+
+
+def test_plates_are_a_labelled_variant_of_barbell_lifts():
+    lifts = [synth.make_clip(synth.ClipSpec("deadlift", seed=4, index=i, fps=10)).sequences[0] for i in range(8)]
+    assert {s.extra["variant"]["plates"] for s in lifts} == {True, False}
+    raise_ = synth.make_clip(synth.ClipSpec("side_raise", seed=4, index=0, fps=10)).sequences[0]
+    assert raise_.extra["variant"]["plates"] is False  # dumbbells
+
+
 def test_aihub_views_mirror_left_and_right():
     def nose_offset(view):
         s = clean("squat", view=view).sequences[0]

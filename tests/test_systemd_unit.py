@@ -233,6 +233,13 @@ def write_fake(path: Path, body: str) -> Path:
     return path
 
 
+def install_with_python(tmp_path: Path, reported: str) -> subprocess.CompletedProcess:
+    """The installer on a 64-bit kernel whose python3 reports ``reported`` ("major minor bits")."""
+    py = write_fake(tmp_path / "python3", f'echo "{reported}"\n')
+    return run_install("--root", str(tmp_path), env=installer_env(FORMCHECK_UNAME_M="aarch64",
+                                                                  FORMCHECK_PYTHON=str(py)), ok=False)
+
+
 @needs_bash
 def test_install_upgrade_and_uninstall_in_a_temporary_root(tmp_path, wheels):
     root = tmp_path / "root"
@@ -363,27 +370,21 @@ def test_installer_refuses_a_32bit_system_and_says_what_to_do(tmp_path, machine)
 @needs_bash
 def test_installer_refuses_a_32bit_userland_on_a_64bit_kernel(tmp_path):
     # 32-bit Raspberry Pi OS on a Pi 4 boots a 64-bit kernel: uname says aarch64, Python is 32-bit.
-    py = write_fake(tmp_path / "python3", 'echo "3 11 32"\n')
-    r = run_install("--root", str(tmp_path), env=installer_env(FORMCHECK_UNAME_M="aarch64",
-                                                               FORMCHECK_PYTHON=str(py)), ok=False)
+    r = install_with_python(tmp_path, "3 11 32")
     assert r.returncode != 0 and "32-bit" in r.stderr and "userland" in r.stderr
     assert "64-bit Raspberry Pi OS" in r.stderr
 
 
 @needs_bash
 def test_installer_refuses_python_older_than_311(tmp_path):
-    py = write_fake(tmp_path / "python3", 'echo "3 9 64"\n')
-    r = run_install("--root", str(tmp_path), env=installer_env(FORMCHECK_UNAME_M="aarch64",
-                                                               FORMCHECK_PYTHON=str(py)), ok=False)
+    r = install_with_python(tmp_path, "3 9 64")
     assert r.returncode != 0 and "Python 3.11 or newer" in r.stderr and "3.9" in r.stderr
 
 
 @needs_bash
 def test_installer_refuses_python_313_and_points_to_bookworm(tmp_path):
     # Raspberry Pi OS Trixie ships 3.13; mediapipe with bundled BlazePose has wheels up to 3.12.
-    py = write_fake(tmp_path / "python3", 'echo "3 13 64"\n')
-    r = run_install("--root", str(tmp_path), env=installer_env(FORMCHECK_UNAME_M="aarch64",
-                                                               FORMCHECK_PYTHON=str(py)), ok=False)
+    r = install_with_python(tmp_path, "3 13 64")
     assert r.returncode != 0 and "3.13 is too new" in r.stderr
     assert "Raspberry Pi OS (Legacy, 64-bit)" in r.stderr and "Bookworm" in r.stderr
 

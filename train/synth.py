@@ -833,11 +833,16 @@ def prog_squat(ctx: ClipContext) -> tuple[Motion, Schedule]:
     depth = rng.uniform(95, 140) * DEG  # knee flexion at the bottom (interior 40..85)
     rom = 1.0 - 0.6 * ctx.sev(ROM)  # go deeper: 0.82..0.4 of the full depth
     kappa = np.radians(4) + a * (depth * rom - np.radians(4))
-    beta = np.radians(2) + a * rng.uniform(18, 32) * DEG * rom ** 0.5
+    # how the load is held sets the trunk: a low bar needs the most lean, a front rack, a goblet
+    # or arms held forward keep the trunk upright with the knees far over the toes
+    bar = str(rng.choice(["high", "low", "front", "goblet", "arms_forward"], p=[0.35, 0.2, 0.15, 0.1, 0.2]))
+    ctx.variant["bar"] = bar
+    shank = {"high": (18, 36), "low": (14, 28), "front": (22, 42), "goblet": (20, 40), "arms_forward": (16, 38)}[bar]
+    beta = np.radians(2) + a * rng.uniform(*shank) * DEG * rom ** 0.5
     root = sagittal_root(b, half_w, kappa, beta)
-    bar = rng.choice(["high", "low", "front"], p=[0.55, 0.3, 0.15])
-    ctx.variant["bar"] = str(bar)
-    target = 0.25 * b.foot + {"high": 0.0, "low": -0.02, "front": 0.03}[bar] * H + rng.uniform(-0.02, 0.03) * H
+    # where the shoulders sit over the mid-foot: behind it when the load (or the arms) is in front
+    ahead = {"high": 0.01, "low": 0.03, "front": -0.03, "goblet": -0.025, "arms_forward": -0.03}[bar]
+    target = 0.25 * b.foot + ahead * H + rng.uniform(-0.02, 0.02) * H
     lean = lean_for_balance(b, root, target)
     lean = np.maximum(lean, 0.0)
 
@@ -882,13 +887,25 @@ def prog_squat(ctx: ClipContext) -> tuple[Motion, Schedule]:
     m["l_heel_rise"] = heel
     m["r_heel_rise"] = heel * rng.uniform(0.85, 1.0)
     m["root"] = root
-    # arms: bar on the back (hands by the shoulders), front rack, or bodyweight arms forward
+    # arms: bar on the back (hands by the shoulders), front rack, a goblet held at the chest, or
+    # bodyweight with the arms forward (raised as the hips go down)
     grip = rng.uniform(0.14, 0.21) * H
+    reach = rng.uniform(0.24, 0.29) * H
     for s, sg in (("l", 1), ("r", -1)):
         if bar == "front":
             m.arm_ik[s] = True
             m[f"{s}_hand_local"] = np.tile([sg * 0.11 * H, -0.01 * H, 0.07 * H], (m.T, 1))
             m[f"{s}_pole_local"] = np.tile([sg * 0.3, -0.3, 1.0], (m.T, 1))
+        elif bar == "goblet":
+            m.arm_ik[s] = True
+            m[f"{s}_hand_local"] = np.tile([sg * 0.03 * H, -0.08 * H, 0.15 * H], (m.T, 1))
+            m[f"{s}_pole_local"] = np.tile([sg * 0.6, -1.0, 0.0], (m.T, 1))
+        elif bar == "arms_forward":
+            m.arm_ik[s] = True
+            drop = (0.25 - 0.2 * a) * H * rng.uniform(0.6, 1.0)  # hands from the thighs up to shoulder height
+            hand = np.stack([np.full(m.T, sg * 0.1 * H), -0.03 * H - drop, reach * (0.55 + 0.45 * a)], -1)
+            m[f"{s}_hand_local"] = hand
+            m[f"{s}_pole_local"] = np.tile([sg * 0.8, -1.0, -0.2], (m.T, 1))
         else:
             m.arm_ik[s] = True
             low = -0.025 * H if bar == "low" else 0.0
@@ -1828,6 +1845,7 @@ _MIRROR_IDX = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15
                         24, 23, 26, 25, 28, 27, 30, 29, 32, 31])
 _LIMB = np.array([False] * 13 + [True] * 10 + [False] * 2 + [True] * 8)
 _TORSO = np.array([11, 12, 23, 24])
+_UPPER = (np.arange(NUM_LANDMARKS) < 23).astype(np.float64)  # face, arms and hands
 _SWAP_ARMS = [(11, 12), (13, 14), (15, 16), (17, 18), (19, 20), (21, 22)]
 _SWAP_LEGS = [(23, 24), (25, 26), (27, 28), (29, 30), (31, 32)]
 
@@ -1888,6 +1906,48 @@ def occlusion(sk: Skeleton, cam_pos: np.ndarray, t: np.ndarray | None = None, ra
     return out
 
 
+PLATE_RADIUS = 0.225  # m: a 20 kg bumper plate
+_LEFT_UPPER = [1, 2, 3, 7, 9, 11, 13, 15, 17, 19, 21]
+_RIGHT_UPPER = [4, 5, 6, 8, 10, 12, 14, 16, 18, 20, 22]
+
+
+def plate_occlusion(rng, P: np.ndarray, cam: Camera, uv: np.ndarray, depth: np.ndarray, t: np.ndarray):
+    """A loaded barbell seen end-on: the near plate hides what is behind it and BlazePose guesses.
+
+    Returns ``(uv, hidden)``: the pixel positions with BlazePose's guesses where the plate hides
+    the body, and how hidden each point is (0..1). Calibrated on a real side-view squat with
+    plates in front of the head and arms: the hidden shoulders come out half a torso apart (as
+    if the trunk turned to the camera; 0.04 on an unoccluded side view) and the hidden arms and
+    face wander by about a torso."""
+    T = len(t)
+    bar = 0.5 * (P[:, L_WR] + P[:, R_WR])  # the hands hold the bar
+    axis = unit(P[:, L_WR] - P[:, R_WR])
+    view = unit(cam.pos - bar)
+    c = np.sum(axis * view, -1)
+    end_on = np.clip((np.abs(c) - 0.55) / 0.3, 0.0, 1.0)
+    hidden = np.zeros((T, NUM_LANDMARKS))
+    if float(np.median(end_on)) <= 0.0:
+        return uv, hidden
+    plate = bar + axis * (np.sign(c) * rng.uniform(0.55, 0.75))[:, None]
+    puv, pdepth = project(cam, plate)
+    r_px = PLATE_RADIUS * rng.uniform(0.8, 1.1) * cam.f / pdepth
+    d = np.linalg.norm(uv - puv[:, None], axis=-1) / r_px[:, None]
+    hidden = np.clip((1.15 - d) / 0.3, 0.0, 1.0) * (depth > pdepth[:, None]) * end_on[:, None]
+    hidden = _lowpass(hidden, 0.3)
+    torso = np.linalg.norm((uv[:, L_SH] + uv[:, R_SH] - uv[:, L_HIP] - uv[:, R_HIP]) / 2, axis=-1)
+    tpx = max(float(np.median(torso)), 1.0)
+    out = uv.copy()
+    # hidden shoulders: the upper body is read as turned towards the camera
+    sh = np.maximum(hidden[:, L_SH], hidden[:, R_SH])
+    spread = (rng.uniform(0.15, 0.4) + smooth_noise(rng, t, 0.08, 0.4)) * tpx * rng.choice([-1.0, 1.0])
+    off = np.stack([spread, smooth_noise(rng, t, 0.06 * tpx, 0.4)], -1) * sh[:, None]
+    out[:, _LEFT_UPPER] += off[:, None]
+    out[:, _RIGHT_UPPER] -= off[:, None]
+    # hidden arms and face: slow wander of about half a torso (each point its own)
+    out += smooth_noise(rng, t, 0.35 * tpx, 0.5, shape=(NUM_LANDMARKS, 2)) * hidden[..., None] * _UPPER[:, None]
+    return out, hidden
+
+
 @dataclass
 class EstimatorModel:
     """How much to degrade the clean projection (1 = calibrated to BlazePose on real clips)."""
@@ -1897,12 +1957,17 @@ class EstimatorModel:
     dropouts: bool = True
 
 
-def estimator(rng, sk: Skeleton, cam: Camera, t: np.ndarray, em: EstimatorModel, lying: bool = False):
-    """Project and degrade: landmarks ``(T, 33, 4)`` as BlazePose reports them."""
+def estimator(rng, sk: Skeleton, cam: Camera, t: np.ndarray, em: EstimatorModel, lying: bool = False,
+              plates_rng=None):
+    """Project and degrade: landmarks ``(T, 33, 4)`` as BlazePose reports them. ``plates_rng``
+    (a loaded barbell in the hands): the plates hide the body from the side."""
     P = sk.points
     T = len(t)
     W, Hh = cam.image_size
     uv, depth = project(cam, P)
+    plate_hidden = None
+    if plates_rng is not None and em.noise > 0:
+        uv, plate_hidden = plate_occlusion(plates_rng, P, cam, uv, depth, t)
     x = uv[..., 0] / W
     y = uv[..., 1] / Hh
     hip_depth = 0.5 * (depth[:, L_HIP] + depth[:, R_HIP])
@@ -1910,6 +1975,8 @@ def estimator(rng, sk: Skeleton, cam: Camera, t: np.ndarray, em: EstimatorModel,
     z_scale = rng.uniform(1.5, 5.0)
     z = (depth - hip_depth[:, None]) * cam.f / hip_depth[:, None] / W * z_scale
     occ = occlusion(sk, cam.pos, t)
+    if plate_hidden is not None:
+        occ = np.maximum(occ, plate_hidden)
 
     # --- visibility: high where seen, low where hidden or out of frame ---------------------
     conf = rng.uniform(0.965, 1.0)
@@ -2146,13 +2213,19 @@ def make_clip(spec: ClipSpec, bodies: list[Body] | None = None) -> Clip:
     active = [[int(np.searchsorted(m.t, a0)), int(np.searchsorted(m.t, a1, side="right")) - 1] for a0, a1 in sch.active]
     seqs = []
     lying = spec.kind in LYING or ctx.variant.get("behaviour") == "lying"
+    # a loaded barbell: big plates most of the time (a curl bar often carries small ones)
+    p_plates = {"deadlift": 0.75, "overhead_press": 0.6, "barbell_curl": 0.3,
+                "squat": 0.7 if ctx.variant.get("bar") in ("high", "low", "front") else 0.0}.get(spec.kind, 0.0)
+    plates = bool(_stream(ss, "plates").random() < p_plates)
+    ctx.variant["plates"] = plates
     for v in range(max(1, spec.views_per_clip)):
         rc = _stream(ss, f"camera{v}")
         cam = sample_camera(rc, sk.points, view=spec.view if v == 0 else None,
                             azimuth=spec.azimuth if v == 0 else None,
                             image_size=spec.image_size, lying=lying)
         em = EstimatorModel(spec.noise, spec.swaps, spec.dropouts)
-        lm, events = estimator(_stream(ss, f"estimator{v}"), sk, cam, m.t, em, lying=lying)
+        lm, events = estimator(_stream(ss, f"estimator{v}"), sk, cam, m.t, em, lying=lying,
+                               plates_rng=_stream(ss, f"plates{v}") if plates else None)
         if spec.kind == IDLE:
             conds, vals, correct = [], [], None
         else:

@@ -1,0 +1,142 @@
+"""Rep verdicts on people the models never saw: how often the station is right, per policy.
+
+Plays labelled clips (by default a fresh synthetic set whose seed differs from the shipped
+models' training data: new bodies, cameras and faults) through the real judge with the
+exercise given, once per clip; every rep event carries the models' probabilities
+(``RepEvent.probs``), so each verdict policy (``judge.verdict`` × ``judge.condition_threshold``)
+is scored from the same run:
+
+- *good reps passed*: correct reps judged correct (a coach who nags on good reps is ignored),
+- *faulty reps caught*: reps with a fault judged incorrect,
+- *balanced*: the mean of the two,
+- *cues right*: shown cues that name a condition the rep really failed.
+
+    python bench/verdicts.py                       # shipped bundles, 12 fresh clips per exercise
+    python bench/verdicts.py --models DIR --data DIR --clips 30
+
+Real clips have no condition labels here, so this is synthetic only; rep counts are printed too
+(the clip's labelled reps vs the judge's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from formcheck.device.bundle import load_bundles, load_default_bundles
+from formcheck.device.events import RepEvent
+from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, ROM
+from formcheck.device.judge import Judge, JudgeConfig, ModelSet
+from formcheck.device.pose import Pose
+from formcheck.device.sequences import iter_dataset
+
+POLICIES = [("conditions", 0.5), ("conditions", 0.35), ("conditions", 0.25),
+            ("form", 0.5), ("form", 0.35), ("both", 0.35)]
+
+
+def make_data(out: Path, clips: int, seed: int) -> Path:
+    from formcheck.train.synth_cli import main as synth
+
+    synth(["-o", str(out), "--clips-per-exercise", str(clips), "--idle-clips", "0", "--seed", str(seed),
+           "--no-progress"])
+    return out
+
+
+def play(judge: Judge, seq) -> list[RepEvent]:
+    events = []
+    for t, lm in zip(seq.t, seq.landmarks, strict=True):
+        ok = np.isfinite(lm[:, :2]).all(axis=1).any()
+        events += judge.update(Pose(t=float(t), landmarks=lm if ok else None, image_size=seq.image_size,
+                                    score=0.9 if ok else 0.0))
+    events += judge.finish()
+    return [e for e in events if isinstance(e, RepEvent)]
+
+
+def verdict_of(e: RepEvent, keys: list[str], verdict: str, thr: float) -> tuple[bool, list[str]]:
+    """(correct, failed) of a rep under a policy, from the probabilities the event carries."""
+    cond = {k: p for k, p in e.probs.items() if k != "correct"}
+    failed = [k for k in keys if k in cond and cond[k] < thr]
+    if e.full_depth is False and ROM not in failed:
+        failed.append(ROM)
+    form = e.probs.get("correct")
+    if verdict == "conditions" or form is None:
+        return not failed, failed
+    form_bad = form < 0.5
+    if verdict == "both":
+        return not (form_bad or failed), failed
+    if not form_bad:  # "form": the form model decides; only the measured depth still fails a rep
+        failed = [ROM] if e.full_depth is False else []
+        return not failed, failed
+    if not failed and cond:
+        failed = [min(cond, key=cond.get)]
+    return False, failed
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", type=Path, help="bundle folder (default: the shipped bundles)")
+    ap.add_argument("--data", type=Path, help="labelled synthetic dataset (default: generate a fresh one)")
+    ap.add_argument("--clips", type=int, default=12, help="clips per exercise to generate (default 12)")
+    ap.add_argument("--seed", type=int, default=99, help="seed of the generated set (default 99; "
+                    "the shipped models were trained on seed 1)")
+    args = ap.parse_args(argv)
+
+    bundles = load_bundles(args.models) if args.models else load_default_bundles()
+    models = ModelSet.from_predictors([b for b in bundles if b.task != "exercise"])
+    tmp = None
+    data = args.data
+    if data is None:
+        tmp = tempfile.TemporaryDirectory(prefix="formcheck-verdicts-")
+        data = make_data(Path(tmp.name) / "data", args.clips, args.seed)
+
+    rows = []  # (exercise, truth {key: bool}, event)
+    counted = defaultdict(lambda: [0, 0, 0])  # exercise -> [clips, exact, |error| sum]
+    for seq in iter_dataset(data):
+        if seq.exercise not in EXERCISE_IDS or not seq.condition_values:
+            continue
+        cfg = JudgeConfig(verdict="both", condition_threshold=0.5)
+        events = play(Judge(models, seq.exercise, cfg), seq)
+        c = counted[seq.exercise]
+        c[0] += 1
+        c[1] += len(events) == len(seq.reps)
+        c[2] += abs(len(events) - len(seq.reps))
+        key_of = {c.name: c.key for c in EXERCISES[seq.exercise].conditions}
+        truth = {key_of.get(n, n): v for n, v in zip(seq.conditions, seq.condition_values, strict=True)}
+        keys = list(truth)
+        rows += [(seq.exercise, truth, keys, e) for e in events]
+    if tmp is not None:
+        tmp.cleanup()
+
+    print(f"{len(rows)} reps of {sum(c[0] for c in counted.values())} clips; rep counts exact in "
+          f"{sum(c[1] for c in counted.values())} clips, mean |error| "
+          f"{sum(c[2] for c in counted.values()) / max(1, sum(c[0] for c in counted.values())):.2f} reps")
+    print()
+    print("| verdict | threshold | good reps passed | faulty reps caught | balanced | cues right |")
+    print("|---|---|---|---|---|---|")
+    for verdict, thr in POLICIES:
+        if verdict != "conditions" and not any("correct" in e.probs for *_, e in rows):
+            continue
+        good_ok = good_n = bad_ok = bad_n = cue_ok = cue_n = 0
+        for _ex, truth, keys, e in rows:
+            correct, failed = verdict_of(e, keys, verdict, thr)
+            really = all(truth.values())
+            if really:
+                good_n += 1
+                good_ok += correct
+            else:
+                bad_n += 1
+                bad_ok += not correct
+            cue_n += len(failed)
+            cue_ok += sum(truth.get(k) is False for k in failed)
+        tnr, tpr = good_ok / max(good_n, 1), bad_ok / max(bad_n, 1)
+        print(f"| {verdict} | {thr:g} | {tnr:.0%} | {tpr:.0%} | {(tnr + tpr) / 2:.0%} | "
+              f"{cue_ok / max(cue_n, 1):.0%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
