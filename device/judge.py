@@ -38,7 +38,9 @@ hysteresis (a verdict flips only past ``threshold ± score_hysteresis``) into :a
 for displays that show form between reps.
 
 Exercise recognition (no exercise given, a recogniser loaded): the recogniser's per-window
-probabilities are averaged exponentially over ``auto_window_s``; the exercise switches when
+probabilities are averaged exponentially over ``auto_window_s`` and, unless ``idle`` holds half
+of them, renormalised over the nine exercises (the pauses between reps are idle and must not
+dilute which exercise the reps are); the exercise switches when
 another one leads with at least ``auto_confidence`` and ``auto_margin`` over the current one,
 after ``auto_first_s`` of evidence for the first exercise and ``auto_window_s`` for a change,
 never mid-rep; ``idle`` never switches anything. On an automatic switch the last
@@ -126,7 +128,10 @@ class JudgeConfig:
     score_hysteresis: float = 0.1  # the live verdict flips only past threshold +- this
     # exercise recognition
     auto_window_s: float = 2.5  # time constant of the recogniser's averaged probabilities
-    auto_first_s: float = 1.0  # evidence needed for the first exercise (a change needs auto_window_s)
+    # evidence needed for the first exercise (a change needs auto_window_s): the first second
+    # or two of a person walking in or of BlazePose locking on can look like anything, and the
+    # replay makes waiting free (the reps done meanwhile still count)
+    auto_first_s: float = 2.5
     auto_confidence: float = 0.6  # averaged probability a new exercise needs to take over
     auto_margin: float = 0.2  # ...and its lead over the current exercise
     auto_replay_s: float = 10.0  # on a switch, the last this-many seconds are judged again as the
@@ -656,9 +661,18 @@ class Judge:
         need = cfg.auto_first_s if self.exercise is None else cfg.auto_window_s
         if not final and (self._auto_ema.since is None or t - self._auto_ema.since < need):
             return []  # not enough evidence yet
+        # Which exercise, among the exercises: standing between reps is idle, and its share
+        # must not dilute the exercise the reps are of. Mostly idle decides nothing.
+        ema = np.array(ema, dtype=np.float64)
+        if IDLE in labels:
+            active = 1.0 - float(ema[labels.index(IDLE)])
+            if active < 0.5:
+                return []
+            ema[labels.index(IDLE)] = 0.0
+            ema /= max(active, 1e-9)
         best = int(np.argmax(ema))
         cand = labels[best]
-        if cand == IDLE or cand == self.exercise or cand not in EXERCISES:
+        if cand == self.exercise or cand not in EXERCISES:
             return []
         cur = float(ema[labels.index(self.exercise)]) if self.exercise in labels else 0.0
         if ema[best] < cfg.auto_confidence or ema[best] - cur < cfg.auto_margin:

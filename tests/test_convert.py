@@ -135,8 +135,9 @@ def test_defaults_command_writes_loadable_bundles(tmp_path, capsys):
 
     data = toy_dataset(tmp_path / "data", n_per_class=5, exercises=("squat", "barbell_curl"), idle=6)
     out = tmp_path / "models"
+    work = tmp_path / "work"
     rc = main(["defaults", "--data", str(data), "--exercises", "squat", "--tasks", "form,exercise",
-               "--epochs", "8", "--patience", "5", "-q", "-o", str(out)])
+               "--epochs", "8", "--patience", "5", "--candidates", "2", "--work", str(work), "-q", "-o", str(out)])
     printed = capsys.readouterr().out
     assert rc == 0, printed
     bundles = {b.name: b for b in load_bundles(out)}
@@ -145,3 +146,12 @@ def test_defaults_command_writes_loadable_bundles(tmp_path, capsys):
     assert bundles["squat-form"].spec.window_mode == "rep"
     assert bundles["recogniser"].spec.window_mode == "sliding"
     assert "| squat-form | form |" in printed and "int8 F1" in printed
+    # two candidates for the form model, one recogniser; the one shipped is the best on validation
+    assert sorted(p.name for p in (work / "squat-form").iterdir()) == ["seed0", "seed1000"]
+    assert [p.name for p in (work / "recogniser").iterdir()] == ["seed0"]
+    val = {}
+    for d in (work / "squat-form").iterdir():
+        r = json.loads((d / "run.json").read_text())
+        val[r["config"]["seed"]] = r["history"]["val_f1"][r["best_epoch"]]
+    best = max(val, key=lambda k: (val[k], -k))
+    assert bundles["squat-form"].training_data["seed"] == best

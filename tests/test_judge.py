@@ -446,6 +446,31 @@ def run_clocked(judge, clock, poses):
     return events
 
 
+def mixed_recogniser(clock: Clock, squat_share: float, idle_share: float):
+    """Every window: squat ``squat_share``, idle ``idle_share``, the rest spread evenly."""
+    labels = (*EXERCISE_IDS, IDLE)
+
+    def fn(w):
+        row = np.full(len(labels), (1 - squat_share - idle_share) / (len(labels) - 2))
+        row[labels.index("squat")], row[labels.index(IDLE)] = squat_share, idle_share
+        return np.tile(row, (len(w), 1))
+
+    return FakeModel("exercise", spec=FeatureSpec(window_mode="sliding"), fn=fn)
+
+
+@pytest.mark.parametrize("squat,idle,expect", [
+    (0.45, 0.45, ["squat"]),  # pauses between reps: squat leads the exercises by far
+    (0.25, 0.70, []),  # mostly idle: nothing is decided
+    (0.45, 0.10, []),  # active but unsure which exercise: below auto_confidence
+])
+def test_recognition_is_among_exercises_idle_share_removed(squat, idle, expect):
+    clock = Clock()
+    judge = Judge(ModelSet(recogniser=mixed_recogniser(clock, squat, idle)), None)
+    poses, _ = squats(0.0, n=5, seed=2)
+    events = run_clocked(judge, clock, poses)
+    assert [e.exercise for e in events if isinstance(e, ExerciseEvent)] == expect
+
+
 def test_auto_recognition_needs_a_clear_sustained_lead():
     clock = Clock()
     rec = scheduled_recogniser(clock, [(4.0, IDLE, 0.9), (14.0, "squat", 0.8), (15.0, "deadlift", 0.95),

@@ -213,17 +213,45 @@ def rep_spans(seq: LandmarkSequence) -> list[tuple[float, float]]:
     return []
 
 
-def sequence_windows(seq: LandmarkSequence, spec: FeatureSpec) -> np.ndarray:
-    """The windows of one sequence under ``spec`` (its window mode), ``(n, W, F)`` float32."""
+def sequence_windows(seq: LandmarkSequence, spec: FeatureSpec, ends: list | None = None) -> np.ndarray:
+    """The windows of one sequence under ``spec`` (its window mode), ``(n, W, F)`` float32.
+    Sliding windows' end times are appended to ``ends`` when it is given."""
     feats, valid = sequence_features(seq.t, seq.landmarks, spec, seq.image_size or None)
     if spec.window_mode == "sliding":
-        X, _ = sliding_windows(seq.t, feats, valid, spec)
+        X, e = sliding_windows(seq.t, feats, valid, spec)
+        if ends is not None:
+            ends.extend(e)
         return X
     out = [rep_window(seq.t, feats, valid, a, b, spec) for a, b in rep_spans(seq)]
     out = [w for w in out if w is not None]
     if not out:
         return np.zeros((0, spec.window, spec.num_features), np.float32)
     return np.stack(out).astype(np.float32)
+
+
+def _idle_outside_sets(seq: LandmarkSequence, X: np.ndarray, Y: np.ndarray, ends: np.ndarray,
+                       spec: FeatureSpec, space: LabelSpace) -> tuple[np.ndarray, np.ndarray]:
+    """Recogniser labels from the clip's exercising spans (``extra["active"]``, synthetic clips):
+    a window mostly inside a set is the exercise, one wholly outside (standing before the first
+    rep, resting between sets) is ``idle``, one straddling the edge is left out. Without this
+    the recogniser learns that standing still is whichever exercise the clip is of."""
+    spans = seq.extra.get("active") if isinstance(seq.extra, dict) else None
+    if not spans or len(X) == 0:
+        return X, Y
+    n = len(seq.t)
+    t_spans = [(float(seq.t[max(0, int(a))]), float(seq.t[min(n - 1, int(b))])) for a, b in spans]
+    length = (spec.window - 1) / spec.sample_rate
+    start = ends - length
+    inside = np.zeros(len(ends))
+    for a, b in t_spans:
+        inside += np.clip(np.minimum(ends, b) - np.maximum(start, a), 0.0, None)
+    frac = inside / max(length, 1e-9)
+    idle = np.zeros(space.k, np.float32)
+    idle[space.labels.index(IDLE)] = 1.0
+    Y = Y.copy()
+    Y[frac <= 0.05] = idle
+    keep = (frac >= 0.5) | (frac <= 0.05)
+    return X[keep], Y[keep]
 
 
 def group_key(seq: LandmarkSequence, by: str = "group") -> str:
@@ -258,7 +286,11 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
         if spec.window_mode == "rep" and not rep_spans(s):
             skipped["no reps"] += 1
             continue
-        X = sequence_windows(s, spec)
+        ends: list = []
+        X = sequence_windows(s, spec, ends)
+        Y = np.repeat(y[None], len(X), axis=0)
+        if space.task == "exercise" and spec.window_mode == "sliding" and not is_idle(s):
+            X, Y = _idle_outside_sets(s, X, Y, np.asarray(ends), spec, space)
         if len(X) == 0:
             skipped["no valid window"] += 1
             continue
@@ -266,7 +298,7 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
         ids.append(s.id)
         origins[s.origin or "?"] += 1
         Xs.append(X)
-        ys.append(np.repeat(y[None], len(X), axis=0))
+        ys.append(Y)
         gs.extend([group_key(s, group_by)] * len(X))
         ss.extend([i] * len(X))
     for why, n in skipped.items():

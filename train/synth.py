@@ -65,7 +65,7 @@ from formcheck.device.sequences import LandmarkSequence, write_manifest, write_s
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: upright squat variants, barbell plates
 DEG = math.pi / 180.0
 
 # Severity scale of a condition: below FAULT_THRESHOLD the condition holds (natural variation),
