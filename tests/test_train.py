@@ -303,15 +303,67 @@ def test_compare_writes_paper_tables_with_both_splits(squat_dir, tmp_path):
 
     out = tmp_path / "cmp"
     rc = main(["compare", "--data", str(squat_dir), "--exercise", "squat", "--models", "cnn,prod",
-               "--feature-sets", "landmarks+angles", "--epochs", "2", "--stride", "3", "-q", "-o", str(out)])
+               "--feature-sets", "landmarks+angles", "--epochs", "2", "--stride", "3", "--seeds", "2",
+               "-q", "-o", str(out)])
     assert rc == 0
     report = (out / "report.md").read_text()
     assert "1D-CNN — per exercise" in report and "production CNN — per exercise" in report
     assert "random-window: landmarks+angles acc" in report and "grouped: landmarks+angles acc" in report
-    rows = json.loads((out / "compare.json").read_text())["rows"]
-    assert {(r["model"], r["split"]) for r in rows} == {(m, s) for m in ("cnn", "prod")
-                                                        for s in ("random-window", "grouped")}
+    assert "2 seeds (0–1" in report and "mean ± sd over seeds" in report
+    data = json.loads((out / "compare.json").read_text())
+    rows = data["rows"]
+    assert data["meta"]["seeds"] == [0, 1]
+    # every cell once per seed; within a seed all models share one split (paired comparison)
+    assert sorted((r["model"], r["split"], r["seed"]) for r in rows) == sorted(
+        (m, s, k) for m in ("cnn", "prod") for s in ("random-window", "grouped") for k in (0, 1))
+    runs = out / "runs" / "squat"
+    split = {d.name: json.loads((d / "run.json").read_text())["split"] for d in runs.iterdir()}
+    for sp in ("random-window", "grouped"):
+        assert split[f"cnn-landmarks+angles-{sp}-seed0"] == split[f"prod-landmarks+angles-{sp}-seed0"]
+    assert [split[f"cnn-landmarks+angles-grouped-seed{k}"]["seed"] for k in (0, 1)] == [0, 1]
     assert (out / "compare_f1.png").is_file()
+    assert main(["compare", "--data", str(squat_dir), "--seeds", "0", "-o", str(tmp_path / "x")]) == 2
+
+
+def test_paper_preset_trains_fixed_epochs():
+    """The paper trains a fixed 100 epochs: its preset must not stop early (explicit flags win)."""
+    from formcheck.train.cli import build_parser, resolve
+
+    args = resolve(build_parser().parse_args(["compare", "--data", "d", "--preset", "paper", "-o", "o"]))
+    assert (args.epochs, args.batch, args.lr, args.window, args.patience) == (100, 32, 1e-3, 15, 0)
+    assert (args.normalisation, args.window_mode) == ("none", "sliding")
+    args = resolve(build_parser().parse_args(["fit", "--data", "d", "--preset", "paper", "--patience", "5",
+                                              "-o", "o"]))
+    assert args.patience == 5 and args.split == "random-window"
+
+
+def _cmp_rows(scores: dict) -> list[dict]:
+    """compare rows for scores {(model, seed): [F1 per exercise]}."""
+    return [{"exercise": f"ex{i}", "model": m, "features": "landmarks", "split": "random-window", "seed": k,
+             "accuracy": f1, "f1": f1, "n_test": 50, "one_class_test": False, "seconds": 1.0, "epochs": 1}
+            for (m, k), f1s in scores.items() for i, f1 in enumerate(f1s)]
+
+
+def test_ordering_counts_seed_noise_as_a_tie(tmp_path):
+    from formcheck.train.report import paired_order, write_compare_report
+
+    meta = {"task": "form", "epochs": 100, "patience": 0}
+    # clear, consistent gaps over three seeds: the paper's ordering
+    clear = {("rnn", k): [0.50 + d, 0.52 + d] for k, d in enumerate((0.0, 0.01, -0.01))}
+    clear |= {("lstm", k): [0.70 + d, 0.72 + d] for k, d in enumerate((0.01, 0.0, 0.0))}
+    clear |= {("cnn", k): [0.90 + d, 0.88 + d] for k, d in enumerate((0.0, -0.01, 0.01))}
+    report = write_compare_report(tmp_path / "a", _cmp_rows(clear), meta).read_text()
+    assert "**RNN < LSTM < CNN** — matches" in report and "3 seeds" in report
+    # LSTM ahead of RNN on average but not consistently across seeds: a tie, not an ordering
+    noisy = dict(clear)
+    noisy |= {("rnn", 0): [0.40, 0.40], ("rnn", 1): [0.70, 0.70], ("rnn", 2): [0.55, 0.55]}
+    report = write_compare_report(tmp_path / "b", _cmp_rows(noisy), meta).read_text()
+    assert "**RNN ≈ LSTM < CNN** — does not match" in report
+    assert "a fixed 100 epochs (no early stopping" in report
+    assert paired_order({0: 0.5}, {0: 0.505})[0] == "≈"  # one seed: only the 0.01 rule
+    assert paired_order({0: 0.5}, {0: 0.6})[0] == "<"
+    assert paired_order({0: 0.6, 1: 0.7}, {0: 0.5, 1: 0.6})[0] == ">"
+    assert paired_order({0: 0.5}, {1: 0.6})[0] == "?"  # no common seed, no comparison
 
 
 def test_evaluate_on_other_data_and_fine_tune_with_init(squat_dir, tmp_path):
@@ -374,3 +426,23 @@ def test_conditions_on_aihub_sample_clip_grouped(aihub_sample_dir, tmp_path):
         results[ex] = run["metrics"]["test"]["f1"]
     print("AI-Hub sample, clip-grouped condition macro-F1:", results)
     assert np.mean(list(results.values())) > 0.5
+
+
+def test_recogniser_labels_the_pauses_of_an_exercise_clip_idle():
+    """Standing before the first rep and resting between sets is idle, not the clip's exercise;
+    windows straddling a set's edge are left out."""
+    from formcheck.device.features import FeatureSpec
+    from formcheck.train import synth
+    from formcheck.train.data import build_windows
+
+    seq = synth.make_clip(synth.ClipSpec("squat", seed=2, index=0, fps=15, noise=0.0)).sequences[0]
+    spans = seq.extra["active"]
+    assert spans and seq.t[spans[0][0]] > 1.5  # the clip starts with the person standing
+    spec = FeatureSpec(window_mode="sliding", stride=1)
+    ws = build_windows([seq], spec, "exercise")
+    labels = [ws.space.labels[i] for i in ws.y.argmax(1)]
+    assert set(labels) == {"squat", "idle"}
+    assert labels[0] == "idle" and labels.count("squat") > labels.count("idle")
+    # every window kept lies wholly outside the sets (idle) or mostly inside one (squat)
+    unlabelled = build_windows([seq], spec, "form", "squat")  # same windows, no relabelling
+    assert len(ws) < len(unlabelled)

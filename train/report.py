@@ -269,6 +269,10 @@ def write_run_report(outdir: Path, run: dict, history: dict) -> Path:
 
 PAPER_F1 = {"rnn": 0.49, "lstm": 0.87, "cnn": 0.98}  # the paper's overall F1 (abstract)
 MODEL_NAMES = {"rnn": "RNN (SimpleRNN)", "lstm": "LSTM", "cnn": "1D-CNN", "prod": "production CNN"}
+MIN_DIFF = 0.01  # F1 differences below this are a tie at these data sizes, however many seeds
+# two-sided 95% quantiles of Student's t by degrees of freedom (scipy is not a dependency)
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+         10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
 
 
 def _mean(vals):
@@ -276,31 +280,96 @@ def _mean(vals):
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _sd(vals) -> float:
+    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
+
+
+def t975(df: int) -> float:
+    """The 97.5% quantile of Student's t with ``df`` degrees of freedom (conservative between
+    table entries)."""
+    if df < 1:
+        return float("inf")
+    keys = [k for k in _T975 if k <= df]
+    return _T975[max(keys)] if df <= 30 else 1.96
+
+
+def paired_order(a: dict, b: dict, min_diff: float = MIN_DIFF) -> tuple[str, float, float, int]:
+    """Is ``b`` better than ``a``? Both map seed -> score; compared on their common seeds, paired
+    (a seed is one split and one initialisation shared by both models).
+
+    Returns ``(sign, mean b-a, half-width of its 95% confidence interval, seeds)``; sign is ``<``
+    (b better), ``>`` (a better) or ``≈`` — a tie when the mean difference is under
+    ``min_diff`` or within the interval (with one seed there is no interval: only ``min_diff``).
+    """
+    common = sorted(k for k in a if k in b and not math.isnan(a[k]) and not math.isnan(b[k]))
+    if not common:
+        return "?", float("nan"), float("nan"), 0
+    d = np.array([b[k] - a[k] for k in common], dtype=np.float64)
+    mean = float(d.mean())
+    half = float(t975(len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+    if abs(mean) < max(min_diff, half):
+        return "≈", mean, half, len(d)
+    return ("<" if mean > 0 else ">"), mean, half, len(d)
+
+
+def _fmt_sd(mean: float, sd: float) -> str:
+    return fmt(mean) if math.isnan(sd) else f"{fmt(mean)} ± {sd:.3f}"
+
+
 def write_compare_report(outdir: Path, rows: list[dict], meta: dict) -> Path:
     """The paper's Tables 5–7 layout — per model, exercises × feature set — with the paper's
     random-window protocol and the grouped split side by side.
 
-    ``rows``: dicts with exercise, model, features, split, accuracy, f1, n_test, seconds.
+    ``rows``: dicts with exercise, model, features, split, seed (optional), accuracy, f1,
+    n_test, one_class_test, seconds. With several seeds each cell is the mean ± sd over seeds,
+    and an ordering between two models is claimed only when their paired per-seed difference
+    is clear of its 95% confidence interval and of :data:`MIN_DIFF`.
     """
     outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     models = [m for m in ("rnn", "lstm", "cnn", "prod") if any(r["model"] == m for r in rows)]
     feats = [f for f in ("landmarks", "landmarks+angles") if any(r["features"] == f for r in rows)]
     splits = [s for s in ("random-window", "grouped") if any(r["split"] == s for r in rows)]
     exercises = list(dict.fromkeys(r["exercise"] for r in rows))
-    idx = {(r["exercise"], r["model"], r["features"], r["split"]): r for r in rows}
+    seeds = sorted({int(r.get("seed", meta.get("seed") or 0)) for r in rows})
+    cell: dict = defaultdict(list)  # (exercise, model, features, split) -> rows over seeds
+    for r in rows:
+        cell[r["exercise"], r["model"], r["features"], r["split"]].append(r)
 
+    def ok(r) -> bool:  # a test split with one class only (†) says nothing about macro-F1
+        return not r.get("one_class_test")
+
+    # per (split, model, features): seed -> mean over exercises (accuracy, F1)
+    per_seed: dict = {}
+    for s, m, f in itertools.product(splits, models, feats):
+        by_seed: dict = defaultdict(list)
+        for e in exercises:
+            for r in cell.get((e, m, f, s), []):
+                if ok(r):
+                    by_seed[int(r.get("seed", seeds[0]))].append(r)
+        per_seed[s, m, f] = {k: (_mean([r["accuracy"] for r in v]), _mean([r["f1"] for r in v]))
+                             for k, v in by_seed.items()}
+
+    epochs = (f"a fixed {meta.get('epochs')} epochs (no early stopping; the epoch with the lowest "
+              "validation loss is kept)" if not meta.get("patience") else
+              f"{meta.get('epochs')} epochs max (early stopping on val loss, patience {meta.get('patience')})")
+    seed_txt = (f"seed {seeds[0]}" if len(seeds) == 1 else
+                f"{len(seeds)} seeds ({seeds[0]}–{seeds[-1]}; each seed is one split and one "
+                "initialisation, shared by every model), cells mean ± sd over seeds")
     lines = [f"# Paper comparison — task `{meta.get('task', 'form')}`", "",
-             f"Data: {meta.get('data')}. Window {meta.get('window')} ({meta.get('window_mode')}), "
-             f"normalisation `{meta.get('normalisation')}`, {meta.get('epochs')} epochs max "
-             f"(early stopping on val loss, patience {meta.get('patience')}), batch {meta.get('batch')}, "
-             f"Adam, (masked) binary cross-entropy, split 8:1:1, seed {meta.get('seed')}.", "",
+             f"Data: {meta.get('data')}. Window {meta.get('window')} ({meta.get('window_mode')}"
+             + (f", stride {meta['stride']}" if meta.get("stride", 1) != 1 else "")
+             + f"), normalisation `{meta.get('normalisation')}`, {epochs}, batch {meta.get('batch')}, "
+             f"Adam (lr {meta.get('lr', 1e-3):g}), (masked) binary cross-entropy, split 8:1:1, {seed_txt}.", "",
              "`random-window` is the paper's protocol (windows shuffled before splitting: overlapping "
              "neighbours of one clip sit in train and test); `grouped` keeps each clip (all its views) "
              "in one split — the honest figure for a person the model has never seen. "
              "F1 is macro-F1 (see `formcheck.train.report`).", ""]
 
-    # Summary: mean over exercises
-    lines += ["## Summary (mean over exercises; † cells left out)", "",
+    # Summary: mean over exercises (per seed), then mean ± sd over seeds
+    lines += ["## Summary (mean over exercises" + (", then mean ± sd over seeds" if len(seeds) > 1 else "")
+              + "; † cells left out)", "",
               "| model | " + " | ".join(f"{s} · {f} acc / F1" for s in splits for f in feats) + " | paper F1 |",
               "|---|" + "---|" * (len(splits) * len(feats)) + "---|"]
     summary: dict = defaultdict(dict)
@@ -308,32 +377,42 @@ def write_compare_report(outdir: Path, rows: list[dict], meta: dict) -> Path:
         cells = []
         for s in splits:
             for f in feats:
-                # cells whose test split holds one class only (†) say nothing about F1: left out
-                got = [idx[e, m, f, s] for e in exercises if (e, m, f, s) in idx
-                       and not idx[e, m, f, s].get("one_class_test")]
-                acc = _mean([r["accuracy"] for r in got])
-                f1 = _mean([r["f1"] for r in got])
-                summary[s][m, f] = f1
-                cells.append(f"{fmt(acc)} / {fmt(f1)}")
+                v = per_seed[s, m, f]
+                acc = _mean([a for a, _ in v.values()])
+                f1s = [b for _, b in v.values()]
+                summary[s][m, f] = (_mean(f1s), _sd(f1s))
+                cells.append(f"{fmt(acc)} / {_fmt_sd(*summary[s][m, f])}")
         lines.append(f"| {MODEL_NAMES.get(m, m)} | " + " | ".join(cells) + f" | {PAPER_F1.get(m, '–')} |")
     lines.append("")
-    for s in splits:
-        paper = [m for m in ("rnn", "lstm", "cnn") if m in models]
-        if len(paper) == 3:
-            best = {m: max((v for f in feats if not math.isnan(v := summary[s].get((m, f), float("nan")))),
-                           default=float("nan")) for m in paper}
-            if any(math.isnan(v) for v in best.values()):
-                lines.append(f"- `{s}`: no ordering — some model has no F1 with both classes in its test split.")
-                continue
-            ranked = sorted(paper, key=lambda m: best[m])
-            # neighbours closer than 0.01 F1 are a tie at this data size, not an ordering
-            order = ranked[0].upper() + "".join(
-                (" ≈ " if best[b] - best[a] < 0.01 else " < ") + b.upper() for a, b in itertools.pairwise(ranked))
-            ok = best["rnn"] + 0.01 <= best["lstm"] and best["lstm"] + 0.01 <= best["cnn"]
-            figures = ", ".join(f"{m.upper()} {fmt(best[m])}" for m in paper)
-            lines.append(f"- `{s}`: by best mean F1 ({figures}) the ordering is {order} — "
-                         f"{'matches' if ok else 'does not match'} the paper's RNN < LSTM < CNN.")
-    lines.append("")
+    paper = [m for m in ("rnn", "lstm", "cnn") if m in models]
+    if len(paper) == 3:
+        lines += ["## The paper's ordering (RNN < LSTM < CNN)", "",
+                  ("`<` only where the paired per-seed difference of the mean F1 is larger than its 95% "
+                   f"confidence half-width (Student's t over {len(seeds)} seeds) and than {MIN_DIFF}; "
+                   "otherwise the two are tied (`≈`)." if len(seeds) > 1 else
+                   f"One seed: differences under {MIN_DIFF} are ties, larger ones are NOT tested against "
+                   "seed-to-seed noise (run with `--seeds N`)."), ""]
+        for s in splits:
+            for f in feats:
+                scores = {m: {k: b for k, (_, b) in per_seed[s, m, f].items()} for m in paper}
+                if any(not scores[m] for m in paper):
+                    lines.append(f"- `{s}` · `{f}`: no ordering — some model has no F1 with both classes "
+                                 "in its test split.")
+                    continue
+                ranked = sorted(paper, key=lambda m: summary[s][m, f][0])
+                order = ranked[0].upper() + "".join(
+                    f" {paired_order(scores[a], scores[b])[0]} {b.upper()}" for a, b in itertools.pairwise(ranked))
+                diffs = []
+                for a, b in (("rnn", "lstm"), ("lstm", "cnn"), ("rnn", "cnn")):
+                    _, d, half, _n = paired_order(scores[a], scores[b])
+                    diffs.append(f"{b.upper()}−{a.upper()} {d:+.3f}" + (f" ± {half:.3f}" if len(seeds) > 1 else ""))
+                match = (paired_order(scores["rnn"], scores["lstm"])[0] == "<"
+                         and paired_order(scores["lstm"], scores["cnn"])[0] == "<")
+                figures = ", ".join(f"{m.upper()} {_fmt_sd(*summary[s][m, f])}" for m in paper)
+                lines.append(f"- `{s}` · `{f}`: {figures} → **{order}** — "
+                             f"{'matches' if match else 'does not match'} the paper's RNN < LSTM < CNN "
+                             f"(paired differences: {'; '.join(diffs)}).")
+        lines.append("")
 
     # Tables 5-7: one per model
     for m in models:
@@ -344,9 +423,15 @@ def write_compare_report(outdir: Path, rows: list[dict], meta: dict) -> Path:
             cells = []
             for s in splits:
                 for f in feats:
-                    r = idx.get((e, m, f, s))
-                    mark = "†" if r and r.get("one_class_test") else ""
-                    cells.append(f"{fmt(r['accuracy'])} | {fmt(r['f1'])}{mark}" if r else "– | –")
+                    rs = cell.get((e, m, f, s), [])
+                    if not rs:
+                        cells.append("– | –")
+                        continue
+                    good = [r for r in rs if ok(r)] or rs  # all one-class: show them, marked
+                    mark = "†" if len(good) < len(rs) or not ok(good[0]) else ""
+                    f1s = [r["f1"] for r in good]
+                    cells.append(f"{fmt(_mean([r['accuracy'] for r in good]))} | "
+                                 f"{_fmt_sd(_mean(f1s), _sd(f1s))}{mark}")
             lines.append(f"| {e} | " + " | ".join(cells) + " |")
         lines.append("")
 
@@ -356,20 +441,24 @@ def write_compare_report(outdir: Path, rows: list[dict], meta: dict) -> Path:
     for ax, s in zip(axes[0], splits, strict=True):
         width = 0.8 / max(1, len(feats))
         for i, f in enumerate(feats):
-            ax.bar(np.arange(len(models)) + i * width, [summary[s].get((m, f), 0) for m in models],
-                   width, label=f)
+            vals = [summary[s].get((m, f), (0.0, 0.0)) for m in models]
+            ax.bar(np.arange(len(models)) + i * width, [0.0 if math.isnan(v) else v for v, _ in vals], width,
+                   yerr=[0.0 if math.isnan(sd) else sd for _, sd in vals], capsize=3, label=f)
         ax.set_xticks(np.arange(len(models)) + width * (len(feats) - 1) / 2, models)
         ax.set_ylim(0, 1)
-        ax.set_title(f"{s}: mean macro-F1")
+        ax.set_title(f"{s}: mean macro-F1" + (" (± sd over seeds)" if len(seeds) > 1 else ""))
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(outdir / "compare_f1.png", dpi=90)
     plt.close(fig)
-    if any(r.get("one_class_test") for r in rows):
-        lines += ["† the test split holds windows of one class only (e.g. the exercise's single correct "
-                  "clip fell in train): F1 there is over that class alone.", ""]
+    if any(not ok(r) for r in rows):
+        lines += ["† the test split holds windows of one class only in some or all seeds (e.g. the "
+                  "exercise's single correct clip fell in train): those runs are left out of the F1 "
+                  "(shown, marked, when every seed is)."
+                  , ""]
     lines += ["![mean F1 per model](compare_f1.png)", "",
-              "Per-run reports (confusion matrices, learning curves) are in the `runs/` folders."]
+              "Per-run reports (confusion matrices, learning curves) are in the `runs/` folders; every "
+              "run's figures are in `compare.json`."]
     path = outdir / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
