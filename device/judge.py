@@ -112,9 +112,9 @@ class JudgeConfig:
     # verdicts
     # A condition fails when its model's P(true) is below this (0 = each bundle's own threshold,
     # 0.5). Below 0.5 on purpose: cue a fault only when the model is confident. On held-out
-    # synthetic reps of unseen people, the shipped models at 0.35 judge 88% of correct reps correct
-    # (46% at 0.5) and their fault cues are right 66% of the time (48% at 0.5), catching fewer
-    # faults (32% vs 52% of false conditions): a coach who nags on every rep is worse.
+    # synthetic reps of unseen people (bench/verdicts.py), the shipped models at 0.35 pass 80% of
+    # correct reps (46% at 0.5) and their cues are right 61% of the time (51%), catching 63% of
+    # faulty reps (80%): a coach who nags on every rep is worse.
     condition_threshold: float = 0.35
     # Which model decides correct/incorrect when an exercise has both: "conditions" (a rep is
     # correct when every condition holds; the form model judges only exercises without a
