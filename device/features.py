@@ -2,7 +2,9 @@
 
 A :class:`FeatureSpec` travels with every model bundle, so the device computes exactly the
 features the model was trained on. Per frame the vector is the chosen landmarks' coordinates
-(after normalisation), then the joint angles in degrees divided by 180.
+(after normalisation), then the joint angles: in degrees divided by 180 (``angle_unit
+"unit"``, the default: the same range as the coordinates) or in plain degrees (``"degrees"``,
+as the paper's code computed them; the ``paper`` training preset uses it).
 
 Missing data is explicit: a landmark that is NaN (no person) or below ``min_visibility`` is
 *missing*; it is held from its last observation for at most ``max_gap_s`` seconds (causal, so
@@ -48,6 +50,7 @@ FEATURE_SETS = ("landmarks", "landmarks+angles")
 NORMALISATIONS = ("none", "body", "body-upright")
 WINDOW_MODES = ("sliding", "rep")
 COORDS = ("xy", "xyz")
+ANGLE_UNITS = ("unit", "degrees")  # unit: degrees / 180 (0..1); degrees: 0..180
 
 
 class SpecError(ValueError):
@@ -67,6 +70,7 @@ class FeatureSpec:
     stride: int = 1  # samples between consecutive sliding windows (training)
     min_visibility: float = 0.0
     max_gap_s: float = 0.5
+    angle_unit: str = "unit"
     version: int = SPEC_VERSION
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -107,6 +111,8 @@ class FeatureSpec:
             bad("min_visibility", "must be within 0..1")
         if self.max_gap_s < 0:
             bad("max_gap_s", "must be >= 0")
+        if self.angle_unit not in ANGLE_UNITS:
+            bad("angle_unit", f"{self.angle_unit!r} is not one of {ANGLE_UNITS}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -283,7 +289,8 @@ def frame_features(lm: np.ndarray, spec: FeatureSpec, image_size=None) -> np.nda
     coords = norm[:, ids, : spec.n_coords].reshape(len(lm), -1)
     parts = [coords]
     if spec.uses_angles:
-        parts.append(joint_angles(xyz, spec.angles) / 180.0)
+        ang = joint_angles(xyz, spec.angles)
+        parts.append(ang if spec.angle_unit == "degrees" else ang / 180.0)
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 

@@ -309,26 +309,41 @@ class _Pipe:
 
 
 class _Ema:
-    """Exponential average over time with time constant ``tau``."""
+    """Exponential average over time with time constant ``tau``.
 
-    def __init__(self, tau: float):
+    ``first_step_s=None``: the first sample starts the average (it keeps that weight until
+    later samples wash it out). With ``first_step_s`` the average is bias-corrected (a running
+    weight beside the running sum): the first sample weighs like one sample ``first_step_s``
+    after another, so the average is the exponentially weighted mean of what was seen — one
+    early window (BlazePose locking on, a person walking in) cannot hold a third of the vote
+    seconds later.
+    """
+
+    def __init__(self, tau: float, first_step_s: float | None = None):
         self.tau = tau
+        self.first_step_s = first_step_s
         self.value: np.ndarray | None = None
         self.t: float | None = None
         self.since: float | None = None
+        self._sum: np.ndarray | None = None
+        self._weight = 1.0
 
     def update(self, t: float, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        if self.value is None or self.t is None or self.value.shape != x.shape:
-            self.value, self.since = x.copy(), t
+        if self._sum is None or self.t is None or self._sum.shape != x.shape:
+            self._weight = 1.0 if self.first_step_s is None else 1.0 - math.exp(-self.first_step_s / self.tau)
+            self._sum, self.since = self._weight * x, t
         else:
             a = 1.0 - math.exp(-max(t - self.t, 0.0) / self.tau)
-            self.value = (1 - a) * self.value + a * x
+            self._sum = (1 - a) * self._sum + a * x
+            self._weight = (1 - a) * self._weight + a
+        self.value = self._sum / self._weight
         self.t = t
         return self.value
 
     def reset(self) -> None:
-        self.value = self.t = self.since = None
+        self.value = self.t = self.since = self._sum = None
+        self._weight = 1.0
 
 
 # ---- the judge -----------------------------------------------------------------------------
@@ -363,7 +378,8 @@ class Judge:
         self._away_counts: Counter[str] = Counter()
         self._no_person_since: float | None = None
         # recognition
-        self._auto_ema = _Ema(self.config.auto_window_s)
+        # recogniser windows come at the sliding-window rate (15 Hz)
+        self._auto_ema = _Ema(self.config.auto_window_s, first_step_s=1 / 15)
         self._failures: set[str] = set()
         self._activate()
         self._clear_counts(self._t_or_zero())

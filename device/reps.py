@@ -339,6 +339,8 @@ class RepConfig:
     smooth_s: float = 0.2  # causal median over this span kills one- or two-frame glitches
     min_visibility: float = 0.1  # landmarks below are treated as missing
     hold_s: float = 0.5  # missing landmarks are held this long (as the feature filler does)
+    min_observed: float = 0.6  # a rep needs this share of its frames really seen, not held:
+    #                            a one-off bad lock-on held through a dropout is not a rep
     noise_floor: float = 0.01  # smallest noise level assumed for a component
     typical_reps: int = 5  # the typical depth is the median of this many recent reps
     typical_memory_s: float = 90.0  # ...done within this many seconds
@@ -360,6 +362,8 @@ class RepConfig:
                 bad(name, "must be > 0")
         if self.typical_reps < 1:
             bad("typical_reps", "must be >= 1")
+        if not 0 <= self.min_observed <= 1:
+            bad("min_observed", "must be within 0..1")
 
 
 @dataclass(frozen=True)
@@ -413,22 +417,24 @@ class _History:
         self.x = np.empty((capacity, C))
         self.r = np.empty((capacity, C))
         self.side = np.empty(capacity, dtype=np.int8)
+        self.seen = np.empty(capacity, dtype=bool)  # the frame's landmarks were observed, not held
         self.a = self.b = 0  # live rows are a..b-1
 
     def __len__(self) -> int:
         return self.b - self.a
 
-    def append(self, t: float, x: np.ndarray, r: np.ndarray, side: int) -> None:
+    def append(self, t: float, x: np.ndarray, r: np.ndarray, side: int, seen: bool = True) -> None:
         if self.b == len(self.t):
             n = self.b - self.a
             cap = max(2 * n, 256)
-            for name in ("t", "x", "r", "side"):
+            for name in ("t", "x", "r", "side", "seen"):
                 old = getattr(self, name)
                 new = np.empty((cap, *old.shape[1:]), dtype=old.dtype)
                 new[:n] = old[self.a:self.b]
                 setattr(self, name, new)
             self.a, self.b = 0, n
         self.t[self.b], self.x[self.b], self.r[self.b], self.side[self.b] = t, x, r, side
+        self.seen[self.b] = seen
         self.b += 1
 
     def drop_before(self, t_min: float, keep_from: float | None = None) -> None:
@@ -439,6 +445,10 @@ class _History:
     @property
     def T(self) -> np.ndarray:
         return self.t[self.a:self.b]
+
+    @property
+    def SEEN(self) -> np.ndarray:
+        return self.seen[self.a:self.b]
 
     @property
     def X(self) -> np.ndarray:
@@ -488,6 +498,8 @@ class RepCounter:
                                  normalisation="none", min_visibility=self.config.min_visibility,
                                  max_gap_s=self.config.hold_s)
         self._filler = MissingFiller(self._spec)
+        self._ids = np.array(self._spec.landmarks)
+        self.seen = False
         self.reset()
 
     # ---- state ---------------------------------------------------------------------------
@@ -518,7 +530,8 @@ class RepCounter:
     def components_at(self, t: float, landmarks: np.ndarray | None,
                       image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """Fill missing landmarks and compute one frame's components:
-        ``(x (C,), reliability (C,), side)``."""
+        ``(x (C,), reliability (C,), side)``; :attr:`seen` says whether this frame's own
+        landmarks were there (not held from an earlier frame)."""
         lm = None
         if landmarks is not None:
             try:
@@ -529,6 +542,9 @@ class RepCounter:
                 log.debug("ignoring landmarks of shape %s", lm.shape)
                 lm = None
         filled, _ = self._filler.step(t, lm)
+        # Seen: the pose found the person on this frame (low visibility still counts: the far
+        # side of a side view is always low, and its estimate is what there is).
+        self.seen = lm is not None and bool(np.isfinite(lm[self._ids, :2]).all(axis=1).mean() >= 0.5)
         xyz = aspect_corrected(filled[None], image_size or self.image_size)
         # Body size: a high percentile of the recent per-frame estimates. Per frame it shrinks
         # with foreshortening during the rep itself, which would cancel the very heights and
@@ -560,11 +576,13 @@ class RepCounter:
         if not np.isfinite(t) or (self._last_t is not None and t <= self._last_t):
             return []  # garbage or out-of-order time
         x, rel, side = self.components_at(t, landmarks if valid else None, image_size)
-        return self.push(t, x, side, rel)
+        return self.push(t, x, side, rel, seen=self.seen)
 
-    def push(self, t: float, x: np.ndarray, side: int = -1, rel: np.ndarray | None = None) -> list[Rep]:
+    def push(self, t: float, x: np.ndarray, side: int = -1, rel: np.ndarray | None = None,
+             seen: bool = True) -> list[Rep]:
         """Feed one frame's components (C,) (NaN = missing) and their reliabilities (default
-        1). Returns the reps that ended."""
+        1); ``seen=False`` when they were held from an earlier frame. Returns the reps that
+        ended."""
         cfg = self.config
         if self._last_t is not None and t <= self._last_t:
             return []
@@ -590,7 +608,7 @@ class RepCounter:
                 rel = np.min(np.stack([r[2] for r in self._raw]), axis=0)
 
             hist = self._hist
-            hist.append(t, x, rel, side)
+            hist.append(t, x, rel, side, seen)
             # (a rep in progress stays whole in the history)
             hist.drop_before(t - cfg.range_window_s, self._start_t if self._phase == ACTIVE else None)
             H, Rl = hist.X, hist.R  # (N, C)
@@ -692,6 +710,11 @@ class RepCounter:
             log.debug("%s: excursion of %.2f s (%.2f s past enter) ignored (duration)",
                       self.exercise, dur, t - self._enter_t)
             return None
+        observed = float(np.mean(hist.SEEN[idx])) if len(idx) else 0.0
+        if observed < cfg.min_observed:
+            log.debug("%s: excursion with %.0f%% of its frames observed ignored (held through a dropout)",
+                      self.exercise, 100 * observed)
+            return None
         if amp < cfg.min_amplitude or depth < cfg.count_depth or prominence < cfg.count_depth - cfg.exit:
             log.debug("%s: excursion of depth %.2f, prominence %.2f, amplitude %.2f ignored (too small)",
                       self.exercise, depth, prominence, amp)
@@ -735,7 +758,7 @@ def count_reps(t, landmarks, exercise: str, image_size=None, config: RepConfig |
         x, rel, side = counter.components_at(float(t[i]), lm[i])
         comps[i] = x
         before = counter._last_t
-        reps += counter.push(float(t[i]), x, side, rel)
+        reps += counter.push(float(t[i]), x, side, rel, seen=counter.seen)
         if counter._last_t != before:
             uu[i] = counter.u
     if trace:

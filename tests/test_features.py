@@ -143,6 +143,21 @@ def test_angles_scaled_into_feature_vector():
     assert f[34 + 6] == pytest.approx(1.0, abs=1e-6)  # left knee straight: 180 degrees
 
 
+def test_angles_in_plain_degrees_when_the_spec_asks():
+    """The paper preset's unscaled degrees: same angles x 180, coordinates untouched, and a model
+    bundle's spec says which it was trained on."""
+    lm = standing_pose()[None]
+    unit = frame_features(lm, FeatureSpec(normalisation="none"))[0]
+    spec = FeatureSpec(normalisation="none", angle_unit="degrees")
+    deg = frame_features(lm, spec)[0]
+    np.testing.assert_allclose(deg[:34], unit[:34])
+    np.testing.assert_allclose(deg[34:], unit[34:] * 180.0, rtol=1e-5)
+    assert deg[34 + 6] == pytest.approx(180.0, abs=1e-3)
+    assert FeatureSpec.from_json(spec.to_json()).angle_unit == "degrees"
+    with pytest.raises(SpecError, match="angle_unit"):
+        FeatureSpec(angle_unit="radians")
+
+
 def test_spec_json_round_trip_and_errors():
     spec = FeatureSpec(window=20, window_mode="rep", normalisation="body", sample_rate=10.0)
     again = FeatureSpec.from_json(spec.to_json())

@@ -494,6 +494,23 @@ def test_auto_recognition_needs_a_clear_sustained_lead():
     assert judge.exercise == "barbell_curl" and judge.counts == (0, 0, 0)
 
 
+def test_a_confidently_wrong_first_window_does_not_hold_up_recognition():
+    """BlazePose locking on can make the recogniser's first window confidently wrong. It counts
+    as one window of the average, not as its whole start: the squats are recognised as soon as
+    the first-exercise evidence time has passed, and the wrong exercise is never announced."""
+    clock = Clock()
+    # the first windows (complete 1 s after the person appears) say side lunge, certain
+    rec = scheduled_recogniser(clock, [(1.1, "side_lunge", 1.0), (1e9, "squat", 0.7)])
+    judge = Judge(ModelSet(recogniser=rec), None)
+    poses, _ = squats(0.0, n=5, seed=2)
+    events = run_clocked(judge, clock, poses)
+    ex = [e for e in events if isinstance(e, ExerciseEvent)]
+    assert [e.exercise for e in ex] == ["squat"]
+    # first window + auto_first_s (the average started at the wrong window: 5.6 s, p = 0.60)
+    assert ex[0].t < 1.0 + judge.config.auto_first_s + 0.1, ex[0].t
+    assert ex[0].confidence > 0.65
+
+
 def test_reps_done_while_recognising_are_counted():
     clock = Clock()
     rec = scheduled_recogniser(clock, [(1e9, "squat", 0.9)])

@@ -394,6 +394,24 @@ def test_person_lost_mid_rep_drops_that_rep_only():
     assert len(run_signal(s2, fps=fps)[0]) == 4
 
 
+def test_a_bad_lock_on_held_through_a_dropout_is_not_a_rep():
+    """BlazePose losing a person on washed-out frames and re-detecting them for a few frames at
+    a wrong, crouched pose: the filler holds that pose through the gap, but frames it held are
+    not seen, and an "excursion" made mostly of them is not a rep (real reps still count)."""
+    fps = 30
+    t, lm, size, _intervals = synth_clip("squat", 90.0, n_reps=3, seed=3, fps=fps, idle_s=2.0)
+    crouch, lying = pose_person_frame("squat", 1.0, "left")
+    bad = project(crouch, 90.0, lying)
+    lm = lm.copy()
+    lm[int(0.4 * fps):int(1.5 * fps)] = np.nan  # the person lost ...
+    lm[int(0.65 * fps):int(0.8 * fps)] = bad  # ... but for 4 frames found crouching
+    reps = count_reps(t, lm, "squat", image_size=size)
+    assert len(reps) == 3 and reps[0].start_t > 1.5, [(r.start_t, r.end_t) for r in reps]
+    # the same frames counted as seen (the check off) make the phantom rep
+    loose = count_reps(t, lm, "squat", image_size=size, config=RepConfig(min_observed=0.0))
+    assert len(loose) == 4 and loose[0].end_t < 2.0
+
+
 def test_an_excursion_longer_than_max_rep_is_not_a_rep():
     # sits down for 20 s, then does two reps
     sit = np.concatenate([np.zeros(30), np.linspace(0, 1, 30), np.ones(600), np.linspace(1, 0, 30)])

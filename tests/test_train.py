@@ -327,11 +327,12 @@ def test_compare_writes_paper_tables_with_both_splits(squat_dir, tmp_path):
 
 def test_paper_preset_trains_fixed_epochs():
     """The paper trains a fixed 100 epochs: its preset must not stop early (explicit flags win)."""
-    from formcheck.train.cli import build_parser, resolve
+    from formcheck.train.cli import build_parser, make_spec, resolve
 
     args = resolve(build_parser().parse_args(["compare", "--data", "d", "--preset", "paper", "-o", "o"]))
     assert (args.epochs, args.batch, args.lr, args.window, args.patience) == (100, 32, 1e-3, 15, 0)
-    assert (args.normalisation, args.window_mode) == ("none", "sliding")
+    assert (args.normalisation, args.window_mode, args.angle_unit) == ("none", "sliding", "degrees")
+    assert make_spec(args).angle_unit == "degrees"
     args = resolve(build_parser().parse_args(["fit", "--data", "d", "--preset", "paper", "--patience", "5",
                                               "-o", "o"]))
     assert args.patience == 5 and args.split == "random-window"

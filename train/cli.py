@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.device.features import FEATURE_SETS, NORMALISATIONS, WINDOW_MODES, FeatureSpec
+from formcheck.device.features import ANGLE_UNITS, FEATURE_SETS, NORMALISATIONS, WINDOW_MODES, FeatureSpec
 
 from .data import (
     GROUP_BY,
@@ -59,10 +59,10 @@ MODEL_CHOICES = ("rnn", "lstm", "cnn", "prod")  # formcheck.train.models.MODELS 
 # validation loss is still the one kept.
 PRESETS = {
     "paper": {"epochs": 100, "batch": 32, "lr": 1e-3, "window": 15, "window_mode": "sliding",
-              "normalisation": "none", "split": "random-window", "patience": 0},
+              "normalisation": "none", "angle_unit": "degrees", "split": "random-window", "patience": 0},
 }
 DEFAULTS = {"task": "conditions", "exercise": "all", "model": "prod", "features": "landmarks+angles",
-            "normalisation": "body-upright", "window_mode": "sliding", "split": "grouped",
+            "normalisation": "body-upright", "angle_unit": "unit", "window_mode": "sliding", "split": "grouped",
             "group_by": "group", "epochs": 60, "batch": 32, "lr": 1e-3, "window": 15,
             "sample_rate": 15.0, "stride": 1, "patience": 12, "seed": 0, "class_weight": "balanced",
             "threshold": 0.5}
@@ -173,6 +173,9 @@ def _add_common(p: argparse.ArgumentParser, compare: bool = False) -> None:
                        "(the paper's protocol; inflated by overlapping windows)")
     p.add_argument("--normalisation", choices=NORMALISATIONS,
                    help="coordinate normalisation (default body-upright; paper preset: none)")
+    p.add_argument("--angle-unit", choices=ANGLE_UNITS, dest="angle_unit",
+                   help="joint angles as degrees/180 (unit, default) or plain degrees (the paper "
+                        "preset: as the paper's code computed them, unscaled)")
     p.add_argument("--window-mode", choices=WINDOW_MODES, dest="window_mode",
                    help="sliding (the paper) or rep (one window per rep; AI-Hub clips are one rep)")
     p.add_argument("--group-by", choices=GROUP_BY, dest="group_by",
@@ -221,7 +224,7 @@ def resolve(args: argparse.Namespace, overrides: dict | None = None) -> argparse
 def make_spec(args, feature_set: str | None = None) -> FeatureSpec:
     extra = {} if args.min_visibility is None else {"min_visibility": float(args.min_visibility)}
     return FeatureSpec(feature_set=feature_set or args.features, normalisation=args.normalisation,
-                       window=args.window, window_mode=args.window_mode,
+                       angle_unit=args.angle_unit, window=args.window, window_mode=args.window_mode,
                        sample_rate=float(args.sample_rate), stride=args.stride, **extra)
 
 
@@ -403,7 +406,8 @@ def cmd_compare(args) -> int:
         print("compare: nothing trained", file=sys.stderr)
         return 1
     meta = {"task": args.task, "data": desc.get("datasets"), "window": args.window,
-            "window_mode": args.window_mode, "normalisation": args.normalisation, "stride": args.stride,
+            "window_mode": args.window_mode, "normalisation": args.normalisation, "angle_unit": args.angle_unit,
+            "stride": args.stride,
             "epochs": args.epochs, "patience": args.patience, "batch": args.batch, "lr": args.lr,
             "seed": args.seed, "seeds": seeds, "preset": args.preset}
     (args.out / "compare.json").write_text(json.dumps(_jsonable({"meta": meta, "rows": rows}), indent=1,
