@@ -135,7 +135,38 @@ def main(argv=None) -> int:
         tnr, tpr = good_ok / max(good_n, 1), bad_ok / max(bad_n, 1)
         print(f"| {verdict} | {thr:g} | {tnr:.0%} | {tpr:.0%} | {(tnr + tpr) / 2:.0%} | "
               f"{cue_ok / max(cue_n, 1):.0%} |")
+    print()
+    print_per_exercise(rows, JudgeConfig().verdict, JudgeConfig().condition_threshold)
     return 0
+
+
+def print_per_exercise(rows, verdict: str, thr: float) -> None:
+    """The default policy per exercise: where the nagging and the misses are."""
+    print(f"Per exercise, default policy ({verdict}, threshold {thr:g}):")
+    print()
+    print("| exercise | good reps | passed | faulty reps | caught | most cued condition on good reps |")
+    print("|---|---|---|---|---|---|")
+    by_ex = defaultdict(list)
+    for ex, truth, keys, e in rows:
+        by_ex[ex].append((truth, keys, e))
+    for ex in sorted(by_ex):
+        good = [0, 0]
+        bad = [0, 0]
+        nag = defaultdict(int)
+        for truth, keys, e in by_ex[ex]:
+            correct, failed = verdict_of(e, keys, verdict, thr)
+            if all(truth.values()):
+                good[0] += 1
+                good[1] += correct
+                for k in failed:
+                    nag[k] += 1
+            else:
+                bad[0] += 1
+                bad[1] += not correct
+        top = max(nag, key=nag.get) if nag else "—"
+        top = f"{top} ({nag[top]})" if nag else top
+        print(f"| {ex} | {good[0]} | {good[1] / max(good[0], 1):.0%} | {bad[0]} | "
+              f"{bad[1] / max(bad[0], 1):.0%} | {top} |")
 
 
 if __name__ == "__main__":
