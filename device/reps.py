@@ -499,7 +499,6 @@ class RepCounter:
                                  max_gap_s=self.config.hold_s)
         self._filler = MissingFiller(self._spec)
         self._ids = np.array(self._spec.landmarks)
-        self.seen = False
         self.reset()
 
     # ---- state ---------------------------------------------------------------------------
@@ -528,9 +527,9 @@ class RepCounter:
 
     # ---- per frame -----------------------------------------------------------------------
     def components_at(self, t: float, landmarks: np.ndarray | None,
-                      image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+                      image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, bool]:
         """Fill missing landmarks and compute one frame's components:
-        ``(x (C,), reliability (C,), side)``; :attr:`seen` says whether this frame's own
+        ``(x (C,), reliability (C,), side, seen)``; ``seen`` says whether this frame's own
         landmarks were there (not held from an earlier frame)."""
         lm = None
         if landmarks is not None:
@@ -544,7 +543,7 @@ class RepCounter:
         filled, _ = self._filler.step(t, lm)
         # Seen: the pose found the person on this frame (low visibility still counts: the far
         # side of a side view is always low, and its estimate is what there is).
-        self.seen = lm is not None and bool(np.isfinite(lm[self._ids, :2]).all(axis=1).mean() >= 0.5)
+        seen = lm is not None and bool(np.isfinite(lm[self._ids, :2]).all(axis=1).mean() >= 0.5)
         xyz = aspect_corrected(filled[None], image_size or self.image_size)
         # Body size: a high percentile of the recent per-frame estimates. Per frame it shrinks
         # with foreshortening during the rep itself, which would cancel the very heights and
@@ -562,7 +561,7 @@ class RepCounter:
             self._scale_t = t
         scale = self._scale
         x, rel, side = exercise_components(self.exercise, xyz, filled[None, :, 3], np.array([scale]))
-        return x[0], rel[0], int(side[0])
+        return x[0], rel[0], int(side[0]), seen
 
     def update(self, t: float, landmarks: np.ndarray | None, valid: bool = True,
                image_size: tuple[int, int] | None = None) -> list[Rep]:
@@ -575,8 +574,8 @@ class RepCounter:
             return []
         if not np.isfinite(t) or (self._last_t is not None and t <= self._last_t):
             return []  # garbage or out-of-order time
-        x, rel, side = self.components_at(t, landmarks if valid else None, image_size)
-        return self.push(t, x, side, rel, seen=self.seen)
+        x, rel, side, seen = self.components_at(t, landmarks if valid else None, image_size)
+        return self.push(t, x, side, rel, seen=seen)
 
     def push(self, t: float, x: np.ndarray, side: int = -1, rel: np.ndarray | None = None,
              seen: bool = True) -> list[Rep]:
@@ -755,10 +754,10 @@ def count_reps(t, landmarks, exercise: str, image_size=None, config: RepConfig |
     for i in range(len(t)):
         if not np.isfinite(t[i]) or (counter._last_t is not None and t[i] <= counter._last_t):
             continue
-        x, rel, side = counter.components_at(float(t[i]), lm[i])
+        x, rel, side, seen = counter.components_at(float(t[i]), lm[i])
         comps[i] = x
         before = counter._last_t
-        reps += counter.push(float(t[i]), x, side, rel, seen=counter.seen)
+        reps += counter.push(float(t[i]), x, side, rel, seen=seen)
         if counter._last_t != before:
             uu[i] = counter.u
     if trace:
