@@ -142,6 +142,8 @@ def make_bundle(run: dict, converted: DeviceModel, parity: ParityResult, name: s
         "model": run["config"]["model"], "epochs": run.get("epochs_run"), "seed": run["config"]["seed"],
         "split": split.get("kind"), "group_by": split.get("group_by"), "windows": split.get("windows"),
         "class_weight": run["config"].get("class_weight"),
+        "mirror": bool(run["config"].get("mirror", False)),
+        "rep_jitter": int(data.get("windows", {}).get("rep_jitter", 0)),
     }
     test = run.get("metrics", {}).get("test", {})
     metrics = {

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .pose import NUM_LANDMARKS, PAPER_LANDMARKS
+from .pose import MIRROR, NUM_LANDMARKS, PAPER_LANDMARKS
 
 SPEC_VERSION = 1
 
@@ -229,6 +229,44 @@ def normalise(xyz: np.ndarray, mode: str) -> np.ndarray:
         out[..., 0] = cos * x + sin * y
         out[..., 1] = -sin * x + cos * y
     return out
+
+
+def mirror_map(spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+    """``(source, sign)`` per feature: ``X[..., source] * sign`` is the features of the
+    left-right mirror image of the pose (left and right swapped, x negated).
+
+    Only for body-centred normalisations (in image coordinates a mirror also depends on the
+    frame's width). Raises :class:`SpecError` when the spec's landmarks or angles lack their
+    mirror partners.
+    """
+    if spec.normalisation == "none":
+        raise SpecError("normalisation: 'none' (image coordinates) cannot be mirrored; use body or body-upright")
+    pos = {lm: i for i, lm in enumerate(spec.landmarks)}
+    src, sign = [], []
+    for lm in spec.landmarks:
+        if MIRROR[lm] not in pos:
+            raise SpecError(f"landmarks: {lm} is in the spec but its mirror {MIRROR[lm]} is not")
+        for j, c in enumerate(spec.coords):
+            src.append(pos[MIRROR[lm]] * spec.n_coords + j)
+            sign.append(-1.0 if c == "x" else 1.0)
+    if spec.uses_angles:
+        tri = [tuple(a) for a in spec.angles]
+        at = {t: i for i, t in enumerate(tri)}
+        base = len(spec.landmarks) * spec.n_coords
+        for a, v, c in tri:
+            m = (MIRROR[a], MIRROR[v], MIRROR[c])
+            k = at.get(m, at.get(m[::-1]))  # the same angle either way round
+            if k is None:
+                raise SpecError(f"angles: {(a, v, c)} is in the spec but its mirror {m} is not")
+            src.append(base + k)
+            sign.append(1.0)
+    return np.array(src, np.intp), np.array(sign, np.float32)
+
+
+def mirror_features(x: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Features ``(..., num_features)`` of the mirrored pose (see :func:`mirror_map`)."""
+    src, sign = mirror_map(spec)
+    return (np.asarray(x)[..., src] * sign).astype(np.float32)
 
 
 # ---- missing data --------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from formcheck.device.features import (
     fill_missing,
     frame_features,
     joint_angles,
+    mirror_features,
     sequence_features,
 )
-from formcheck.device.pose import PAPER_LANDMARKS
+from formcheck.device.pose import MIRROR, PAPER_LANDMARKS
 from formcheck.device.windows import StreamWindower, rep_window, resample, sliding_windows
 
 
@@ -282,3 +283,26 @@ def test_rep_window_refuses_mostly_missing_reps():
     lm[5:50] = np.nan
     feats, valid = sequence_features(t, lm, spec)
     assert rep_window(t, feats, valid, 0.0, 1.9, spec) is None
+
+
+@pytest.mark.parametrize("norm", ["body", "body-upright"])
+def test_mirrored_features_are_the_features_of_the_mirrored_pose(norm):
+    rng = np.random.default_rng(4)
+    lm = np.stack([standing_pose(rng) for _ in range(5)])
+    lm[:, 15, :2] += (0.05, -0.2)  # left wrist raised: the mirror must raise the right one
+    mirrored = lm[:, list(MIRROR)].copy()
+    mirrored[..., 0] = 1.0 - mirrored[..., 0]  # the image flipped left-right
+    spec = FeatureSpec(normalisation=norm)
+    f = frame_features(lm, spec, (640, 480))
+    np.testing.assert_allclose(mirror_features(f, spec), frame_features(mirrored, spec, (640, 480)), atol=1e-5)
+    np.testing.assert_allclose(mirror_features(mirror_features(f, spec), spec), f, atol=1e-6)
+    names = spec.feature_names()
+    m = mirror_features(f, spec)
+    assert m[0, names.index("angle.right_elbow")] == pytest.approx(f[0, names.index("angle.left_elbow")])
+
+
+def test_a_spec_that_cannot_be_mirrored_names_the_field():
+    with pytest.raises(SpecError, match="normalisation"):
+        mirror_features(np.zeros((1, 44)), FeatureSpec(normalisation="none"))
+    with pytest.raises(SpecError, match=r"landmarks: 11 .* mirror 12"):
+        mirror_features(np.zeros((1, 2)), FeatureSpec(landmarks=(11,), feature_set="landmarks"))

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
-from formcheck.device.features import FeatureSpec, joint_angles, sequence_features
+from formcheck.device.features import FeatureSpec, aspect_corrected, joint_angles, sequence_features
 from formcheck.device.sequences import iter_dataset, read_sequences
 from formcheck.train import synth
 from formcheck.train.synth_cli import main as cli_main
@@ -516,3 +516,22 @@ def test_realism_report_on_the_real_curl_clip(videos_dir, tmp_path):
     assert st["angle_overlap"]["left_elbow"] > 0.6 and st["angle_overlap"]["right_elbow"] > 0.6
     assert st["synthetic"]["bones"]["shoulder_width"] < 0.35
     assert math.isfinite(st["synthetic"]["jitter"]["wrists"])
+
+
+def test_side_lunge_bends_the_working_knee_out_over_the_foot():
+    """A side lunge's knee travels out over the foot, so seen from the front the bend is in the
+    image and the working thigh comes down towards horizontal (on the real clip: knee 104°,
+    thigh 22° below horizontal), not forward at the camera as in a squat (generator v2: knee
+    ~154°, thigh ~50° below horizontal)."""
+    thighs, knees = [], []
+    for index in range(1, 7):
+        seq = clean("side_lunge", view="front", index=index).sequences[0]
+        xy = aspect_corrected(seq.landmarks, seq.image_size)[:, :, :2]
+        kl, kr = joint_angles(xy, ((L_HIP, L_KN, L_AN), (R_HIP, R_KN, R_AN))).T
+        i = int(np.nanargmin(np.minimum(kl, kr)))  # the deepest frame
+        hip, knee = (xy[i, L_HIP], xy[i, L_KN]) if kl[i] < kr[i] else (xy[i, R_HIP], xy[i, R_KN])
+        v = knee - hip  # image y points down
+        thighs.append(math.degrees(math.atan2(v[1], abs(v[0]))))
+        knees.append(min(kl[i], kr[i]))
+    assert np.median(knees) < 140, knees
+    assert np.median(thighs) < 40, thighs

@@ -22,6 +22,8 @@ from formcheck.train.data import (
     DataError,
     build_windows,
     class_weights,
+    jitter_spans,
+    rep_spans,
     split_windows,
 )
 from formcheck.train.report import compute_metrics
@@ -137,6 +139,31 @@ def test_condition_labels_rep_windows_and_unknown_rom():
     assert len(ws2) > len(synth)
     for _k, s in enumerate(synth):
         assert (ws2.y[ws2.seq == ws2.sequences.index(s.id), 0] == float(s.correct)).all()
+
+
+def test_rep_windows_are_also_cut_the_way_the_station_cuts_reps():
+    rng = np.random.default_rng(2)
+    synth = [toy_sequence(i, "squat", lean=i % 2 == 1, rng=rng) for i in range(3)]
+    aihub = [toy_sequence(10, "squat", rng=rng, origin="aihub-labels", n_reps=1)]
+    spec = FeatureSpec(window_mode="rep")
+    plain = build_windows(synth + aihub, spec, "conditions", "squat")
+    cut = build_windows(synth + aihub, spec, "conditions", "squat", rep_jitter=2)
+    # each labelled rep thrice (as labelled + two re-cuts); the AI-Hub clip is one rep, never re-cut
+    assert len(plain) == 3 * 3 + 1 and len(cut) == 3 * 3 * 3 + 1
+    assert cut.info["rep_jitter"] == 2
+    for s in synth:
+        i = cut.sequences.index(s.id)
+        assert (cut.y[cut.seq == i] == plain.y[plain.seq == plain.sequences.index(s.id)][0]).all()
+        spans = rep_spans(s)
+        again = jitter_spans(s, spans, 2)
+        assert again == jitter_spans(s, spans, 2), "re-cuts are deterministic per sequence"
+        assert again[:3] == spans and len(again) == 9
+        for (a, b), (a2, b2) in zip(spans * 2, again[3:], strict=True):
+            d = b - a
+            assert a - 0.05 * d - 1e-9 <= a2 <= a + 0.25 * d + 1e-9
+            assert b - 0.25 * d - 1e-9 <= b2 <= b + 0.05 * d + 1e-9
+        # the re-cut windows differ from the labelled ones: the model sees other cuts
+        assert not np.allclose(cut.X[cut.seq == i][3:6], cut.X[cut.seq == i][:3])
 
 
 def test_condition_never_labelled_gets_no_output():
@@ -285,6 +312,28 @@ def test_training_is_deterministic_for_a_seed(squat_dir):
     assert a["history"]["loss"] == b["history"]["loss"]
 
 
+def test_mirror_teaches_the_other_side(tmp_path):
+    """Faulty reps that lean only one way in training: with --mirror the model also catches the
+    lean the other way (every AI-Hub condition is the same fault on either side)."""
+    from formcheck.device.features import mirror_features
+    from formcheck.train.cli import fit_one
+    from formcheck.train.data import load_sequences, mirrored
+    from formcheck.train.models import TrainConfig, predict
+
+    d = toy_dataset(tmp_path / "data", n_per_class=6, seed=3)
+    ws = build_windows(load_sequences(d), FeatureSpec(window_mode="rep"), "conditions", "squat")
+    both = mirrored(ws)
+    assert len(both) == 2 * len(ws) and both.info["mirrored"]
+    np.testing.assert_array_equal(both.y[len(ws):], ws.y)
+    cfg = TrainConfig(epochs=60, patience=15, batch=16, lr=5e-3, seed=0, progress=False, mirror=True)
+    run = fit_one(ws, cfg, "grouped", "group", None, {})
+    test = run["_split"].test
+    j = list(ws.space.labels).index("back_neutral")
+    p = predict(run["_model"], mirror_features(test.X, ws.spec))[:, j]
+    f1 = compute_metrics("conditions", test.y[:, [j]], p[:, None], 0.5, ("back_neutral",))["f1"]
+    assert f1 >= 0.8, f1
+
+
 def test_exercise_recogniser(tmp_path):
     from formcheck.train.cli import main
 
@@ -400,6 +449,9 @@ def test_cli_reports_bad_input_by_option(squat_dir, tmp_path, capsys):
     assert "--data" in capsys.readouterr().err
     assert main(["--data", str(squat_dir), "--exercise", "deadlift", "-o", str(tmp_path / "x")]) == 2
     assert "--exercise" in capsys.readouterr().err
+    assert main(["--data", str(squat_dir), "--mirror", "--normalisation", "none", "--epochs", "1", "-q",
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "--mirror: normalisation: 'none'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--data", str(squat_dir), "--model", "transformer", "-o", str(tmp_path / "x")])
 

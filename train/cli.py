@@ -65,7 +65,7 @@ DEFAULTS = {"task": "conditions", "exercise": "all", "model": "prod", "features"
             "normalisation": "body-upright", "angle_unit": "unit", "window_mode": "sliding", "split": "grouped",
             "group_by": "group", "epochs": 60, "batch": 32, "lr": 1e-3, "window": 15,
             "sample_rate": 15.0, "stride": 1, "patience": 12, "seed": 0, "class_weight": "balanced",
-            "threshold": 0.5}
+            "threshold": 0.5, "mirror": False, "rep_jitter": 0}
 
 
 def _jsonable(o):
@@ -196,6 +196,12 @@ def _add_common(p: argparse.ArgumentParser, compare: bool = False) -> None:
     p.add_argument("--class-weight", choices=("balanced", "none"), dest="class_weight",
                    help="weight classes (per condition) to balance the loss (default balanced)")
     p.add_argument("--threshold", type=float, help="decision threshold on probabilities (default 0.5)")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                   help="also train on the left-right mirror image of every training window (needs a "
+                        "body-centred normalisation; default off)")
+    p.add_argument("--rep-jitter", type=int, dest="rep_jitter", metavar="N",
+                   help="rep windows: N more windows per labelled rep, cut in or out by 5-25%% at each end "
+                        "as the station's rep counter may cut it (default 0; `defaults`: 2)")
     p.add_argument("--seed", type=int, help="random seed (default 0): same seed, same model"
                    + ("; with --seeds N the first of N" if compare else ""))
     if compare:
@@ -233,7 +239,7 @@ def make_config(args, model: str | None = None):
 
     return TrainConfig(model=model or args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
                        patience=args.patience, seed=args.seed, class_weight=args.class_weight,
-                       threshold=args.threshold, progress=not args.quiet)
+                       threshold=args.threshold, mirror=bool(args.mirror), progress=not args.quiet)
 
 
 def targets(args, seqs) -> list[str]:
@@ -300,7 +306,8 @@ def cmd_fit(args) -> int:
     for ex in exs:
         out = args.out if len(exs) == 1 else args.out / run_name(args.task, ex)
         try:
-            ws = build_windows(seqs, spec, args.task, ex, args.group_by, progress=not args.quiet, space=space)
+            ws = build_windows(seqs, spec, args.task, ex, args.group_by, progress=not args.quiet, space=space,
+                               rep_jitter=args.rep_jitter)
             run = fit_one(ws, cfg, args.split, args.group_by, out, desc,
                           desc=f"{ex or 'recogniser'} {args.task} {cfg.model}")
         except DataError as e:
@@ -374,7 +381,8 @@ def cmd_compare(args) -> int:
         for fs in feature_sets:
             spec = make_spec(args, fs)
             try:
-                ws = build_windows(seqs, spec, args.task, ex, args.group_by, progress=False)
+                ws = build_windows(seqs, spec, args.task, ex, args.group_by, progress=False,
+                                   rep_jitter=args.rep_jitter)
             except DataError as e:
                 print(f"{ex} {fs}: skipped ({e})", file=sys.stderr)
                 continue

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
-from formcheck.device.features import FeatureSpec, sequence_features
+from formcheck.device.features import FeatureSpec, mirror_features, sequence_features
 from formcheck.device.sequences import LandmarkSequence, iter_dataset
 from formcheck.device.windows import rep_window, sliding_windows
 
@@ -213,16 +214,42 @@ def rep_spans(seq: LandmarkSequence) -> list[tuple[float, float]]:
     return []
 
 
-def sequence_windows(seq: LandmarkSequence, spec: FeatureSpec, ends: list | None = None) -> np.ndarray:
+# Where the station's rep counter cuts a rep, against the labelled span (synthetic clips, as a
+# fraction of the rep's duration): it sees the onset late and the return to rest early, by
+# 5-20% at each end. Rep windows for training are also cut that way (see ``jitter_spans``).
+CUT_IN = (-0.05, 0.25)
+
+
+def jitter_spans(seq: LandmarkSequence, spans: list[tuple[float, float]], n: int) -> list[tuple[float, float]]:
+    """``spans`` followed by ``n`` copies of each cut in or out at both ends by a random
+    fraction in :data:`CUT_IN` of its duration, as the station's rep counter may cut it
+    (deterministic per sequence id)."""
+    if n <= 0 or not spans:
+        return list(spans)
+    rng = np.random.default_rng(zlib.crc32(seq.id.encode()))
+    out = list(spans)
+    for _ in range(n):
+        for a, b in spans:
+            d = b - a
+            out.append((a + d * rng.uniform(*CUT_IN), b - d * rng.uniform(*CUT_IN)))
+    return out
+
+
+def sequence_windows(seq: LandmarkSequence, spec: FeatureSpec, ends: list | None = None,
+                     rep_jitter: int = 0) -> np.ndarray:
     """The windows of one sequence under ``spec`` (its window mode), ``(n, W, F)`` float32.
-    Sliding windows' end times are appended to ``ends`` when it is given."""
+    Sliding windows' end times are appended to ``ends`` when it is given; ``rep_jitter`` adds
+    that many re-cut copies of each rep window (see :func:`jitter_spans`)."""
     feats, valid = sequence_features(seq.t, seq.landmarks, spec, seq.image_size or None)
     if spec.window_mode == "sliding":
         X, e = sliding_windows(seq.t, feats, valid, spec)
         if ends is not None:
             ends.extend(e)
         return X
-    out = [rep_window(seq.t, feats, valid, a, b, spec) for a, b in rep_spans(seq)]
+    spans = rep_spans(seq)
+    if seq.reps:  # a whole AI-Hub clip is one rep by definition: nothing to re-cut
+        spans = jitter_spans(seq, spans, rep_jitter)
+    out = [rep_window(seq.t, feats, valid, a, b, spec) for a, b in spans]
     out = [w for w in out if w is not None]
     if not out:
         return np.zeros((0, spec.window, spec.num_features), np.float32)
@@ -263,11 +290,12 @@ def group_key(seq: LandmarkSequence, by: str = "group") -> str:
 
 def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str, exercise: str = "",
                   group_by: str = "group", progress: bool = False,
-                  space: LabelSpace | None = None) -> WindowSet:
+                  space: LabelSpace | None = None, rep_jitter: int = 0) -> WindowSet:
     """Windows and labels of every usable sequence for one task (and exercise).
 
     ``space`` fixes the outputs (evaluating a trained model on other data); otherwise it comes
-    from the exercise, minus conditions the data never labels.
+    from the exercise, minus conditions the data never labels. ``rep_jitter``: re-cut copies
+    of each labelled rep (rep windows; see :func:`jitter_spans`).
     """
     fixed = space is not None
     space = space or label_space(task, exercise, seqs)
@@ -287,7 +315,7 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
             skipped["no reps"] += 1
             continue
         ends: list = []
-        X = sequence_windows(s, spec, ends)
+        X = sequence_windows(s, spec, ends, rep_jitter)
         Y = np.repeat(y[None], len(X), axis=0)
         if space.task == "exercise" and spec.window_mode == "sliding" and not is_idle(s):
             X, Y = _idle_outside_sets(s, X, Y, np.asarray(ends), spec, space)
@@ -308,7 +336,7 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
                         + (f", exercise {exercise!r}" if exercise else "")
                         + f" with window mode {spec.window_mode!r}"
                         + (f" ({dict(skipped)})" if skipped else ""))
-    info = {"sequences": len(ids), "origins": dict(origins), "skipped": dict(skipped)}
+    info = {"sequences": len(ids), "origins": dict(origins), "skipped": dict(skipped), "rep_jitter": rep_jitter}
     y_all = np.concatenate(ys).astype(np.float32)
     if space.task == "conditions" and not fixed:
         # A condition nobody labelled (AI-Hub's rom) gets no output at all: an untrained head
@@ -323,6 +351,19 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
             y_all = y_all[:, known]
     return WindowSet(np.concatenate(Xs).astype(np.float32), y_all,
                      np.array(gs, dtype=object), np.array(ss, dtype=np.int64), space, spec, ids, info)
+
+
+def mirrored(ws: WindowSet) -> WindowSet:
+    """``ws`` followed by the left-right mirror image of every window, with the same labels.
+
+    None of the tasks' labels depends on the side (a good rep mirrored is a good rep, a squat
+    a squat), so the mirror doubles the training data and shows the model each pose with the
+    other leg working, the other arm lifting, the camera on the other side.
+    """
+    X = np.concatenate([ws.X, mirror_features(ws.X, ws.spec)])
+    two = lambda a: np.concatenate([a, a])  # noqa: E731
+    return WindowSet(X, two(ws.y), two(ws.groups), two(ws.seq), ws.space, ws.spec, ws.sequences,
+                     {**ws.info, "mirrored": True})
 
 
 # ---- splits --------------------------------------------------------------------------------

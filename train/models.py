@@ -35,8 +35,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 from formcheck.device.classifier import Standardization
+from formcheck.device.features import SpecError
 
-from .data import DataError, Split, WindowSet, class_weights
+from .data import DataError, Split, WindowSet, class_weights, mirrored
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ class TrainConfig:
     threshold: float = 0.5
     progress: bool = True
     init: str | None = None  # a .keras model to start from (fine-tuning); same architecture
+    mirror: bool = False  # add each training window's left-right mirror image (not val/test)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -306,6 +308,11 @@ def train_model(split: Split, cfg: TrainConfig, checkpoint: str | Path | None = 
     except Exception:  # older TF: determinism is best effort
         pass
     tr, va = split.train, split.val
+    if cfg.mirror:
+        try:
+            tr = mirrored(tr)
+        except SpecError as e:
+            raise DataError(f"--mirror: {e}") from None
     task, k = tr.space.task, tr.space.k
     if cfg.init:  # fine-tuning: the pre-trained model, its standardisation included
         model = keras.models.load_model(cfg.init, compile=False)

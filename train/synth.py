@@ -65,7 +65,7 @@ from formcheck.device.sequences import LandmarkSequence, write_manifest, write_s
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 2  # 2: upright squat variants, barbell plates
+GENERATOR_VERSION = 3  # 2: upright squat variants, barbell plates; 3: side lunges bend the knee out over the foot
 DEG = math.pi / 180.0
 
 # Severity scale of a condition: below FAULT_THRESHOLD the condition holds (natural variation),
@@ -298,8 +298,9 @@ class Motion:
     """Per-frame tracks of the skeleton's degrees of freedom (radians, metres).
 
     Scalars default to 0. Vector tracks: ``root`` (pelvis centre), ``{s}_toe`` (planted foot's
-    toe point), ``{s}_hand_local``/``{s}_pole_local`` (arm IK target and elbow direction in the
-    trunk frame). ``s`` is ``l`` or ``r``.
+    toe point), ``{s}_knee_pole`` (a planted leg's knee direction in world axes; default: where
+    the toes point), ``{s}_hand_local``/``{s}_pole_local`` (arm IK target and elbow direction in
+    the trunk frame). ``s`` is ``l`` or ``r``.
     """
 
     def __init__(self, t: np.ndarray):
@@ -456,6 +457,8 @@ def build_skeleton(b: Body, m: Motion) -> Skeleton:
             ankle_p = heel_p + rotate_about(ankle_p - heel_p, axis, -tr)
             toe_p = heel_p + rotate_about(toe_p - heel_p, axis, -tr)
         fwd_p = ap(ry(psi), [0.0, 0.0, 1.0])
+        if f"{s}_knee_pole" in m.d:
+            fwd_p = unit(m[f"{s}_knee_pole"])
 
         w = m[f"{s}_free"]
         if np.any(w > 0):
@@ -1318,9 +1321,15 @@ def prog_side_lunge(ctx: ClipContext) -> tuple[Motion, Schedule]:
     t = m.t
     aL, aR = sch.activation(t, side=1), sch.activation(t, side=-1)
     a_any = np.maximum(aL, aR)
-    half_w = rng.uniform(0.2, 0.36) * H
+    half_w = rng.uniform(0.26, 0.44) * H
     toe_out = rng.uniform(10, 30) * DEG
     stand_feet(m, b, half_w, toe_out)
+    # the working knee bends out over the foot (frontal plane, a little toward the toes), not
+    # forward as in a squat: seen from the front the thigh comes down to horizontal
+    c_fwd = ctx.rng("knee_pole").uniform(0.2, 0.8)
+    for s, sg in (("l", 1), ("r", -1)):
+        toes = np.array([sg * math.sin(toe_out), 0.0, math.cos(toe_out)])
+        m[f"{s}_knee_pole"] = np.tile(np.array([0.0, 1.0, 0.0]) + c_fwd * toes, (m.T, 1))
     # working knee flexion at the bottom; the faults: too deep/over the toes (working_knee_90),
     # too shallow (rom), the other knee bending (other_leg)
     s_90 = ctx.sev("working_knee_90")
@@ -1365,7 +1374,7 @@ def prog_side_lunge(ctx: ClipContext) -> tuple[Motion, Schedule]:
         root += on - paths[sg][0]
     m["root"] = root
     # trunk lean forward (hips back); the fault leans far forward or back
-    lean_c = rng.uniform(15, 38) * DEG
+    lean_c = rng.uniform(15, 50) * DEG
     s_lean = ctx.sev("no_lean")
     v_lean = _sev_pick(ctx, "no_lean", [("forward", 0.65), ("back", 0.35)])
     if v_lean == "forward":
