@@ -65,7 +65,7 @@ from formcheck.device.sequences import LandmarkSequence, write_manifest, write_s
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 3  # 2: upright squat variants, barbell plates; 3: side lunges bend the knee out over the foot
+GENERATOR_VERSION = 3  # 2: upright squat variants, barbell plates; 3: side lunges: knee out over the foot, head free
 DEG = math.pi / 180.0
 
 # Severity scale of a condition: below FAULT_THRESHOLD the condition holds (natural variation),
@@ -1388,7 +1388,9 @@ def prog_side_lunge(ctx: ClipContext) -> tuple[Motion, Schedule]:
     m.add("lumbar_flex", 0.5 * rnd)
     m["thor_flex"] = a_any * lean * 0.05 + 0.6 * rnd
     m.add("pitch", -0.3 * rnd)
-    m["neck_flex"] = -a_any * lean * rng.uniform(0.3, 0.7) + 0.3 * rnd
+    # the head lifts against the lean to look ahead, or not at all (a goblet hold: chin over the
+    # weight, as on the real clip)
+    m["neck_flex"] = -a_any * lean * rng.uniform(0.0, 0.7) + 0.3 * rnd
     # torso/foot/knee alignment: knee caves inside the foot, torso turns off the foot line
     s_al = ctx.sev("torso_foot_knee")
     v_al = _sev_pick(ctx, "torso_foot_knee", [("knee", 0.6), ("torso", 0.4)])
