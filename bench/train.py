@@ -91,7 +91,7 @@ def worker(args) -> dict:
             win_s, train_s, fit_s, conv_s = [], [], [], []
             for r in range(args.repeat):
                 t0 = time.perf_counter()
-                ws = build_windows(seqs, spec, task, ex, d.group_by, rep_jitter=0 if rec else d.rep_jitter)
+                ws = build_windows(seqs, spec, task, ex, d.group_by, rep_jitter=d.rep_jitter)
                 win_s.append(time.perf_counter() - t0)
                 cfg = TrainConfig(model="prod", epochs=args.epochs, patience=0, seed=d.seed,
                                   batch=d.recogniser_batch if rec else d.batch,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -120,24 +121,52 @@ def main(argv=None) -> int:
     for verdict, thr in POLICIES:
         if verdict != "conditions" and not any("correct" in e.probs for *_, e in rows):
             continue
-        good_ok = good_n = bad_ok = bad_n = cue_ok = cue_n = 0
-        for _ex, truth, keys, e in rows:
-            correct, failed = verdict_of(e, keys, verdict, thr)
-            really = all(truth.values())
-            if really:
-                good_n += 1
-                good_ok += correct
-            else:
-                bad_n += 1
-                bad_ok += not correct
-            cue_n += len(failed)
-            cue_ok += sum(truth.get(k) is False for k in failed)
-        tnr, tpr = good_ok / max(good_n, 1), bad_ok / max(bad_n, 1)
+        s = score(rows, verdict, thr)
+        tnr, tpr = s.passed, s.caught
         print(f"| {verdict} | {thr:g} | {tnr:.0%} | {tpr:.0%} | {(tnr + tpr) / 2:.0%} | "
-              f"{cue_ok / max(cue_n, 1):.0%} |")
+              f"{s.cue_ok / max(s.cue_n, 1):.0%} |")
     print()
     print_per_exercise(rows, JudgeConfig().verdict, JudgeConfig().condition_threshold)
     return 0
+
+
+@dataclass
+class Score:
+    """How a verdict policy did on a set of reps."""
+
+    good_n: int = 0  # correct reps
+    good_ok: int = 0  # ... judged correct
+    bad_n: int = 0  # reps with a fault
+    bad_ok: int = 0  # ... judged incorrect
+    cue_n: int = 0  # cues shown
+    cue_ok: int = 0  # ... naming a condition the rep really failed
+    nag: dict = field(default_factory=dict)  # condition -> times cued on correct reps
+
+    @property
+    def passed(self) -> float:
+        return self.good_ok / max(self.good_n, 1)
+
+    @property
+    def caught(self) -> float:
+        return self.bad_ok / max(self.bad_n, 1)
+
+
+def score(rows, verdict: str, thr: float) -> Score:
+    """Score ``rows`` ``(exercise, truth, keys, event)`` under one verdict policy."""
+    s = Score()
+    for _ex, truth, keys, e in rows:
+        correct, failed = verdict_of(e, keys, verdict, thr)
+        if all(truth.values()):
+            s.good_n += 1
+            s.good_ok += correct
+            for k in failed:
+                s.nag[k] = s.nag.get(k, 0) + 1
+        else:
+            s.bad_n += 1
+            s.bad_ok += not correct
+        s.cue_n += len(failed)
+        s.cue_ok += sum(truth.get(k) is False for k in failed)
+    return s
 
 
 def print_per_exercise(rows, verdict: str, thr: float) -> None:
@@ -146,27 +175,11 @@ def print_per_exercise(rows, verdict: str, thr: float) -> None:
     print()
     print("| exercise | good reps | passed | faulty reps | caught | most cued condition on good reps |")
     print("|---|---|---|---|---|---|")
-    by_ex = defaultdict(list)
-    for ex, truth, keys, e in rows:
-        by_ex[ex].append((truth, keys, e))
-    for ex in sorted(by_ex):
-        good = [0, 0]
-        bad = [0, 0]
-        nag = defaultdict(int)
-        for truth, keys, e in by_ex[ex]:
-            correct, failed = verdict_of(e, keys, verdict, thr)
-            if all(truth.values()):
-                good[0] += 1
-                good[1] += correct
-                for k in failed:
-                    nag[k] += 1
-            else:
-                bad[0] += 1
-                bad[1] += not correct
-        top = max(nag, key=nag.get) if nag else "—"
-        top = f"{top} ({nag[top]})" if nag else top
-        print(f"| {ex} | {good[0]} | {good[1] / max(good[0], 1):.0%} | {bad[0]} | "
-              f"{bad[1] / max(bad[0], 1):.0%} | {top} |")
+    for ex in sorted({r[0] for r in rows}):
+        s = score([r for r in rows if r[0] == ex], verdict, thr)
+        top = max(s.nag, key=s.nag.get) if s.nag else "—"
+        top = f"{top} ({s.nag[top]})" if s.nag else top
+        print(f"| {ex} | {s.good_n} | {s.passed:.0%} | {s.bad_n} | {s.caught:.0%} | {top} |")
 
 
 if __name__ == "__main__":

@@ -295,7 +295,7 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
 
     ``space`` fixes the outputs (evaluating a trained model on other data); otherwise it comes
     from the exercise, minus conditions the data never labels. ``rep_jitter``: re-cut copies
-    of each labelled rep (rep windows; see :func:`jitter_spans`).
+    of each labelled rep (rep windows only; ignored for sliding ones; see :func:`jitter_spans`).
     """
     fixed = space is not None
     space = space or label_space(task, exercise, seqs)
@@ -336,7 +336,8 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
                         + (f", exercise {exercise!r}" if exercise else "")
                         + f" with window mode {spec.window_mode!r}"
                         + (f" ({dict(skipped)})" if skipped else ""))
-    info = {"sequences": len(ids), "origins": dict(origins), "skipped": dict(skipped), "rep_jitter": rep_jitter}
+    info = {"sequences": len(ids), "origins": dict(origins), "skipped": dict(skipped),
+            "rep_jitter": rep_jitter if spec.window_mode == "rep" else 0}  # sliding windows: no reps to re-cut
     y_all = np.concatenate(ys).astype(np.float32)
     if space.task == "conditions" and not fixed:
         # A condition nobody labelled (AI-Hub's rom) gets no output at all: an untrained head
@@ -360,10 +361,11 @@ def mirrored(ws: WindowSet) -> WindowSet:
     a squat), so the mirror doubles the training data and shows the model each pose with the
     other leg working, the other arm lifting, the camera on the other side.
     """
-    X = np.concatenate([ws.X, mirror_features(ws.X, ws.spec)])
-    two = lambda a: np.concatenate([a, a])  # noqa: E731
-    return WindowSet(X, two(ws.y), two(ws.groups), two(ws.seq), ws.space, ws.spec, ws.sequences,
-                     {**ws.info, "mirrored": True})
+    n = len(ws)
+    out = ws.subset(np.concatenate([np.arange(n), np.arange(n)]))
+    out.X[n:] = mirror_features(ws.X, ws.spec)
+    out.info["mirrored"] = True
+    return out
 
 
 # ---- splits --------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def cmd_defaults(args) -> int:
                                stride=args.recogniser_stride if rec else 1)
             try:
                 ws = build_windows(seqs, spec, task, ex, args.group_by, progress=not args.quiet,
-                                   rep_jitter=0 if rec else args.rep_jitter)
+                                   rep_jitter=args.rep_jitter)
                 # --candidates N trains N initialisations and keeps the best by validation F1
                 # (the test windows never choose). Off by default: on held-out synthetic reps
                 # (bench/verdicts.py) best-of-3 judged no better than seed 0. A model whose held-out windows
