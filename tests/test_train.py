@@ -416,6 +416,27 @@ def test_ordering_counts_seed_noise_as_a_tie(tmp_path):
     assert paired_order({0: 0.5}, {1: 0.6})[0] == "?"  # no common seed, no comparison
 
 
+def test_pooled_f1_scores_seeds_whose_test_split_has_one_class(tmp_path):
+    """With one correct clip per exercise most seeds' test windows are all 'incorrect'; summing the
+    confusion matrices over seeds still scores a model that finds the rare correct windows above one
+    that always says 'incorrect' (whose macro-F1 is p / (1 + p))."""
+    from formcheck.train.report import pooled_f1, write_compare_report
+
+    def row(m, seed, cm):
+        return {"exercise": "knee_up", "model": m, "features": "landmarks", "split": "random-window",
+                "seed": seed, "accuracy": 0.0, "f1": 1.0, "n_test": int(np.sum(cm)),
+                "one_class_test": cm[1] == [0, 0], "seconds": 1.0, "epochs": 1, "confusion": cm}
+
+    rows = [row("rnn", 0, [[24, 0], [0, 0]]), row("rnn", 1, [[23, 0], [1, 0]]),   # always 'incorrect'
+            row("cnn", 0, [[24, 0], [0, 0]]), row("cnn", 1, [[23, 0], [0, 1]])]   # finds it
+    pooled = pooled_f1(rows)
+    assert pooled["knee_up", "cnn", "landmarks", "random-window"] == 1.0
+    assert abs(pooled["knee_up", "rnn", "landmarks", "random-window"] - (47 / 48) / (1 + 47 / 48)) < 1e-9
+    assert pooled_f1([{k: v for k, v in r.items() if k != "confusion"} for r in rows]) == {}
+    report = write_compare_report(tmp_path, rows, {"task": "form", "epochs": 100, "patience": 0}).read_text()
+    assert "## Pooled over seeds" in report and "| 1D-CNN | 1.000 |" in report
+
+
 def test_evaluate_on_other_data_and_fine_tune_with_init(squat_dir, tmp_path):
     """A model trained on 'synthetic' data scored on 'AI-Hub' clips (rom unknown there), then
     fine-tuned on them: the outputs stay the pre-trained model's, rom masked, not dropped."""

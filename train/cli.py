@@ -406,6 +406,8 @@ def cmd_compare(args) -> int:
                                "one_class_test": bool(args.task == "form" and len(np.unique(yt[:, 0])) < 2),
                                "seconds": run["train_seconds"], "epochs": run["epochs_run"],
                                "best_epoch": run["best_epoch"] + 1}
+                        if args.task == "form":
+                            row["confusion"] = t["confusion"]
                         rows.append(row)
                         print(f"{row['exercise']:<16} {m:<5} {fs:<17} {sp:<14} seed {seed:<3} acc "
                               f"{_f(t['accuracy'])} F1 {_f(t['f1'])} (n={t['n']}, best epoch "
