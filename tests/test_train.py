@@ -463,6 +463,33 @@ def test_evaluate_on_other_data_and_fine_tune_with_init(squat_dir, tmp_path):
     assert main(["fit", "--data", str(real), "--init", str(pre), "--task", "form", "-o", str(tmp_path / "x")]) == 2
 
 
+def test_evaluate_a_shipped_bundle_on_aihub_like_clips(tmp_path, capsys):
+    """``evaluate`` scores what ships (the int8 bundle) as well as a run; AI-Hub clips carry a
+    per-frame ``active`` flag, which the recogniser's windows must not read as exercising spans."""
+    from formcheck.device.bundle import default_bundle_dir
+    from formcheck.train.cli import main
+
+    rng = np.random.default_rng(3)
+    real = tmp_path / "real"
+    for i in range(8):
+        seq = toy_sequence(200 + i, "squat", lean=i % 2 == 0, rng=rng, origin="aihub-labels", n_reps=1)
+        seq.extra = {"active": [True] * len(seq.t)}
+        write_sequences(real / f"{i}.npz", [seq])
+    models = default_bundle_dir()
+    assert main(["evaluate", str(models / "squat-conditions.json"), "--data", str(real), "-q",
+                 "-o", str(tmp_path / "c.json")]) == 0
+    m = json.loads((tmp_path / "c.json").read_text())["metrics"]
+    assert m["n"] == 8 and m["per_label"]["rom"]["n"] == 0 and m["per_label"]["back_neutral"]["n"] == 8
+    assert 0.0 <= m["f1"] <= 1.0
+    assert main(["evaluate", str(models / "recogniser.json"), "--data", str(real), "-q",
+                 "-o", str(tmp_path / "r.json")]) == 0
+    r = json.loads((tmp_path / "r.json").read_text())["metrics"]
+    assert r["n"] > 8 and r["per_label"]["squat"]["n"] == r["n"]  # every window labelled squat
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "missing.json"), "--data", str(real), "-q"]) == 2
+    assert "missing.json" in capsys.readouterr().err
+
+
 def test_cli_reports_bad_input_by_option(squat_dir, tmp_path, capsys):
     from formcheck.train.cli import main
 

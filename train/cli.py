@@ -330,12 +330,28 @@ def cmd_evaluate(args) -> int:
     from .models import predict
     from .report import compute_metrics, fmt
 
-    run, spec, space = load_run_meta(args.run)
+    if args.run.suffix in (".json", ".tflite"):  # a device bundle: what ships, int8 and all
+        from formcheck.device.bundle import BundleError, load_bundle
+        from formcheck.device.classifier import Classifier
+
+        try:
+            bundle = load_bundle(args.run)
+        except BundleError as e:
+            raise DataError(str(e)) from None
+        spec, thr = bundle.spec, float(bundle.threshold)
+        space = LabelSpace(bundle.task, bundle.exercise, tuple(bundle.labels),
+                           tuple(CondLabel(c.key, c.name, c.cue) for c in bundle.conditions))
+        score = Classifier(bundle).predict
+    else:
+        run, spec, space = load_run_meta(args.run)
+        thr = float(run.get("threshold", 0.5))
+        model = load_run_model(args.run)
+
+        def score(X):
+            return predict(model, X)
     seqs = load_sequences(args.data)
     ws = build_windows(seqs, spec, space.task, space.exercise, progress=not args.quiet, space=space)
-    model = load_run_model(args.run)
-    thr = float(run.get("threshold", 0.5))
-    m = compute_metrics(space.task, ws.y, predict(model, ws.X), thr, space.labels)
+    m = compute_metrics(space.task, ws.y, score(ws.X), thr, space.labels)
     name = space.exercise or "recogniser"
     print(f"{name} {space.task}: {len(ws)} windows from {ws.info['sequences']} sequences "
           f"({', '.join(map(str, args.data))}) — accuracy {fmt(m['accuracy'])}, macro-F1 {fmt(m['f1'])}")
@@ -449,11 +465,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", default="random-window,grouped", help="comma list (default both)")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("evaluate", help="score a trained run on other data (same features and labels)",
-                       description="Evaluate a run's model on another dataset, e.g. a model trained on "
-                                   "synthetic data on real AI-Hub clips. Conditions the data does not label "
-                                   "(AI-Hub's rom) are left out of the figures.")
-    p.add_argument("run", type=Path, metavar="RUN_DIR")
+    p = sub.add_parser("evaluate", help="score a trained run or a device bundle on other data",
+                       description="Evaluate a run's model, or a device bundle (NAME.json: the int8 model "
+                                   "that ships), on another dataset, e.g. a model trained on synthetic data "
+                                   "on real AI-Hub clips. Conditions the data does not label (AI-Hub's rom) "
+                                   "are left out of the figures.")
+    p.add_argument("run", type=Path, metavar="RUN_DIR|BUNDLE.json")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR")
     p.add_argument("-o", "--out", type=Path, help="also write the metrics as JSON here")
     p.add_argument("-q", "--quiet", action="store_true")

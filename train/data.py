@@ -263,7 +263,8 @@ def _idle_outside_sets(seq: LandmarkSequence, X: np.ndarray, Y: np.ndarray, ends
     rep, resting between sets) is ``idle``, one straddling the edge is left out. Without this
     the recogniser learns that standing still is whichever exercise the clip is of."""
     spans = seq.extra.get("active") if isinstance(seq.extra, dict) else None
-    if not spans or len(X) == 0:
+    # AI-Hub's extra["active"] is a per-frame flag, not spans: such clips keep their label
+    if not spans or len(X) == 0 or not all(isinstance(s, (list, tuple)) and len(s) == 2 for s in spans):
         return X, Y
     n = len(seq.t)
     t_spans = [(float(seq.t[max(0, int(a))]), float(seq.t[min(n - 1, int(b))])) for a, b in spans]
