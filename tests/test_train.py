@@ -376,15 +376,17 @@ def test_compare_writes_paper_tables_with_both_splits(squat_dir, tmp_path):
 
 def test_paper_preset_trains_fixed_epochs():
     """The paper trains a fixed 100 epochs: its preset must not stop early (explicit flags win)."""
-    from formcheck.train.cli import build_parser, make_spec, resolve
+    from formcheck.train.cli import build_parser, make_config, make_spec, resolve
 
     args = resolve(build_parser().parse_args(["compare", "--data", "d", "--preset", "paper", "-o", "o"]))
     assert (args.epochs, args.batch, args.lr, args.window, args.patience) == (100, 32, 1e-3, 15, 0)
     assert (args.normalisation, args.window_mode, args.angle_unit) == ("none", "sliding", "degrees")
     assert make_spec(args).angle_unit == "degrees"
+    assert make_config(args, "cnn").standardize is True
     args = resolve(build_parser().parse_args(["fit", "--data", "d", "--preset", "paper", "--patience", "5",
-                                              "-o", "o"]))
+                                              "--no-standardize", "-o", "o"]))
     assert args.patience == 5 and args.split == "random-window"
+    assert make_config(args).standardize is False
 
 
 def _cmp_rows(scores: dict) -> list[dict]:
@@ -547,3 +549,29 @@ def test_recogniser_labels_the_pauses_of_an_exercise_clip_idle():
     # every window kept lies wholly outside the sets (idle) or mostly inside one (squat)
     unlabelled = build_windows([seq], spec, "form", "squat")  # same windows, no relabelling
     assert len(ws) < len(unlabelled)
+
+
+def test_standardize_makes_a_paper_model_blind_to_feature_units(squat_dir):
+    """--standardize: the paper's CNN trained on the features in other units (angles x180, as
+    plain degrees) learns the same model; without it, the units change what it learns."""
+    import dataclasses
+
+    from formcheck.train.cli import fit_one
+    from formcheck.train.data import load_sequences
+    from formcheck.train.models import STD_FLOOR, TrainConfig, predict, split_standardizer
+
+    ws = build_windows(load_sequences(squat_dir), FeatureSpec(window_mode="rep"), "form", "squat")
+    flat = ws.X.reshape(-1, ws.X.shape[-1])
+    scale = np.where(flat.std(axis=0) >= 2 * STD_FLOOR, 180.0, 1.0).astype(np.float32)
+    assert (scale > 1).sum() > 10
+    big = dataclasses.replace(ws, X=ws.X * scale)
+    preds = {}
+    for standardize in (True, False):
+        cfg = TrainConfig(model="cnn", epochs=4, patience=0, seed=3, progress=False, standardize=standardize)
+        a = fit_one(ws, cfg, "grouped", "group", None, {})
+        b = fit_one(big, cfg, "grouped", "group", None, {})
+        preds[standardize] = predict(a["_model"], ws.X), predict(b["_model"], big.X)
+        core, std = split_standardizer(a["_model"])
+        assert (std is not None) == standardize and (core is not a["_model"]) == standardize
+    np.testing.assert_allclose(*preds[True], atol=2e-3)
+    assert np.abs(preds[False][0] - preds[False][1]).max() > 0.05

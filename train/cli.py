@@ -56,10 +56,14 @@ MODEL_CHOICES = ("rnn", "lstm", "cnn", "prod")  # formcheck.train.models.MODELS 
 # batch 32, window 15, split 8:1:1, image coordinates, windows shuffled before splitting. No
 # early stopping (patience 0): it stops a slow starter — the LSTM sits at chance for its first
 # 30-40 epochs on the AI-Hub sample — long before the paper's 100 epochs. The best epoch by
-# validation loss is still the one kept.
+# validation loss is still the one kept. Features are standardised (training mean and sd) in
+# front of every model: the paper gives no input scaling, and without it the ordering measures
+# input units (plain degrees beside image coordinates saturate the SimpleRNN and blow up the
+# CNN), not architectures; with it the ordering does not depend on the units (docs/training.md).
 PRESETS = {
     "paper": {"epochs": 100, "batch": 32, "lr": 1e-3, "window": 15, "window_mode": "sliding",
-              "normalisation": "none", "angle_unit": "degrees", "split": "random-window", "patience": 0},
+              "normalisation": "none", "angle_unit": "degrees", "split": "random-window", "patience": 0,
+              "standardize": True},
 }
 DEFAULTS = {"task": "conditions", "exercise": "all", "model": "prod", "features": "landmarks+angles",
             "normalisation": "body-upright", "angle_unit": "unit", "window_mode": "sliding", "split": "grouped",
@@ -199,6 +203,10 @@ def _add_common(p: argparse.ArgumentParser, compare: bool = False) -> None:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                    help="also train on the left-right mirror image of every training window (needs a "
                         "body-centred normalisation; default off)")
+    p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
+                   help="standardise each feature (training mean and sd) in front of the model (default: "
+                        "prod only; paper preset: every model; --no-standardize: the paper's models "
+                        "see the raw features)")
     p.add_argument("--rep-jitter", type=int, dest="rep_jitter", metavar="N",
                    help="rep windows: N more windows per labelled rep, cut in or out by 5-25%% at each end "
                         "as the station's rep counter may cut it (default 0; `defaults`: 2)")
@@ -239,7 +247,8 @@ def make_config(args, model: str | None = None):
 
     return TrainConfig(model=model or args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
                        patience=args.patience, seed=args.seed, class_weight=args.class_weight,
-                       threshold=args.threshold, mirror=bool(args.mirror), progress=not args.quiet)
+                       threshold=args.threshold, mirror=bool(args.mirror), standardize=args.standardize,
+                       progress=not args.quiet)
 
 
 def targets(args, seqs) -> list[str]:
@@ -435,6 +444,7 @@ def cmd_compare(args) -> int:
             "window_mode": args.window_mode, "normalisation": args.normalisation, "angle_unit": args.angle_unit,
             "stride": args.stride,
             "epochs": args.epochs, "patience": args.patience, "batch": args.batch, "lr": args.lr,
+            "class_weight": args.class_weight, "standardize": args.standardize,
             "seed": args.seed, "seeds": seeds, "preset": args.preset}
     (args.out / "compare.json").write_text(json.dumps(_jsonable({"meta": meta, "rows": rows}), indent=1,
                                                       ensure_ascii=False), encoding="utf-8")

@@ -107,8 +107,12 @@ PROD_DROPOUT = 0.2
 
 
 def build_model(name: str, window: int, features: int, task: str, k: int,
-                norm: tuple[np.ndarray, np.ndarray] | None = None) -> keras.Model:
+                norm: tuple[np.ndarray, np.ndarray] | None = None,
+                standardize: bool | None = None) -> keras.Model:
     """A model ``(N, window, features) -> (N, k)`` probabilities.
+
+    ``standardize`` puts the per-feature standardisation (below) in front of a paper model too
+    (default: ``prod`` only; the paper's models see the features as they are, as its code did).
 
     ``prod`` is two parts: a ``standardize`` layer (per-feature mean and variance of the
     training windows, ``norm``) and the ``core`` network. The converter keeps the
@@ -119,10 +123,12 @@ def build_model(name: str, window: int, features: int, task: str, k: int,
     """
     if name not in MODELS:
         raise ValueError(f"--model: {name!r} is not one of {MODELS}")
-    inp = keras.Input((window, features), name="window")
+    if standardize is None:
+        standardize = name == "prod"
     L = keras.layers
+    core_in = keras.Input((window, features), name="standardized" if standardize else "window")
+    inp = core_in
     if name == "prod":
-        core_in = keras.Input((window, features), name="standardized")
         x = core_in
         for filters, size, stride in PROD_BLOCKS:
             x = L.Conv1D(filters, size, strides=stride, padding="same", use_bias=False)(x)
@@ -130,13 +136,7 @@ def build_model(name: str, window: int, features: int, task: str, k: int,
             x = L.ReLU()(x)
         x = L.Concatenate()([L.GlobalAveragePooling1D()(x), L.GlobalMaxPooling1D()(x)])
         x = L.Dropout(PROD_DROPOUT)(x)
-        core = keras.Model(core_in, _head(x, task, k), name="core")
-        mean, var = norm if norm is not None else (np.zeros(features), np.ones(features))
-        var = np.maximum(np.asarray(var, np.float32), STD_FLOOR ** 2)
-        z = L.Normalization(axis=-1, mean=np.asarray(mean, np.float32), variance=var, name="standardize")(inp)
-        z = Clip(Z_CLIP, name="standardize_clip")(z)
-        return keras.Model(inp, core(z), name=f"{name}_{task}")
-    if name == "rnn":
+    elif name == "rnn":
         x = L.SimpleRNN(64, return_sequences=True)(inp)
         x = L.SimpleRNN(64)(x)
         x = L.Dense(64, activation="relu")(x)
@@ -153,8 +153,15 @@ def build_model(name: str, window: int, features: int, task: str, k: int,
         x = L.Dropout(0.3)(x)
         x = L.Flatten()(x)
         x = L.Dense(64, activation="relu")(x)
-    out = _head(x, task, k)
-    return keras.Model(inp, out, name=f"{name}_{task}")
+    if not standardize:
+        return keras.Model(inp, _head(x, task, k), name=f"{name}_{task}")
+    core = keras.Model(core_in, _head(x, task, k), name="core")
+    inp = keras.Input((window, features), name="window")
+    mean, var = norm if norm is not None else (np.zeros(features), np.ones(features))
+    var = np.maximum(np.asarray(var, np.float32), STD_FLOOR ** 2)
+    z = L.Normalization(axis=-1, mean=np.asarray(mean, np.float32), variance=var, name="standardize")(inp)
+    z = Clip(Z_CLIP, name="standardize_clip")(z)
+    return keras.Model(inp, core(z), name=f"{name}_{task}")
 
 
 def split_standardizer(model: keras.Model) -> tuple[keras.Model, Standardization | None]:
@@ -189,6 +196,7 @@ class TrainConfig:
     progress: bool = True
     init: str | None = None  # a .keras model to start from (fine-tuning); same architecture
     mirror: bool = False  # add each training window's left-right mirror image (not val/test)
+    standardize: bool | None = None  # per-feature standardisation in front; None: prod only
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -322,7 +330,7 @@ def train_model(split: Split, cfg: TrainConfig, checkpoint: str | Path | None = 
     else:
         flat = tr.X.reshape(-1, tr.X.shape[-1])
         model = build_model(cfg.model, tr.spec.window, tr.spec.num_features, task, k,
-                            norm=(flat.mean(axis=0), flat.var(axis=0)))
+                            norm=(flat.mean(axis=0), flat.var(axis=0)), standardize=cfg.standardize)
     sample_weight = None
     if task == "exercise":
         loss = keras.losses.CategoricalCrossentropy()

@@ -373,7 +373,11 @@ def write_compare_report(outdir: Path, rows: list[dict], meta: dict) -> Path:
     lines = [f"# Paper comparison — task `{meta.get('task', 'form')}`", "",
              f"Data: {meta.get('data')}. Window {meta.get('window')} ({meta.get('window_mode')}"
              + (f", stride {meta['stride']}" if meta.get("stride", 1) != 1 else "")
-             + f"), normalisation `{meta.get('normalisation')}`, {epochs}, batch {meta.get('batch')}, "
+             + f"), normalisation `{meta.get('normalisation')}`, angles `{meta.get('angle_unit', 'unit')}`, "
+             + ("features standardised (training mean and sd) in front of every model, "
+                if meta.get("standardize") else "")
+             + (f"class weights `{meta['class_weight']}`, " if meta.get("class_weight") else "")
+             + f"{epochs}, batch {meta.get('batch')}, "
              f"Adam (lr {meta.get('lr', 1e-3):g}), (masked) binary cross-entropy, split 8:1:1, {seed_txt}.", "",
              "`random-window` is the paper's protocol (windows shuffled before splitting: overlapping "
              "neighbours of one clip sit in train and test); `grouped` keeps each clip (all its views) "
