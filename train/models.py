@@ -112,7 +112,7 @@ def build_model(name: str, window: int, features: int, task: str, k: int,
     """A model ``(N, window, features) -> (N, k)`` probabilities.
 
     ``standardize`` puts the per-feature standardisation (below) in front of a paper model too
-    (default: ``prod`` only; the paper's models see the features as they are, as its code did).
+    (default: ``prod`` only; ``--preset paper`` turns it on for every model).
 
     ``prod`` is two parts: a ``standardize`` layer (per-feature mean and variance of the
     training windows, ``norm``) and the ``core`` network. The converter keeps the
@@ -127,7 +127,6 @@ def build_model(name: str, window: int, features: int, task: str, k: int,
         standardize = name == "prod"
     L = keras.layers
     core_in = keras.Input((window, features), name="standardized" if standardize else "window")
-    inp = core_in
     if name == "prod":
         x = core_in
         for filters, size, stride in PROD_BLOCKS:
@@ -137,24 +136,24 @@ def build_model(name: str, window: int, features: int, task: str, k: int,
         x = L.Concatenate()([L.GlobalAveragePooling1D()(x), L.GlobalMaxPooling1D()(x)])
         x = L.Dropout(PROD_DROPOUT)(x)
     elif name == "rnn":
-        x = L.SimpleRNN(64, return_sequences=True)(inp)
+        x = L.SimpleRNN(64, return_sequences=True)(core_in)
         x = L.SimpleRNN(64)(x)
         x = L.Dense(64, activation="relu")(x)
         x = L.Dropout(0.3)(x)
     elif name == "lstm":
-        x = L.LSTM(64, return_sequences=True)(inp)
+        x = L.LSTM(64, return_sequences=True)(core_in)
         x = L.LSTM(64)(x)
         x = L.Dense(64, activation="relu")(x)
         x = L.Dropout(0.3)(x)
     else:  # cnn
-        x = L.Conv1D(64, 3, activation="relu")(inp)
+        x = L.Conv1D(64, 3, activation="relu")(core_in)
         x = L.Conv1D(64, 3, activation="relu")(x)
         x = L.MaxPooling1D(2)(x)
         x = L.Dropout(0.3)(x)
         x = L.Flatten()(x)
         x = L.Dense(64, activation="relu")(x)
     if not standardize:
-        return keras.Model(inp, _head(x, task, k), name=f"{name}_{task}")
+        return keras.Model(core_in, _head(x, task, k), name=f"{name}_{task}")
     core = keras.Model(core_in, _head(x, task, k), name="core")
     inp = keras.Input((window, features), name="window")
     mean, var = norm if norm is not None else (np.zeros(features), np.ones(features))
