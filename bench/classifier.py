@@ -7,7 +7,7 @@ TFLite float32 / float16 / int8 through LiteRT — one table, ratios against Ker
 Latency is per window at batch 1 (what the station does: one window per rep or per sample),
 the median of ``--calls`` calls after warm-up, on ``--threads`` CPU threads. Keras is called
 through a compiled ``tf.function`` (its fastest path; ``model.predict`` adds milliseconds of
-per-call set-up). TFLite runs in the device's own :class:`formcheck.device.classifier.TFLiteModel`
+per-call set-up). TFLite runs in the device's own :class:`formcheck.device.judging.classifier.TFLiteModel`
 (quantise → invoke → dequantise), so the int8 row is what a station pays.
 """
 
@@ -40,7 +40,7 @@ def bench(run_dir: Path, calls: int, threads: int) -> list[dict]:
 
     from formcheck.convert.cli import load_run
     from formcheck.convert.quantize import convert_for_device
-    from formcheck.device.classifier import TFLiteModel
+    from formcheck.device.judging.classifier import TFLiteModel
     from formcheck.train.models import predict
     from formcheck.train.report import compute_metrics
 

@@ -79,7 +79,7 @@ def load_frames(video: Path | None, n: int) -> tuple[list[np.ndarray], str]:
 
 def one_round(configs: list[Config], frames: list[np.ndarray]) -> None:
     """One pass over the frames with every configuration interleaved block by block."""
-    from formcheck.device.pose import create_estimator
+    from formcheck.device.pose.landmarks import create_estimator
 
     estimators = [create_estimator(c.backend, **c.options) for c in configs]
     spent = [0.0] * len(configs)

@@ -18,7 +18,7 @@ never into the repository) under each transform:
 - ``speed1.5``: every third frame dropped, written at the original fps (the person 1.5x faster)
 
 and run through the real daemon as a subprocess, as tests/test_station.py's ``video_runs``
-does (``python -m formcheck.device.station --config CFG --source VIDEO --fast``, GPIO and
+does (``python -m formcheck.device.app.station --config CFG --source VIDEO --fast``, GPIO and
 display off), twice: with the true exercise given (``--exercise squat``: does counting
 survive?) and with ``--exercise auto`` (is the exercise recognised, when, and are the reps
 then counted?). Runs go ``--jobs`` at a time (mediapipe uses one core each).
@@ -174,7 +174,7 @@ def run_all(runs: list[Run], cfg: Path, width: int) -> None:
     while pending or active:
         while pending and len(active) < width:
             r = pending.pop(0)
-            cmd = [sys.executable, "-m", "formcheck.device.station", "--config", str(cfg),
+            cmd = [sys.executable, "-m", "formcheck.device.app.station", "--config", str(cfg),
                    "--source", str(r.video), "--exercise", r.mode, "--fast"]
             out = r.video.with_suffix(f".{r.mode}.jsonl")
             err = r.video.with_suffix(f".{r.mode}.log")

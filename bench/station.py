@@ -41,9 +41,9 @@ sys.modules.setdefault("tensorflow", None)  # as the station: never TensorFlow
 
 import numpy as np  # noqa: E402
 
-from formcheck.device import config as C  # noqa: E402
-from formcheck.device.pose import create_estimator  # noqa: E402
-from formcheck.device.station import Station, rss_mb  # noqa: E402
+from formcheck.device.app import config as C  # noqa: E402
+from formcheck.device.pose.landmarks import create_estimator  # noqa: E402
+from formcheck.device.app.station import Station, rss_mb  # noqa: E402
 from formcheck.train.demo import squat_landmarks, squat_phases  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,14 +128,14 @@ def latency(video: Path, backend: str, exercise: str) -> tuple[np.ndarray, np.nd
 
 
 def soak(frames: int, clip_seconds: float = 20.0) -> tuple[float, float, float]:
-    from formcheck.device.pose_replay import ReplayPose
+    from formcheck.device.capture.replay import ReplayPose
     from formcheck.device.sequences import LandmarkSequence
-    from formcheck.device.sources import clock_source
+    from formcheck.device.capture.sources import clock_source
 
     t, lm = squat_clip(n_reps=int(clip_seconds / 3), fps=30.0)
     seq = LandmarkSequence(id="soak", t=t, landmarks=lm, exercise="squat", image_size=(640, 480), fps=30.0)
     cfg = base_config(**{"station.exercise": "squat", "station.pose_backend": "replay"})
-    from formcheck.device.outputs import JsonLinesOutput, Outputs
+    from formcheck.device.outputs.fanout import JsonLinesOutput, Outputs
 
     outputs = Outputs([JsonLinesOutput(open(os.devnull, "w"))])
     warm = 1000
@@ -151,7 +151,7 @@ def soak(frames: int, clip_seconds: float = 20.0) -> tuple[float, float, float]:
     loop_cpu = (time.process_time() - c0) / st2.frames
     end = rss_mb()
     # The judge alone on the same poses: what of the loop's cost is judging, not plumbing.
-    from formcheck.device.judge import Judge
+    from formcheck.device.judging.judge import Judge
 
     judge = Judge([], "squat", cfg.judge)
     poses = [st.estimator.estimate(None, i / 30.0) for i in range(5000)]
@@ -171,7 +171,7 @@ def time_to_ready(video: Path, backend: str) -> float:
         f.write("[gpio]\nenabled = false\n[display]\nenabled = false\n[station]\nexercise = \"squat\"\n")
     env = dict(os.environ, NOTIFY_SOCKET="@" + name)
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "formcheck.device.station", "--config", f.name,
+    proc = subprocess.Popen([sys.executable, "-m", "formcheck.device.app.station", "--config", f.name,
                              "--source", str(video), "--pose-backend", backend, "-q", "--no-json"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -68,7 +68,7 @@ def worker(args) -> dict:
 
     from formcheck.convert.cli import convert_run
     from formcheck.device.exercises import EXERCISE_IDS
-    from formcheck.device.features import FeatureSpec
+    from formcheck.device.judging.features import FeatureSpec
     from formcheck.train.cli import fit_one, run_name
     from formcheck.train.data import build_windows, describe_data, load_sequences
     from formcheck.train.models import TrainConfig

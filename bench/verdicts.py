@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.device.bundle import load_bundles, load_default_bundles
+from formcheck.device.judging.bundle import load_bundles, load_default_bundles
 from formcheck.device.events import RepEvent
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, ROM
-from formcheck.device.judge import Judge, JudgeConfig, ModelSet
-from formcheck.device.pose import Pose
+from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
+from formcheck.device.pose.landmarks import Pose
 from formcheck.device.sequences import iter_dataset
 
 POLICIES = [("conditions", 0.5), ("conditions", 0.35), ("conditions", 0.25),

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.device.bundle import (
+from formcheck.device.judging.bundle import (
     Bundle,
     BundleError,
     ConditionInfo,
@@ -37,9 +37,9 @@ from formcheck.device.bundle import (
     sha256_hex,
     write_bundle,
 )
-from formcheck.device.classifier import TFLiteModel
+from formcheck.device.judging.classifier import TFLiteModel
 from formcheck.device.exercises import EXERCISE_IDS
-from formcheck.device.features import FeatureSpec
+from formcheck.device.judging.features import FeatureSpec
 
 from .parity import DEFAULT_MAX_LOSS, ParityResult
 from .quantize import VARIANTS, ConvertError, DeviceModel

@@ -1,7 +1,7 @@
 """The parity gate: a converted model must score like its Keras original on held-out windows.
 
 Both run on the same windows — Keras in TensorFlow, the ``.tflite`` through the real LiteRT
-interpreter via the device's own :class:`~formcheck.device.classifier.TFLiteModel` (so the
+interpreter via the device's own :class:`~formcheck.device.judging.classifier.TFLiteModel` (so the
 int8 quantise/dequantise path checked here is the one the station runs). The gate fails when
 the converted model loses more than ``max_loss`` macro-F1 *or* accuracy.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from formcheck.device.classifier import TFLiteModel
+from formcheck.device.judging.classifier import TFLiteModel
 from formcheck.train.report import compute_metrics
 
 from .quantize import DeviceModel

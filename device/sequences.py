@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pose import NUM_LANDMARKS
+from .pose.landmarks import NUM_LANDMARKS
 
 log = logging.getLogger(__name__)
 

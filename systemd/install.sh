@@ -384,8 +384,8 @@ EOF
 ) || true
     if [[ -n $p && -f $p ]]; then
         echo "$p"
-    elif [[ -f $REPO_DIR/device/formcheck.toml ]]; then
-        echo "$REPO_DIR/device/formcheck.toml"
+    elif [[ -f $REPO_DIR/device/app/formcheck.toml ]]; then
+        echo "$REPO_DIR/device/app/formcheck.toml"
     fi
 }
 new_default=$(packaged_config)
@@ -394,7 +394,7 @@ dist=$(R "$DIST_CONFIG")
 if ((DRY_RUN)) && [[ -z $new_default ]]; then
     say "would install the packaged default config at $config (unless you edited it)"
 elif [[ -z $new_default ]]; then
-    die "the installed package has no formcheck/device/formcheck.toml"
+    die "the installed package has no formcheck/device/app/formcheck.toml"
 else
     install_config() {
         run install -m 0640 "$new_default" "$1"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from test_train import toy_sequence  # the toy motion generator (tests/ is on sys.path)
 
-from formcheck.device.bundle import (
+from formcheck.device.judging.bundle import (
     Bundle,
     BundleError,
     TensorInfo,
@@ -26,8 +26,8 @@ from formcheck.device.bundle import (
     sha256_hex,
     write_bundle,
 )
-from formcheck.device.classifier import Classifier, TFLiteModel, interpreter_class
-from formcheck.device.features import FeatureSpec
+from formcheck.device.judging.classifier import Classifier, TFLiteModel, interpreter_class
+from formcheck.device.judging.features import FeatureSpec
 
 NAME = "squat-conditions"
 
@@ -197,8 +197,8 @@ def test_default_bundles_are_in_the_package_and_all_valid():
 def test_device_side_runs_without_tensorflow(bundle_dir):
     code = (
         "import sys, numpy as np\n"
-        "from formcheck.device.bundle import load_bundle\n"
-        "from formcheck.device.classifier import Classifier, interpreter_class\n"
+        "from formcheck.device.judging.bundle import load_bundle\n"
+        "from formcheck.device.judging.classifier import Classifier, interpreter_class\n"
         f"b = load_bundle({str(bundle_dir / (NAME + '.json'))!r})\n"
         "p = Classifier(b).predict(np.zeros((3, 15, 44), np.float32))\n"
         "assert p.shape == (3, 5), p.shape\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from formcheck.device import config as C
-from formcheck.device.config import Config, ConfigError
+from formcheck.device.app import config as C
+from formcheck.device.app.config import Config, ConfigError
 
 
 def test_packaged_default_is_valid_and_equals_the_built_in_defaults():

@@ -241,7 +241,7 @@ def test_help_and_usage_errors(tmp_path, capsys):
 
 
 def test_unavailable_pose_model_stops_the_run_with_a_clear_error(tmp_path, capsys):
-    from formcheck.device.pose_mediapipe import mediapipe_model_dir
+    from formcheck.device.pose.mediapipe_backend import mediapipe_model_dir
 
     if (mediapipe_model_dir() / "pose_landmark" / "pose_landmark_heavy.tflite").exists():
         pytest.skip("the heavy model is installed here")
@@ -256,7 +256,7 @@ def test_unavailable_pose_model_stops_the_run_with_a_clear_error(tmp_path, capsy
 
 
 def test_backend_missing_from_the_install_is_a_usage_error(monkeypatch):
-    from formcheck.device import pose
+    from formcheck.device.pose import landmarks as pose
 
     monkeypatch.setitem(pose.BACKENDS, "ghost", "formcheck.device.pose_ghost:GhostPose")
     with pytest.raises(extract.UsageError, match="'ghost' is not available"):

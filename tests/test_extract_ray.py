@@ -171,7 +171,7 @@ def test_crashing_worker_is_retried_then_reported_and_rerun_resumes(tmp_path):
 
 
 def test_unavailable_pose_model_stops_the_run(tmp_path):
-    from formcheck.device.pose_mediapipe import mediapipe_model_dir
+    from formcheck.device.pose.mediapipe_backend import mediapipe_model_dir
 
     if (mediapipe_model_dir() / "pose_landmark" / "pose_landmark_heavy.tflite").exists():
         pytest.skip("the heavy model is installed here")

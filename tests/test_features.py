@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from formcheck.device.features import (
+from formcheck.device.judging.features import (
     DEFAULT_ANGLES,
     FeatureSpec,
     MissingFiller,
@@ -19,8 +19,8 @@ from formcheck.device.features import (
     mirror_features,
     sequence_features,
 )
-from formcheck.device.pose import MIRROR, PAPER_LANDMARKS
-from formcheck.device.windows import StreamWindower, rep_window, resample, sliding_windows
+from formcheck.device.pose.landmarks import MIRROR, PAPER_LANDMARKS
+from formcheck.device.judging.windows import StreamWindower, rep_window, resample, sliding_windows
 
 
 def standing_pose(rng=None) -> np.ndarray:

@@ -20,10 +20,10 @@ from formcheck.device.events import (
     StateEvent,
 )
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
-from formcheck.device.features import FeatureSpec
-from formcheck.device.judge import Judge, JudgeConfig, ModelSet
-from formcheck.device.pose import Pose
-from formcheck.device.reps import RepConfig
+from formcheck.device.judging.features import FeatureSpec
+from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
+from formcheck.device.pose.landmarks import Pose
+from formcheck.device.judging.reps import RepConfig
 
 FPS = 15.0
 
@@ -375,7 +375,7 @@ def test_a_failing_model_is_logged_once_and_gives_no_verdict(caplog):
     judge = Judge(ModelSet(form={"squat": FakeModel("form", "squat", spec=rep_spec(), fn=boom, name="sq")}),
                   "squat")
     poses, _ = squats(0.0, n=2)
-    with caplog.at_level(logging.WARNING, logger="formcheck.device.judge"):
+    with caplog.at_level(logging.WARNING, logger="formcheck.device.judging.judge"):
         events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
     assert [e.correct for e in events] == [None, None]
     assert sum("interpreter exploded" in r.message for r in caplog.records) == 1
@@ -602,7 +602,7 @@ def test_config_validation_and_station_section():
         JudgeConfig(history_s=5.0)
     with pytest.raises(ValueError, match="'bogus'"):
         JudgeConfig.coerce({"bogus": 1})
-    from formcheck.device.config import JudgeConfig as StationJudge
+    from formcheck.device.app.config import JudgeConfig as StationJudge
 
     c = JudgeConfig.coerce(StationJudge(inactivity_reset=30.0, min_rep=0.6, max_rep=20.0, auto_confidence=0.7))
     assert (c.inactivity_reset_s, c.reps.min_rep_s, c.reps.max_rep_s, c.auto_confidence) == (30.0, 0.6, 20.0, 0.7)

@@ -27,8 +27,8 @@ from formcheck.device.events import (  # noqa: E402
     StateEvent,
     StatsEvent,
 )
-from formcheck.device.mqtt import SENSORS, MqttOutput  # noqa: E402
-from formcheck.device.outputs import Outputs  # noqa: E402
+from formcheck.device.outputs.mqtt import SENSORS, MqttOutput  # noqa: E402
+from formcheck.device.outputs.fanout import Outputs  # noqa: E402
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 pytestmark = pytest.mark.skipif(
@@ -277,7 +277,7 @@ def test_last_will_marks_a_crashed_station_offline(broker):
     listener = Listener(broker.port, topics=("formcheck/crash/status",))
     script = textwrap.dedent(f"""
         import os, time
-        from formcheck.device.mqtt import MqttOutput
+        from formcheck.device.outputs.mqtt import MqttOutput
         out = MqttOutput("crash", "127.0.0.1", {broker.port}, discovery=False, keepalive=5)
         end = time.monotonic() + 10
         while not out.connected and time.monotonic() < end:

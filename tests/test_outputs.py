@@ -19,7 +19,7 @@ from formcheck.device.events import (
     StatsEvent,
     event_from_dict,
 )
-from formcheck.device.outputs import ConsoleOutput, JsonLinesOutput, Output, Outputs, format_event
+from formcheck.device.outputs.fanout import ConsoleOutput, JsonLinesOutput, Output, Outputs, format_event
 
 
 class Recorder:
@@ -94,7 +94,7 @@ def test_output_protocol_is_satisfied_by_every_builtin():
 def test_a_raising_output_never_stops_the_others_nor_raises(caplog):
     good_before, good_after = Recorder("a"), Recorder("b")
     events = list(mixed_stream())
-    with caplog.at_level(logging.WARNING, logger="formcheck.device.outputs"):
+    with caplog.at_level(logging.WARNING, logger="formcheck.device.outputs.fanout"):
         outs = Outputs([good_before, Broken("broken"), good_after], log_interval=3600)
         for e in events:
             outs.handle(e)  # must not raise

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from formcheck.device import pose_litert
-from formcheck.device.pose import PAPER_LANDMARKS, Pose, PoseError, create_estimator
-from formcheck.device.pose_litert import (
+from formcheck.device.pose import litert_backend as pose_litert
+from formcheck.device.pose.landmarks import PAPER_LANDMARKS, Pose, PoseError, create_estimator
+from formcheck.device.pose.litert_backend import (
     DETECTOR_MODEL,
     LANDMARK_MODEL,
     LitertPose,
@@ -30,7 +30,7 @@ from formcheck.device.pose_litert import (
     roi_from_points,
     ssd_anchors,
 )
-from formcheck.device.smoothing import LandmarkSmoother, OneEuroFilter, OneEuroParams
+from formcheck.device.pose.smoothing import LandmarkSmoother, OneEuroFilter, OneEuroParams
 
 cv2 = pytest.importorskip("cv2")
 
@@ -231,7 +231,7 @@ def test_rejects_frames_that_are_not_rgb_uint8():
 
 def test_never_loads_mediapipe_or_tensorflow():
     code = ("import sys, numpy as np\n"
-            "from formcheck.device.pose import create_estimator\n"
+            "from formcheck.device.pose.landmarks import create_estimator\n"
             "est = create_estimator('litert', threads=1)\n"
             "est.estimate(np.zeros((64, 64, 3), np.uint8), 0.0)\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('mediapipe', 'tensorflow'))\n"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from formcheck.device.pose import LM, NUM_LANDMARKS, PoseError, create_estimator
-from formcheck.device.pose_mediapipe import mediapipe_model_dir
+from formcheck.device.pose.landmarks import LM, NUM_LANDMARKS, PoseError, create_estimator
+from formcheck.device.pose.mediapipe_backend import mediapipe_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from formcheck.device.exercises import EXERCISE_IDS
-from formcheck.device.reps import RECIPES, RepConfig, RepCounter, count_reps, key_landmarks
+from formcheck.device.judging.reps import RECIPES, RepConfig, RepCounter, count_reps, key_landmarks
 
 # ---- a small kinematic generator ---------------------------------------------------------------
 # A stick figure in torso units (1 = mid-hip to mid-shoulder), posed per exercise by a rep phase
@@ -546,7 +546,7 @@ def real_landmarks(videos_dir: Path, name: str):
     ``(t, landmarks (T, 33, 4), image_size)``."""
     if name not in _CACHE:
         cv2 = pytest.importorskip("cv2")
-        from formcheck.device.pose import create_estimator, stack_poses
+        from formcheck.device.pose.landmarks import create_estimator, stack_poses
 
         cap = cv2.VideoCapture(str(videos_dir / name))
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0

@@ -21,8 +21,8 @@ from formcheck.device.events import (
     ResetEvent,
     StateEvent,
 )
-from formcheck.device.outputs import Outputs
-from formcheck.device.signals import SignalPins, Signals
+from formcheck.device.outputs.fanout import Outputs
+from formcheck.device.outputs.gpio import SignalPins, Signals
 
 GOOD_S = BAD_S = 0.25
 BEEP = 0.04

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from formcheck.device.sources import (
+from formcheck.device.capture.sources import (
     FrameSource,
     Reader,
     SourceError,

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from formcheck.device import config as C
-from formcheck.device import station as S
+from formcheck.device.app import config as C
+from formcheck.device.app import station as S
 from formcheck.device.events import RepEvent, StateEvent, event_from_dict
-from formcheck.device.pose_replay import ReplayPose
+from formcheck.device.capture.replay import ReplayPose
 from formcheck.device.sequences import LandmarkSequence, write_sequences
-from formcheck.device.sources import FrameSource, Reader
+from formcheck.device.capture.sources import FrameSource, Reader
 from formcheck.train import demo
 
 FPS = 30.0
@@ -201,7 +201,7 @@ class FakeFormModel:
     def __init__(self):
         from types import SimpleNamespace
 
-        from formcheck.device.features import FeatureSpec
+        from formcheck.device.judging.features import FeatureSpec
 
         self.spec = FeatureSpec(window_mode="rep")
         self.bundle = SimpleNamespace(name="fake-squat-form", task="form", exercise="squat",
@@ -235,7 +235,7 @@ class PinRecorder:
 def test_verdicts_light_the_leds_and_beep_on_bad_reps(squats):
     from gpiozero.pins.mock import MockFactory
 
-    from formcheck.device.judge import Judge
+    from formcheck.device.judging.judge import Judge
 
     factory = MockFactory()
     model = FakeFormModel()
@@ -273,7 +273,7 @@ def test_window_mode_chooses_between_installed_models():
 
 
 def test_packaged_models_judge_every_rep(squats):
-    from formcheck.device.bundle import load_default_bundles
+    from formcheck.device.judging.bundle import load_default_bundles
 
     bundles = load_default_bundles()
     if not any(b.exercise == "squat" and b.task in ("form", "conditions") for b in bundles):
@@ -531,7 +531,7 @@ def test_button_short_and_long_press_reach_the_judge(squats):
 
 
 def test_stats_are_periodic_not_per_frame(squats, caplog):
-    caplog.set_level("INFO", logger="formcheck.device.station")
+    caplog.set_level("INFO", logger="formcheck.device.app.station")
     cfg = config(**{"logging.stats_interval": 0.5, "camera.realtime": True})
     st = S.Station(cfg, replay_sequence=squats, stream=io.StringIO())
     st.setup()
@@ -544,7 +544,7 @@ def test_stats_are_periodic_not_per_frame(squats, caplog):
 
 
 def test_sanitize_pose_handles_garbage():
-    from formcheck.device.pose import Pose
+    from formcheck.device.pose.landmarks import Pose
 
     lm = np.random.default_rng(0).random((33, 4)).astype(np.float32)
     assert S.sanitize_pose(Pose(0.0, lm)).landmarks is lm  # clean poses pass untouched
@@ -569,7 +569,7 @@ def test_sigterm_mid_rep_exits_0_with_every_event_delivered(tmp_path):
                         "[logging]\nstats_interval = 0\n")
     # The full run, in process, is the reference of what events a complete run emits.
     _, full, _ = run_station(config(), squats)
-    proc = subprocess.Popen([sys.executable, "-m", "formcheck.device.station", "--config", str(cfg_path),
+    proc = subprocess.Popen([sys.executable, "-m", "formcheck.device.app.station", "--config", str(cfg_path),
                              "--source", str(squat_clip), "--realtime"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
     lines = []
@@ -609,7 +609,7 @@ def test_the_station_process_never_imports_tensorflow(tmp_path):
     for _ in range(5):
         w.write(np.zeros((120, 160, 3), np.uint8))
     w.release()
-    code = ("import sys\nfrom formcheck.device.station import main\n"
+    code = ("import sys\nfrom formcheck.device.app.station import main\n"
             f"rc = main(['--source', {str(video)!r}, '--pose-backend', 'mediapipe', '--exercise', 'squat', "
             "'--fast', '--no-json', '--max-frames', '3', '-q'])\n"
             "print(rc, 'mediapipe' in sys.modules, sys.modules.get('tensorflow', 'absent'))\n")
@@ -649,7 +649,7 @@ def video_runs(videos_dir, tmp_path_factory):
         while jobs and len(procs) < width:
             key, name, exercise = jobs.pop(0)
             procs[key] = subprocess.Popen(
-                [sys.executable, "-m", "formcheck.device.station", "--config", str(cfg), "--source",
+                [sys.executable, "-m", "formcheck.device.app.station", "--config", str(cfg), "--source",
                  str(videos_dir / name), "--exercise", exercise, "--fast"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         key = next(iter(procs))
@@ -690,7 +690,7 @@ def test_real_videos_are_counted_exactly(video_runs, name):
 # ---- the doctor ------------------------------------------------------------------------------------
 
 def test_doctor_on_a_video_and_replay_clip(squat_clip, tmp_path, capsys):
-    from formcheck.device import doctor
+    from formcheck.device.app import doctor
 
     cfg = tmp_path / "d.toml"
     cfg.write_text(f'[station]\nexercise = "squat"\npose_backend = "replay"\nreplay_file = "{squat_clip}"\n'
@@ -706,7 +706,7 @@ def test_doctor_on_a_video_and_replay_clip(squat_clip, tmp_path, capsys):
 
 
 def test_doctor_reports_an_invalid_config(tmp_path, capsys):
-    from formcheck.device import doctor
+    from formcheck.device.app import doctor
 
     cfg = tmp_path / "d.toml"
     cfg.write_text("[camera]\nfps = -3\n")
@@ -716,7 +716,7 @@ def test_doctor_reports_an_invalid_config(tmp_path, capsys):
 
 
 def test_doctor_gpio_off_a_pi_says_so(tmp_path):
-    from formcheck.device import doctor
+    from formcheck.device.app import doctor
 
     if Path("/proc/device-tree/model").exists():
         pytest.skip("this is a Pi")
@@ -734,7 +734,7 @@ def _free_port() -> int:
 
 
 def test_doctor_mqtt_against_a_real_broker_and_a_dead_port(tmp_path):
-    from formcheck.device import doctor
+    from formcheck.device.app import doctor
 
     mosquitto = "/usr/sbin/mosquitto"
     if not os.path.exists(mosquitto):
@@ -761,7 +761,7 @@ def test_doctor_mqtt_against_a_real_broker_and_a_dead_port(tmp_path):
 
 
 def test_doctor_help(capsys):
-    from formcheck.device import doctor
+    from formcheck.device.app import doctor
 
     assert doctor.main(["--help"]) == 0
     out = capsys.readouterr().out

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
-from formcheck.device.features import FeatureSpec, aspect_corrected, joint_angles, sequence_features
+from formcheck.device.judging.features import FeatureSpec, aspect_corrected, joint_angles, sequence_features
 from formcheck.device.sequences import iter_dataset, read_sequences
 from formcheck.train import synth
 from formcheck.train.synth_cli import main as cli_main

@@ -15,7 +15,7 @@ import uuid
 import numpy as np
 import pytest
 
-from formcheck.device.systemd import Notifier
+from formcheck.device.app.systemd import Notifier
 
 
 class FakeSystemd:
@@ -128,7 +128,7 @@ def test_station_under_systemd_ready_watchdog_stopping(tmp_path):
     env.pop("WATCHDOG_PID", None)
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "formcheck.device.station", "--config", str(cfg), "--source", str(clip),
+        [sys.executable, "-m", "formcheck.device.app.station", "--config", str(cfg), "--source", str(clip),
          "--realtime"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -160,11 +160,11 @@ def test_ready_even_without_a_camera_after_the_ready_timeout():
     what it waits for, and the watchdog keeps being fed while the camera is retried."""
     import io
 
-    from formcheck.device import config as C
-    from formcheck.device.pose_replay import ReplayPose
+    from formcheck.device.app import config as C
+    from formcheck.device.capture.replay import ReplayPose
     from formcheck.device.sequences import LandmarkSequence
-    from formcheck.device.sources import open_source
-    from formcheck.device.station import Station
+    from formcheck.device.capture.sources import open_source
+    from formcheck.device.app.station import Station
 
     class NoCamera:
         def __init__(self, target):

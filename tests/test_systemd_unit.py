@@ -153,7 +153,7 @@ def test_unit_command_line_and_default_config_pass_check_config(tmp_path):
     shutil.copy(PACKAGED_CONFIG, config)
     args = unit_settings(UNIT.read_text())[("Service", "ExecStart")][0].split()[1:]
     args = [str(config) if a == "/etc/formcheck/formcheck.toml" else a for a in args]
-    r = subprocess.run([sys.executable, "-c", "import sys; from formcheck.device.station import main; "
+    r = subprocess.run([sys.executable, "-c", "import sys; from formcheck.device.app.station import main; "
                         "sys.exit(main(sys.argv[1:]))", *args, "--check-config"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -252,7 +252,7 @@ def test_install_upgrade_and_uninstall_in_a_temporary_root(tmp_path, wheels):
     assert (venv / "bin/formcheck-station").is_file() and (venv / "bin/formcheck-doctor").is_file()
     assert re.search(r"(?m)^include-system-site-packages = true$", (venv / "pyvenv.cfg").read_text())
     assert installed_version(root) == "0.1.0"
-    shipped = (venv_site_packages(root) / "formcheck/device/formcheck.toml").read_text()
+    shipped = (venv_site_packages(root) / "formcheck/device/app/formcheck.toml").read_text()
     assert etc_config.read_text() == shipped == PACKAGED_CONFIG.read_text()
     assert stat.S_IMODE(etc_config.stat().st_mode) == 0o640  # may hold an MQTT password
     unit = root / "etc/systemd/system/formcheck.service"
@@ -275,7 +275,7 @@ def test_install_upgrade_and_uninstall_in_a_temporary_root(tmp_path, wheels):
     assert installed_version(root) == "0.1.1"
     assert "reusing the venv" in r.stdout
     assert etc_config.read_text() == edited, "an upgrade overwrote the user's config"
-    new_default = (venv_site_packages(root) / "formcheck/device/formcheck.toml").read_text()
+    new_default = (venv_site_packages(root) / "formcheck/device/app/formcheck.toml").read_text()
     assert "new in 0.1.1" in new_default
     assert (root / "etc/formcheck/formcheck.toml.new").read_text() == new_default
     assert "kept your edited config" in r.stdout and "formcheck.toml.new" in r.stdout

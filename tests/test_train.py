@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
-from formcheck.device.features import FeatureSpec
+from formcheck.device.judging.features import FeatureSpec
 from formcheck.device.sequences import LandmarkSequence, write_sequences
 from formcheck.train.data import (
     DataError,
@@ -315,7 +315,7 @@ def test_training_is_deterministic_for_a_seed(squat_dir):
 def test_mirror_teaches_the_other_side(tmp_path):
     """Faulty reps that lean only one way in training: with --mirror the model also catches the
     lean the other way (every AI-Hub condition is the same fault on either side)."""
-    from formcheck.device.features import mirror_features
+    from formcheck.device.judging.features import mirror_features
     from formcheck.train.cli import fit_one
     from formcheck.train.data import load_sequences, mirrored
     from formcheck.train.models import TrainConfig, predict
@@ -468,7 +468,7 @@ def test_evaluate_on_other_data_and_fine_tune_with_init(squat_dir, tmp_path):
 def test_evaluate_a_shipped_bundle_on_aihub_like_clips(tmp_path, capsys):
     """``evaluate`` scores what ships (the int8 bundle) as well as a run; AI-Hub clips carry a
     per-frame ``active`` flag, which the recogniser's windows must not read as exercising spans."""
-    from formcheck.device.bundle import default_bundle_dir
+    from formcheck.device.judging.bundle import default_bundle_dir
     from formcheck.train.cli import main
 
     rng = np.random.default_rng(3)
@@ -534,7 +534,7 @@ def test_conditions_on_aihub_sample_clip_grouped(aihub_sample_dir, tmp_path):
 def test_recogniser_labels_the_pauses_of_an_exercise_clip_idle():
     """Standing before the first rep and resting between sets is idle, not the clip's exercise;
     windows straddling a set's edge are left out."""
-    from formcheck.device.features import FeatureSpec
+    from formcheck.device.judging.features import FeatureSpec
     from formcheck.train import synth
     from formcheck.train.data import build_windows
 

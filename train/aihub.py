@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from formcheck.device.exercises import EXERCISES, ROM, exercise_id_from_korean
-from formcheck.device.pose import LM, NUM_LANDMARKS, Pose, PoseEstimator, stack_poses
+from formcheck.device.pose.landmarks import LM, NUM_LANDMARKS, Pose, PoseEstimator, stack_poses
 from formcheck.device.sequences import LandmarkSequence
 
 log = logging.getLogger(__name__)

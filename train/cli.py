@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.device.features import ANGLE_UNITS, FEATURE_SETS, NORMALISATIONS, WINDOW_MODES, FeatureSpec
+from formcheck.device.judging.features import ANGLE_UNITS, FEATURE_SETS, NORMALISATIONS, WINDOW_MODES, FeatureSpec
 
 from .data import (
     GROUP_BY,
@@ -340,8 +340,8 @@ def cmd_evaluate(args) -> int:
     from .report import compute_metrics, fmt
 
     if args.run.suffix in (".json", ".tflite"):  # a device bundle: what ships, int8 and all
-        from formcheck.device.bundle import BundleError, load_bundle
-        from formcheck.device.classifier import Classifier
+        from formcheck.device.judging.bundle import BundleError, load_bundle
+        from formcheck.device.judging.classifier import Classifier
 
         try:
             bundle = load_bundle(args.run)

@@ -1,7 +1,7 @@
 """Datasets → windows + labels per task, splits and class weights (numpy only, no TensorFlow).
 
-Features and windows come only from :mod:`formcheck.device.features` and
-:mod:`formcheck.device.windows`, so training sees exactly what the station computes.
+Features and windows come only from :mod:`formcheck.device.judging.features` and
+:mod:`formcheck.device.judging.windows`, so training sees exactly what the station computes.
 
 Tasks and their label vectors ``y`` (float32, ``NaN`` = unknown, never trained on):
 
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
-from formcheck.device.features import FeatureSpec, mirror_features, sequence_features
+from formcheck.device.judging.features import FeatureSpec, mirror_features, sequence_features
 from formcheck.device.sequences import LandmarkSequence, iter_dataset
-from formcheck.device.windows import rep_window, sliding_windows
+from formcheck.device.judging.windows import rep_window, sliding_windows
 
 log = logging.getLogger(__name__)
 

@@ -112,8 +112,8 @@ def _fmt(v) -> str:
 
 def cmd_defaults(args) -> int:
     from formcheck.convert.cli import convert_run, write_all
-    from formcheck.device.bundle import default_bundle_dir
-    from formcheck.device.features import FeatureSpec
+    from formcheck.device.judging.bundle import default_bundle_dir
+    from formcheck.device.judging.features import FeatureSpec
 
     from .cli import fit_one, run_name
     from .models import TrainConfig

@@ -39,7 +39,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from formcheck.device.pose import BACKENDS, PoseError, create_estimator
+from formcheck.device.pose.landmarks import BACKENDS, PoseError, create_estimator
 from formcheck.device.sequences import LandmarkSequence, read_sequences, write_manifest, write_sequences
 
 from . import aihub, videos

@@ -60,7 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
-from formcheck.device.pose import NUM_LANDMARKS
+from formcheck.device.pose.landmarks import NUM_LANDMARKS
 from formcheck.device.sequences import LandmarkSequence, write_manifest, write_sequences
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from formcheck.device.exercises import EXERCISES
-from formcheck.device.pose import EDGES
+from formcheck.device.pose.landmarks import EDGES
 from formcheck.device.sequences import LandmarkSequence
 
 log = logging.getLogger(__name__)

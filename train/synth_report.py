@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from formcheck.device.exercises import EXERCISE_IDS
-from formcheck.device.features import ANGLE_NAMES, aspect_corrected, joint_angles
+from formcheck.device.judging.features import ANGLE_NAMES, aspect_corrected, joint_angles
 from formcheck.device.sequences import LandmarkSequence, read_sequences, write_sequences
 
 from . import synth
@@ -53,7 +53,7 @@ DEFAULT_CACHE = Path("/tmp/formcheck-synth-cache")
 def extract_real(videos_dir, cache_dir=DEFAULT_CACHE) -> list[LandmarkSequence]:
     """BlazePose (mediapipe backend) landmarks of every video in ``videos_dir``, cached by file
     content in ``cache_dir``; a video that fails is logged and skipped."""
-    from formcheck.device.pose import create_estimator
+    from formcheck.device.pose.landmarks import create_estimator
 
     from .videos import VIDEO_EXTENSIONS, labels_from_path, video_sequence
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, exercise_id_from_korean
-from formcheck.device.pose import Pose, PoseEstimator, stack_poses
+from formcheck.device.pose.landmarks import Pose, PoseEstimator, stack_poses
 from formcheck.device.sequences import LandmarkSequence
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pose import NUM_LANDMARKS, Pose, PoseError
+from .landmarks import NUM_LANDMARKS, Pose, PoseError
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import litert
-from .pose import NUM_LANDMARKS, Pose, PoseError
+from .. import litert
+from .landmarks import NUM_LANDMARKS, Pose, PoseError
 from .smoothing import POSE_AUXILIARY, POSE_LANDMARKS, LandmarkSmoother
 
 log = logging.getLogger(__name__)

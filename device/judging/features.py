@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .pose import MIRROR, NUM_LANDMARKS, PAPER_LANDMARKS
+from ..pose.landmarks import MIRROR, NUM_LANDMARKS, PAPER_LANDMARKS
 
 SPEC_VERSION = 1
 
@@ -170,7 +170,7 @@ class FeatureSpec:
         return tuple(sorted(ids))
 
     def feature_names(self) -> list[str]:
-        from .pose import LANDMARK_NAMES
+        from ..pose.landmarks import LANDMARK_NAMES
 
         names = [f"{LANDMARK_NAMES[i]}.{c}" for i in self.landmarks for c in self.coords]
         if self.uses_angles:

@@ -47,8 +47,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__
-from .events import (
+from .. import __version__
+from ..events import (
     NO_PERSON,
     Event,
     ExerciseEvent,

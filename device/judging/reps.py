@@ -62,9 +62,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .exercises import EXERCISE_IDS
+from ..exercises import EXERCISE_IDS
 from .features import FeatureSpec, MissingFiller, aspect_corrected
-from .pose import NUM_LANDMARKS
+from ..pose.landmarks import NUM_LANDMARKS
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ The interpreter comes from :mod:`formcheck.device.litert`: ``ai_edge_litert``, e
 other two are missing.
 
 :meth:`Classifier.predict` takes float32 windows ``(N, W, F)`` built with the bundle's
-:class:`~formcheck.device.features.FeatureSpec` and returns float32 probabilities ``(N, K)``
+:class:`~formcheck.device.judging.features.FeatureSpec` and returns float32 probabilities ``(N, K)``
 in the bundle's label order: ``form`` P(correct); ``conditions`` P(each condition true);
 ``exercise`` a softmax over the labels.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import litert
+from .. import litert
 
 log = logging.getLogger(__name__)
 

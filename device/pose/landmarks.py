@@ -89,9 +89,9 @@ class PoseEstimator(Protocol):
 
 # backend name -> "module:factory"; factories take keyword options.
 BACKENDS: dict[str, str] = {
-    "mediapipe": "formcheck.device.pose_mediapipe:MediapipePose",
-    "litert": "formcheck.device.pose_litert:LitertPose",
-    "replay": "formcheck.device.pose_replay:ReplayPose",
+    "mediapipe": "formcheck.device.pose.mediapipe_backend:MediapipePose",
+    "litert": "formcheck.device.pose.litert_backend:LitertPose",
+    "replay": "formcheck.device.capture.replay:ReplayPose",
 }
 
 

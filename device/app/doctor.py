@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 from .config import Config, ConfigError
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,12 @@ def _camera_fix(kind: str) -> str:
 
 
 def check_camera(cfg: Config, timeout: float) -> Check:
-    from .sources import SourceError, describe_spec, open_source
+    from ..capture.sources import SourceError, describe_spec, open_source
 
     c = cfg.camera
     kind = describe_spec(c.source)
     if kind == "landmarks":
-        from .sequences import read_sequences
+        from ..sequences import read_sequences
 
         try:
             seqs = read_sequences(c.source)
@@ -105,7 +105,7 @@ def check_camera(cfg: Config, timeout: float) -> Check:
 
 
 def check_pose(cfg: Config) -> Check:
-    from .pose import PoseError, create_estimator
+    from ..pose.landmarks import PoseError, create_estimator
 
     st = cfg.station
     backend = st.pose_backend
@@ -124,7 +124,7 @@ def check_pose(cfg: Config) -> Check:
                      "pip install 'formcheck[device]' (mediapipe 0.10.14-0.10.21, ai-edge-litert); "
                      "or choose another station.pose_backend")
     try:
-        photo = Path(__file__).resolve().parent / "demo" / "person.jpg"
+        photo = Path(__file__).resolve().parents[1] / "demo" / "person.jpg"
         if photo.is_file():
             import cv2
 
@@ -150,8 +150,8 @@ def check_pose(cfg: Config) -> Check:
 
 
 def check_models(cfg: Config) -> Check:
-    from .bundle import default_bundle_dir, load_bundles
-    from .classifier import Classifier
+    from ..judging.bundle import default_bundle_dir, load_bundles
+    from ..judging.classifier import Classifier
 
     d = Path(cfg.models.dir) if cfg.models.dir else default_bundle_dir()
     if not d.is_dir():
@@ -238,7 +238,7 @@ def check_display(cfg: Config) -> Check:
         return Check("display", WARN, f"no permission on {bus}",
                      "add the service user to the i2c group: sudo usermod -aG i2c formcheck", required=False)
     try:
-        from .display import open_device
+        from ..outputs.display import open_device
 
         dev = open_device(d.driver, d.port, d.address, d.rotate // 90, d.width, d.height)
         dev.cleanup()

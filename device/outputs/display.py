@@ -31,7 +31,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .events import (
+from ..events import (
     NO_PERSON,
     STEP_INTO_VIEW,
     TRACKING,

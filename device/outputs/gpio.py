@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .events import NO_PERSON, TRACKING, Event, RepEvent, ResetEvent, StateEvent
+from ..events import NO_PERSON, TRACKING, Event, RepEvent, ResetEvent, StateEvent
 
 log = logging.getLogger(__name__)
 

@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 from .config import Config, ConfigError
-from .events import RepEvent, StatsEvent
-from .pose import NUM_LANDMARKS, Pose, PoseError
+from ..events import RepEvent, StatsEvent
+from ..pose.landmarks import NUM_LANDMARKS, Pose, PoseError
 
 log = logging.getLogger(__name__)
 
-DEMO_CLIP = Path(__file__).resolve().parent / "demo" / "demo.npz"
+DEMO_CLIP = Path(__file__).resolve().parents[1] / "demo" / "demo.npz"
 EXIT_OK, EXIT_FATAL, EXIT_USAGE = 0, 1, 2
 SLOW_FAILURE_LOG_S = 30.0  # at most one log line per failing stage per this many seconds
 
@@ -139,8 +139,8 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
                   pin_factory: Any = None, stream=None, display_device: Any = None):
     """The fan-out with every enabled output. An output whose hardware is absent is logged
     once and left out (GPIO off a Pi, no I2C bus); one that exists but fails later is
-    isolated and re-created by :class:`~formcheck.device.outputs.Outputs`."""
-    from .outputs import ConsoleOutput, JsonLinesOutput, Outputs
+    isolated and re-created by :class:`~formcheck.device.outputs.fanout.Outputs`."""
+    from ..outputs.fanout import ConsoleOutput, JsonLinesOutput, Outputs
 
     outputs = Outputs(log_interval=SLOW_FAILURE_LOG_S)
     if cfg.logging.json:
@@ -148,7 +148,7 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
     outputs.add(ConsoleOutput())  # readable lines in the journal
 
     if cfg.gpio.enabled:
-        from .signals import SignalPins, Signals
+        from ..outputs.gpio import SignalPins, Signals
 
         g = cfg.gpio
         pins = SignalPins(green=g.green_pin, red=g.red_pin, amber=g.amber_pin,
@@ -175,7 +175,7 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
             log.warning("display: no I2C bus %s (enable I2C with raspi-config); running without the "
                         "display", bus)
         else:
-            from .display import Display
+            from ..outputs.display import Display
 
             try:
                 outputs.add(Display(driver=d.driver, port=d.port, address=d.address, rotate=d.rotate // 90,
@@ -184,7 +184,7 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
                 log.warning("display unavailable: %s", e)
 
     if cfg.mqtt.enabled:
-        from .mqtt import MqttOutput
+        from ..outputs.mqtt import MqttOutput
 
         m = cfg.mqtt
         try:
@@ -198,7 +198,7 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
 
 
 def load_models(cfg: Config) -> list:
-    from .bundle import load_bundles, load_default_bundles
+    from ..judging.bundle import load_bundles, load_default_bundles
 
     if cfg.models.dir:
         d = Path(cfg.models.dir)
@@ -233,7 +233,7 @@ def choose_models(bundles: list, window_mode: str) -> list:
 
 def build_judge(cfg: Config, bundles: list, exercise: str):
     """The real judge for ``exercise`` ("auto" or an id) with the loaded bundles."""
-    from .judge import Judge
+    from ..judging.judge import Judge
 
     return Judge(choose_models(bundles, cfg.station.window_mode), exercise, cfg.judge)
 
@@ -283,7 +283,7 @@ class Station:
     # ---- setup --------------------------------------------------------------------------
     def setup(self) -> None:
         """Load models, pose estimator and outputs; open the source. Raises StartupError."""
-        from .sources import SourceError, clock_source, open_source
+        from ..capture.sources import SourceError, clock_source, open_source
 
         cfg = self.cfg
         st = cfg.station
@@ -313,7 +313,7 @@ class Station:
             except (ValueError, KeyError) as e:
                 raise StartupError(f"station.exercise: {e}") from e
         if self.estimator is None:
-            from .pose import create_estimator
+            from ..pose.landmarks import create_estimator
 
             # A landmark clip as the source is always played by the replay backend.
             backend = "replay" if self.replay_sequence is not None else st.pose_backend
@@ -620,7 +620,7 @@ def load_config(args) -> Config:
 def _replay_sequence(path: str, gap_s: float = 2.0):
     """The sequences of a landmark clip file played back to back, ``gap_s`` of nobody between
     them (a demo file may hold several exercises)."""
-    from .sequences import LandmarkSequence, read_sequences
+    from ..sequences import LandmarkSequence, read_sequences
 
     try:
         seqs = [s for s in read_sequences(path) if len(s.t)]
@@ -673,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(cfg.logging.level)
     log.info("formcheck %s station starting (config: %s)", __version__, cfg.path)
 
-    from .sources import describe_spec
+    from ..capture.sources import describe_spec
 
     replay = None
     station: Station | None = None

@@ -13,7 +13,7 @@ Per frame (:meth:`Judge.update`):
    landmarks filled causally, per-frame features, then sliding windows
    (:class:`StreamWindower`) or, for ``rep`` models, a bounded history from which each rep's
    ``[start, end]`` is resampled (:func:`rep_window`).
-3. **Reps** — the :class:`~formcheck.device.reps.RepCounter` of the current exercise, fed the
+3. **Reps** — the :class:`~formcheck.device.judging.reps.RepCounter` of the current exercise, fed the
    frames on which the person is tracked. One :class:`RepEvent` per rep, as soon as it ends.
 4. **Exercise recognition** (auto mode) and **inactivity resets**.
 
@@ -72,7 +72,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .events import (
+from ..events import (
     NO_PERSON,
     STEP_INTO_VIEW,
     TRACKING,
@@ -82,9 +82,9 @@ from .events import (
     ResetEvent,
     StateEvent,
 )
-from .exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
+from ..exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
 from .features import FeatureSpec, MissingFiller, frame_features
-from .pose import NUM_LANDMARKS, Pose
+from ..pose.landmarks import NUM_LANDMARKS, Pose
 from .reps import Rep, RepConfig, RepCounter, key_landmarks
 from .windows import StreamWindower, rep_window
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TextIO, runtime_checkable
 
-from .events import (
+from ..events import (
     Event,
     ExerciseEvent,
     RepEvent,

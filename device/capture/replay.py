@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pose import Pose, PoseError
-from .sequences import LandmarkSequence, read_sequences
+from ..pose.landmarks import Pose, PoseError
+from ..sequences import LandmarkSequence, read_sequences
 
 
 class ReplayPose:

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .classifier import Standardization
-from .exercises import EXERCISE_IDS, EXERCISES, IDLE
+from ..exercises import EXERCISE_IDS, EXERCISES, IDLE
 from .features import FeatureSpec, SpecError
 
 log = logging.getLogger(__name__)
@@ -419,7 +419,7 @@ def load_bundle(path: str | os.PathLike, check_model: bool = True) -> Bundle:
 
 def default_bundle_dir() -> Path:
     """The bundles shipped inside the package (``formcheck/device/models``)."""
-    return Path(__file__).resolve().parent / "models"
+    return Path(__file__).resolve().parents[1] / "models"
 
 
 def load_bundles(directory: str | os.PathLike, check_model: bool = True) -> list[Bundle]:

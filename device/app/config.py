@@ -24,8 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .exercises import EXERCISES
-from .pose import BACKENDS
+from ..exercises import EXERCISES
+from ..pose.landmarks import BACKENDS
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ def _resolve_path(value: str, base: Path | None, key: str) -> str:
     if key == "camera.source":
         # Only a relative path that exists next to the config file is rewritten: "0",
         # "picamera2" and URLs are not paths.
-        from .sources import looks_like_path
+        from ..capture.sources import looks_like_path
 
         if not looks_like_path(value) or Path(value).is_absolute():
             return value
@@ -407,7 +407,7 @@ def load(path: str | Path) -> Config:
 
 
 def packaged_default_text() -> str:
-    return resources.files("formcheck.device").joinpath(PACKAGED_NAME).read_text(encoding="utf-8")
+    return resources.files("formcheck.device.app").joinpath(PACKAGED_NAME).read_text(encoding="utf-8")
 
 
 def default_config_path() -> Path | None:
