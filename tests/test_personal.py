@@ -1,0 +1,150 @@
+"""Personal thresholds: labels from corrections, the fit, applying them on the device, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from formcheck.device.events import ExerciseEvent, RepEvent
+from formcheck.device.exercises import EXERCISES
+from formcheck.device.judging.personal import Personaliser, PersonalThresholds, apply_thresholds
+from formcheck.device.outputs.history import History
+from formcheck.train import cli as train_cli
+from formcheck.train.personal import FitSettings, fit, fit_condition, rep_labels
+
+BASE = 0.35
+
+
+def judged(n: int, probs: dict[str, float], t: float = 0.0, full_depth: bool = True, good=0, bad=0,
+           exercise: str = "squat") -> RepEvent:
+    """A rep event as the judge makes it at threshold BASE."""
+    failed = [k for k, p in probs.items() if p < BASE]
+    if not full_depth and "rom" not in failed:
+        failed.append("rom")
+    cues = [f"cue:{k}" for k in failed]
+    correct = not failed
+    return RepEvent(t=t or float(n), exercise=exercise, rep=n, correct=correct, failed=failed, cues=cues,
+                    probs=dict(probs), full_depth=full_depth, good=good + correct, bad=bad + (not correct))
+
+
+def test_what_a_correction_says_about_each_condition():
+    row = {"probs": {"back_neutral": 0.3, "rom": 0.9}, "failed": ["back_neutral"], "correct": False}
+    assert rep_labels({**row, "verdict_ok": None}) == {}
+    assert rep_labels({**row, "verdict_ok": False}) == {"back_neutral": True, "rom": True}
+    assert rep_labels({**row, "verdict_ok": True}) == {"back_neutral": False, "rom": True}
+    # a missed fault, condition not named: nothing is guessed
+    good = {"probs": {"back_neutral": 0.6}, "failed": [], "correct": True, "verdict_ok": False}
+    assert rep_labels(good) == {}
+    assert rep_labels({**good, "labels": {"back_neutral": False}}) == {"back_neutral": False}
+
+
+def test_the_fit_moves_a_threshold_just_past_the_labelled_reps():
+    s = FitSettings(base_threshold=BASE, margin=0.05)
+    assert fit_condition([], s) == BASE
+    assert fit_condition([(0.30, True)], s) == pytest.approx(0.25)
+    assert fit_condition([(0.30, True), (0.22, True)], s) == pytest.approx(0.17)
+    # a real fault the person confirmed at 0.2 keeps the threshold above it
+    assert fit_condition([(0.30, True), (0.12, True), (0.20, False)], s) == pytest.approx(0.25)
+    # never below the floor, never above the ceiling: a rep the model is surer of than the
+    # floor cannot be fixed by a threshold, so it does not move one
+    assert fit_condition([(0.02, True)], s) == BASE
+    assert fit_condition([(0.10, True)], s) == s.floor
+    assert fit_condition([(0.95, False)], s) == BASE
+    assert fit_condition([(0.70, False)], s) == pytest.approx(0.75)
+    assert FitSettings(ceiling=0.6).ceiling == 0.6 and fit_condition([(0.70, False)], FitSettings(ceiling=0.6)) == BASE
+    # a missed fault raises it
+    assert fit_condition([(0.40, False)], s) == pytest.approx(0.45)
+    with pytest.raises(ValueError):
+        FitSettings(base_threshold=0.9, ceiling=0.8)
+
+
+def test_applying_thresholds_re_decides_the_verdict_and_cues():
+    e = judged(3, {"back_neutral": 0.3, "knees_in_line": 0.8, "rom": 0.9})
+    assert e.correct is False and e.failed == ["back_neutral"]
+    out = apply_thresholds(e, {"back_neutral": 0.25})
+    assert out.correct is True and out.failed == [] and out.cues == []
+    assert e.failed == ["back_neutral"]  # the judge's event is not modified
+    # a raised threshold adds the exercise's own cue
+    out = apply_thresholds(judged(1, {"knees_in_line": 0.5}), {"knees_in_line": 0.6})
+    assert out.failed == ["knees_in_line"] and out.correct is False
+    assert out.cues == [EXERCISES["squat"].cue("knees_in_line")] and out.cues[0]
+    # rom failed by the measured depth stays failed whatever its threshold
+    shallow = judged(2, {"rom": 0.3}, full_depth=False)
+    assert apply_thresholds(shallow, {"rom": 0.1}).failed == ["rom"]
+    # no probabilities, no verdict: untouched
+    assert apply_thresholds(judged(1, {}), {"rom": 0.1}).correct is True
+
+
+def test_the_personaliser_keeps_the_sets_counts_consistent():
+    pers = Personaliser(thresholds=PersonalThresholds({"squat": {"back_neutral": 0.25}}))
+    events, good, bad = [], 0, 0
+    for n, p in enumerate([0.8, 0.3, 0.3, 0.1, 0.8], 1):
+        e = judged(n, {"back_neutral": p}, good=good, bad=bad)
+        good, bad = e.good, e.bad
+        events.append(pers.process(e))
+    assert [e.correct for e in events] == [True, True, True, False, True]
+    assert [(e.good, e.bad) for e in events] == [(1, 0), (2, 0), (3, 0), (3, 1), (4, 1)]
+    # a new set starts the adjustment afresh
+    pers.process(ExerciseEvent(t=9.0, exercise="squat"))
+    e = pers.process(judged(1, {"back_neutral": 0.8}))
+    assert (e.good, e.bad) == (1, 0)
+    other = judged(1, {"back_neutral": 0.3}, exercise="deadlift")
+    assert pers.process(other) is other  # no thresholds for that exercise
+
+
+def test_a_bad_thresholds_file_is_refused_and_the_previous_ones_kept(tmp_path):
+    path = tmp_path / "personal.json"
+    PersonalThresholds({"squat": {"back_neutral": 0.2}}).save(path)
+    pers = Personaliser(path)
+    assert pers.thresholds.for_exercise("squat") == {"back_neutral": 0.2}
+    path.write_text(json.dumps({"format": "formcheck-personal-thresholds", "version": 1,
+                                "thresholds": {"squat": {"no_such": 0.2}}}))
+    assert pers.reload() is False and pers.thresholds.for_exercise("squat") == {"back_neutral": 0.2}
+    path.write_text("{")
+    assert pers.reload() is False
+    for bad, msg in [({"format": "x"}, "not a personal"),
+                     ({"format": "formcheck-personal-thresholds", "thresholds": {"yoga": {}}}, "unknown exercise"),
+                     ({"format": "formcheck-personal-thresholds", "thresholds": {"squat": {"rom": 2}}}, "0..1")]:
+        with pytest.raises(ValueError, match=msg):
+            PersonalThresholds.from_dict(bad)
+    path.unlink()
+    assert pers.reload() is True and pers.thresholds.thresholds == {}
+
+
+def test_formcheck_train_personal_from_a_history_with_corrections(tmp_path, capsys):
+    db = tmp_path / "h.sqlite3"
+    with History(db) as h:
+        good = bad = 0
+        for n, p in enumerate([0.8, 0.31, 0.7, 0.29, 0.9], 1):
+            e = judged(n, {"back_neutral": p, "knees_in_line": 0.9}, good=good, bad=bad)
+            good, bad = e.good, e.bad
+            h.add(e)
+            if e.correct is False:
+                h.correct_last(False)  # "that was a good rep"
+        h.add(judged(1, {"back_neutral": 0.2}, exercise="deadlift"))
+        h.correct_last(True)  # confirmed: a real fault
+    out = tmp_path / "personal.json"
+    assert train_cli.main(["personal", "--history", str(db), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "3 corrected or confirmed reps" in text and "back_neutral" in text
+    pt = PersonalThresholds.load(out)
+    assert pt.for_exercise("squat") == {"back_neutral": pytest.approx(0.24)}
+    assert "deadlift" not in pt.thresholds  # the confirmed fault agrees with the base threshold
+    # the station would no longer cue this person's lean, still cue a real fault
+    pers = Personaliser(out)
+    assert pers.process(judged(1, {"back_neutral": 0.27})).correct is True
+    assert pers.process(judged(2, {"back_neutral": 0.1})).failed == ["back_neutral"]
+    # refitting one exercise keeps the others
+    PersonalThresholds({"squat": {"back_neutral": 0.24}, "deadlift": {"back_neutral": 0.1}}).save(out)
+    assert train_cli.main(["personal", "--history", str(db), "-o", str(out), "--exercise", "squat"]) == 0
+    assert PersonalThresholds.load(out).for_exercise("deadlift") == {"back_neutral": 0.1}
+    assert train_cli.main(["personal", "--history", str(tmp_path / "none.db")]) == 2
+
+
+def test_fit_reports_disagreements_before_and_after():
+    rows = [{"exercise": "squat", "probs": {"heels_down": p}, "failed": ["heels_down"], "correct": False,
+             "verdict_ok": False, "labels": None} for p in (0.3, 0.28)]
+    personal, report = fit(rows, FitSettings())
+    assert report[0]["disagree_before"] == 2 and report[0]["disagree_after"] == 0
+    assert personal.meta["labelled_reps"] == 2
