@@ -292,3 +292,52 @@ def test_cli_help_is_complete():
     assert r.returncode == 0
     for word in ("days", "sets", "reps", "export", "correct", "--db", "examples:"):
         assert word in r.stdout
+
+
+# ---- the button's double click marks the last rep wrong ------------------------------------------
+
+def test_a_double_click_is_told_from_a_single_click():
+    from helpers import wait_until
+
+    from formcheck.device.outputs.gestures import ClickGestures
+
+    calls: list[str] = []
+    g = ClickGestures(lambda: calls.append("single"), lambda: calls.append("double"), double_click_s=0.2)
+    try:
+        g.click()
+        assert wait_until(lambda: calls == ["single"], 2)
+        g.click()
+        time.sleep(0.05)
+        g.click()
+        assert calls == ["single", "double"]  # at once, no wait for a third click
+        time.sleep(0.35)
+        assert calls == ["single", "double"]  # and no single click after it
+        g.click()
+        time.sleep(0.3)
+        g.click()  # too late for a double
+        assert wait_until(lambda: calls == ["single", "double", "single", "single"], 2)
+    finally:
+        g.close()
+    with pytest.raises(ValueError):
+        ClickGestures(lambda: None, lambda: None, double_click_s=5)
+
+
+def test_a_double_click_marks_the_last_rep_wrong(tmp_path):
+    from helpers import wait_until
+
+    from formcheck.device.outputs.gestures import ClickGestures
+
+    h = History(tmp_path / "h.sqlite3")
+    out = HistoryOutput(h)
+    nexts = []
+    g = ClickGestures(lambda: nexts.append(1), lambda: out.correct_last(False), double_click_s=0.2)
+    try:
+        out.handle(rep(1, 1.0))
+        out.handle(rep(2, 2.0, cues=["go deeper"]))
+        g.click()
+        g.click()
+        assert wait_until(lambda: h.get(2)["verdict_ok"] is False, 2)
+        assert h.get(1)["verdict_ok"] is None and nexts == []
+    finally:
+        g.close()
+        out.close()

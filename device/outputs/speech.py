@@ -256,7 +256,6 @@ class SpeechOutput:
             return
         if not isinstance(event, RepEvent) or self.settings.quiet:
             return
-        now = time.monotonic()
         texts = []
         for text in phrases_for(event, self.settings):
             if not text.isdigit():
@@ -266,14 +265,18 @@ class SpeechOutput:
                     continue
                 self._last_said[text] = event.t
             texts.append(text)
-        if not texts:
+        for text in texts:
+            self.say(text)
+
+    def say(self, text: str) -> None:
+        """Queue one phrase now (e.g. an acknowledgement of the button), unless quiet."""
+        if self.settings.quiet or not text:
             return
         with self._cond:
-            for text in texts:
-                if len(self._queue) >= self.settings.queue_size:
-                    self._queue.popleft()
-                    self.dropped_full += 1
-                self._queue.append(_Phrase(text, now))
+            if len(self._queue) >= self.settings.queue_size:
+                self._queue.popleft()
+                self.dropped_full += 1
+            self._queue.append(_Phrase(text, time.monotonic()))
             self._cond.notify()
 
     def prerender(self, texts) -> None:
