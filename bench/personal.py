@@ -116,7 +116,7 @@ def run_person(p: Person, models, args, tmp: Path) -> dict:
     train = clips(p, models, 100, args.train_clips)
     test = clips(p, models, 200, args.test_clips)
     faults = clips(p, models, 300, args.fault_clips, fault=True)
-    settings = FitSettings(base_threshold=BASE, margin=args.margin)
+    settings = FitSettings(base_threshold=BASE, margin=args.margin, floor=args.floor)
     h = History(tmp / f"{p.exercise}-{p.seed}.sqlite3")
     pers = Personaliser(thresholds=PersonalThresholds())
     curve = [held_out(p, test, faults, pers.thresholds)]
@@ -134,7 +134,10 @@ def run_person(p: Person, models, args, tmp: Path) -> dict:
                 curve.append(held_out(p, test, faults, pers.thresholds))
     h.close()
     stop = next((i for i, c in enumerate(curve) if c[0] <= args.stopped), None)
-    return {"person": p, "curve": curve, "corrections": corrections, "train_reps": seen,
+    # how far apart the model puts this person's style and the real fault
+    p_style = np.median([e.probs.get(p.target, np.nan) for c in test for e in c] or [np.nan])
+    p_fault = np.median([e.probs.get(p.target, np.nan) for c in faults for e in c] or [np.nan])
+    return {"person": p, "curve": curve, "p_style": float(p_style), "p_fault": float(p_fault), "corrections": corrections, "train_reps": seen,
             "stopped_after": stop, "final": curve[-1], "thresholds": pers.thresholds.for_exercise(p.exercise)}
 
 
@@ -146,6 +149,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test-clips", type=int, default=3, help="held-out clips of the same person")
     ap.add_argument("--fault-clips", type=int, default=2, help="held-out clips with a real fault")
     ap.add_argument("--margin", type=float, default=FitSettings.margin)
+    ap.add_argument("--floor", type=float, default=FitSettings.floor)
     ap.add_argument("--min-rate", type=float, default=0.3, help="false-cue rate that makes a person")
     ap.add_argument("--stopped", type=float, default=0.1,
                     help="a false cue counts as stopped at or below this held-out rate")
@@ -157,7 +161,8 @@ def main(argv=None) -> int:
     models = ModelSet.from_predictors([b for b in load_default_bundles()
                                        if b.task == "conditions" and b.exercise in args.exercises])
     rng = np.random.default_rng(args.seed)
-    print(f"finding persons the shipped models nag (threshold {BASE}, margin {args.margin}):", flush=True)
+    print(f"finding persons the shipped models nag (threshold {BASE}, margin {args.margin}, "
+          f"floor {args.floor}):", flush=True)
     persons = find_persons(models, args, rng)
     if not persons:
         print("no person with a false cue found; raise --max-candidates")
@@ -169,8 +174,8 @@ def main(argv=None) -> int:
 
     print("| person | exercise | false cue | held-out false cue: before → after 1 / 2 / 3 corrections → end "
           "| corrections (train reps) | stopped after | any false cue before → end | real fault caught before → end "
-          "| personal threshold |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| personal threshold | median P(holds): style / real fault |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(results, 1):
         p, c = r["person"], r["curve"]
         steps = " / ".join(f"{c[k][0]:.0%}" if k < len(c) else "–" for k in (1, 2, 3))
@@ -178,7 +183,7 @@ def main(argv=None) -> int:
         thr = r["thresholds"].get(p.target, BASE)
         print(f"| {i} | {p.exercise} | {p.target} | {c[0][0]:.0%} → {steps} → {c[-1][0]:.0%} "
               f"| {r['corrections']} ({r['train_reps']}) | {stop} | {c[0][1]:.0%} → {c[-1][1]:.0%} "
-              f"| {c[0][2]:.0%} → {c[-1][2]:.0%} | {BASE:g} → {thr:g} |")
+              f"| {c[0][2]:.0%} → {c[-1][2]:.0%} | {BASE:g} → {thr:g} | {r['p_style']:.2f} / {r['p_fault']:.2f} |")
     stops = [r["stopped_after"] for r in results if r["stopped_after"] is not None]
     print(f"\nfalse cue stopped (held-out rate <= {args.stopped:.0%}) for {len(stops)}/{len(results)} persons; "
           f"median corrections {float(np.median(stops)) if stops else float('nan'):g}; "

@@ -134,6 +134,8 @@ def add_parser(sub) -> None:
     p.add_argument("--config", type=Path, help="the station's config file, for its condition threshold")
     p.add_argument("--margin", type=float, default=FitSettings.margin,
                    help=f"distance kept from the labelled reps' probabilities (default {FitSettings.margin})")
+    p.add_argument("--floor", type=float, default=FitSettings.floor,
+                   help=f"lowest threshold a condition may get (default {FitSettings.floor})")
     p.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     p.set_defaults(func=cmd_personal)
 
@@ -148,7 +150,7 @@ def cmd_personal(args) -> int:
         from formcheck.device.app import config as C
 
         base = C.load(args.config).judge.condition_threshold or 0.5
-    s = FitSettings(base_threshold=0.35 if base is None else base, margin=args.margin)
+    s = FitSettings(base_threshold=0.35 if base is None else base, margin=args.margin, floor=args.floor)
     with History(db, HistorySettings(check_on_open=False)) as h:
         rows = list(h.reps())
     ex = None if args.exercise == "all" else args.exercise
