@@ -341,3 +341,52 @@ def test_a_double_click_marks_the_last_rep_wrong(tmp_path):
     finally:
         g.close()
         out.close()
+
+
+def test_the_personal_feedback_layer_wires_history_speech_thresholds_and_the_button(tmp_path):
+    """What the station does with it: poses into the ring, events through the thresholds into
+    the outputs, a double click marks the last rep wrong (and says so), reload re-reads."""
+    from types import SimpleNamespace
+
+    from helpers import wait_until
+
+    from formcheck.device.app.feedback import ACK_WRONG, PersonalFeedback
+    from formcheck.device.judging.personal import PersonalThresholds
+    from formcheck.device.outputs.speech import FakeSink
+
+    personal = tmp_path / "personal.json"
+    cfg = SimpleNamespace(
+        speech=SimpleNamespace(enabled=True, say="cues", voice="en-us", volume=1.0, rate=165, quiet=False,
+                               repeat_s=8.0, max_cues=1, stale_s=4.0, queue_size=3, player="aplay -q",
+                               cache_dir=str(tmp_path / "speech")),
+        history=SimpleNamespace(enabled=True, path=str(tmp_path / "h.sqlite3"), max_reps=100, max_mb=10.0,
+                                landmarks=True, check_on_open=True, personal=str(personal)))
+    singles = []
+    sink = FakeSink()
+    # without espeak-ng the layer still builds, without speech
+    fb = PersonalFeedback.from_config(cfg, on_single_click=lambda: singles.append(1), sink=sink)
+    fb.gestures.double_click_s = 0.2
+    with Outputs(fb.outputs()) as fan:
+        for i in range(90):
+            fb.on_pose(i / 30, np.full((33, 4), 0.5, np.float32))
+        ev = RepEvent(t=3.0, exercise="squat", rep=1, correct=False, failed=["back_neutral"],
+                      cues=["keep your back neutral"], probs={"back_neutral": 0.3}, start=1.0, end=2.9,
+                      good=0, bad=1)
+        fan.handle(fb.process(ev))
+        assert wait_until(lambda: fb.history.written == 1, 5)
+        fb.click()
+        fb.click()
+        assert wait_until(lambda: fb.history.history.get(1)["verdict_ok"] is False, 3)
+        if fb.speech is not None:
+            assert wait_until(lambda: sink.texts == ["keep your back neutral", ACK_WRONG], 10), sink.texts
+        # the person's thresholds arrive; a reload applies them to the next rep
+        PersonalThresholds({"squat": {"back_neutral": 0.25}}).save(personal)
+        assert fb.reload()
+        again = fb.process(RepEvent(t=6.0, exercise="squat", rep=2, correct=False, failed=["back_neutral"],
+                                    cues=["x"], probs={"back_neutral": 0.3}, good=0, bad=2))
+        assert again.correct is True and (again.good, again.bad) == (1, 1)
+        fb.click()
+        assert wait_until(lambda: singles == [1], 2)
+    fb.close()
+    rows = list(History(tmp_path / "h.sqlite3").reps(landmarks=True))
+    assert rows[0]["lm_frames"] == 58 and rows[0]["verdict_ok"] is False

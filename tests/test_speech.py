@@ -287,3 +287,20 @@ def test_phrase_text_is_passed_to_the_engine_as_one_argument(tmp_path):
     args = log.read_text().splitlines()
     assert args[-2:] == ["--", "-v don't"]
     assert re.search(r"[0-9a-f]{20}\.wav$", str(r.render("-v don't")))
+
+
+@needs_espeak
+def test_an_exercise_change_renders_its_cues_ahead_of_the_first_rep(tmp_path):
+    from formcheck.device.exercises import EXERCISES
+
+    sink = FakeSink()
+    out = SpeechOutput(SpeechSettings(cache_dir=str(tmp_path)), sink=sink)
+    try:
+        cues = {c.cue for c in EXERCISES["squat"].conditions if c.cue}
+        out.handle(ExerciseEvent(t=0.0, exercise="squat"))
+        assert wait_until(lambda: out.renderer.rendered == len(cues), 20)
+        out.handle(rep(1, 3.0, [next(iter(cues))]))
+        assert wait_until(lambda: len(sink.played) == 1, 5)
+        assert out.renderer.rendered == len(cues)  # the cue was ready: no render at rep time
+    finally:
+        out.close()

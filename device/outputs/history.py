@@ -293,7 +293,7 @@ class History:
         """Drop the oldest reps past max_reps or max_mb (inside the insert's transaction)."""
         c = self._conn
         cur = c.execute("DELETE FROM reps WHERE id <= ?", (newest - self.settings.max_reps,))
-        self.dropped += cur.rowcount
+        dropped = cur.rowcount
         limit = self.settings.max_mb * 1e6
         used = self.used_bytes()
         while used > limit:
@@ -303,9 +303,10 @@ class History:
             # a tenth at a time: the page counts only move once the freed pages are reclaimed
             k = max(1, n // 10)
             cur = c.execute("DELETE FROM reps WHERE id IN (SELECT id FROM reps ORDER BY id LIMIT ?)", (k,))
-            self.dropped += cur.rowcount
+            dropped += cur.rowcount
             used = self.used_bytes()
-        if self.dropped:
+        if dropped:
+            self.dropped += dropped
             c.execute("PRAGMA incremental_vacuum")
 
     def used_bytes(self) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..events import Event, ExerciseEvent, RepEvent, ResetEvent
+from ..exercises import EXERCISES
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,9 @@ class SpeechOutput:
                 self._queue.clear()  # whatever was pending describes the previous set
             if isinstance(event, ExerciseEvent):
                 self._last_said.clear()
+                if event.exercise in EXERCISES and self.settings.say != "count" and not self.settings.quiet:
+                    # the first cue of the set should not wait for the engine
+                    self.prerender(c.cue for c in EXERCISES[event.exercise].conditions if c.cue)
             return
         if not isinstance(event, RepEvent) or self.settings.quiet:
             return
@@ -281,6 +285,8 @@ class SpeechOutput:
 
     def prerender(self, texts) -> None:
         """Render phrases ahead of need (e.g. every cue of the exercise) on a background thread."""
+        texts = list(texts)
+
         def work():
             for text in texts:
                 try:
