@@ -197,3 +197,23 @@ def test_corrections_on_a_held_out_synthetic_person_reduce_their_false_cues(tmp_
         personal, _ = fit(list(h.reps()), FitSettings(base_threshold=BASE))
     after = false_cue_rate(held_out, Personaliser(thresholds=personal))
     assert corrections >= 1 and after <= before / 2, (before, after, personal.thresholds)
+
+
+def test_with_the_judges_condition_records_only_model_decisions_move():
+    """A key a measure failed stays failed; the records follow the new decisions."""
+    e = judged(4, {"back_neutral": 0.3, "knees_in_line": 0.3})
+    e.conditions = [
+        {"key": "back_neutral", "judged": True, "holds": False, "p": 0.3, "source": "model", "cue": "back!"},
+        {"key": "knees_in_line", "judged": True, "holds": False, "p": 0.3, "source": "model", "cue": "knees!"},
+        {"key": "knees_in_line", "judged": True, "holds": False, "value": 12.0, "source": "measure",
+         "cue": "knees caved 12 degrees"},
+        {"key": "heels_down", "judged": False, "holds": None, "reason": "side view"},
+    ]
+    e.failed, e.cues = ["back_neutral", "knees_in_line"], ["back!", "knees!"]
+    out = apply_thresholds(e, {"back_neutral": 0.25, "knees_in_line": 0.25, "heels_down": 0.9})
+    assert out.failed == ["knees_in_line"] and out.correct is False
+    assert out.cues == ["knees caved 12 degrees"]  # the measure's cue: the model no longer fails it
+    assert out.conditions[0]["holds"] is True and out.conditions[0]["threshold"] == 0.25
+    assert out.conditions[2]["holds"] is False and out.conditions[3]["holds"] is None
+    # nothing moved: the same event back
+    assert apply_thresholds(e, {"heels_down": 0.9}) is e

@@ -75,41 +75,49 @@ class PersonalThresholds:
 def apply_thresholds(event: RepEvent, thresholds: dict[str, float]) -> RepEvent:
     """The rep's verdict re-decided with personal thresholds (counts are left to the caller).
 
-    Only conditions with a personal threshold and a probability on the event change; ``rom``
-    failed by the measured depth (``full_depth`` False) stays failed whatever a model says.
+    Only model decisions move: a condition with a personal threshold and a model probability
+    on the event. A key that something else failed (a measure, e.g. ``rom`` from the measured
+    depth) stays failed whatever the model says. With the judge's per-condition records on the
+    event they are updated too; without them, ``full_depth`` stands for the depth measure.
     """
     if not thresholds or event.correct is None:
         return event
-    failed = list(event.failed)
-    cue_of = dict(zip(event.failed, event.cues, strict=False))
-    changed = False
-    for key, thr in thresholds.items():
-        p = event.probs.get(key)
-        if p is None or not math.isfinite(p):
-            continue
-        fails = p < thr or (key == ROM and event.full_depth is False)
-        if fails and key not in failed:
-            failed.append(key)
-            cue_of[key] = _cue(event.exercise, key)
-            changed = True
-        elif not fails and key in failed:
-            failed.remove(key)
-            changed = True
-    if not changed:
+    records = [c for c in (getattr(event, "conditions", None) or []) if isinstance(c, dict)]
+    if records:
+        new_records = []
+        for c in records:
+            thr = thresholds.get(c.get("key"))
+            if thr is not None and c.get("source", "model") == "model" and c.get("judged") and \
+                    isinstance(c.get("p"), int | float) and math.isfinite(c["p"]):
+                c = {**c, "holds": c["p"] >= thr, "threshold": thr}
+            new_records.append(c)
+        failed: list[str] = []
+        cue_of: dict[str, str] = {}
+        for c in new_records:
+            if c.get("judged") and c.get("holds") is False and c["key"] not in failed:
+                failed.append(c["key"])
+                cue_of[c["key"]] = c.get("cue") or _cue(event.exercise, c["key"])
+    else:
+        new_records = None
+        failed = list(event.failed)
+        cue_of = dict(zip(event.failed, event.cues, strict=False))
+        for key, thr in thresholds.items():
+            p = event.probs.get(key)
+            if p is None or not math.isfinite(p):
+                continue
+            fails = p < thr or (key == ROM and event.full_depth is False)
+            if fails and key not in failed:
+                failed.append(key)
+            elif not fails and key in failed:
+                failed.remove(key)
+    if failed == list(event.failed):
         return event
     cues = [cue_of.get(k) or _cue(event.exercise, k) for k in failed]
     # an incorrect verdict no condition explains came from the form model: it stands
     form_failed = event.probs.get("correct", 1.0) < 0.5 or (event.correct is False and not event.failed)
-    correct = not failed and not form_failed
-    conds = getattr(event, "conditions", None)
-    out = replace(event, failed=failed, cues=cues, correct=correct)
-    if conds is not None:
-        new = []
-        for c in conds:
-            if isinstance(c, dict) and c.get("key") in thresholds and c.get("judged"):
-                c = {**c, "holds": c["key"] not in failed, "threshold": thresholds[c["key"]]}
-            new.append(c)
-        out.conditions = new
+    out = replace(event, failed=failed, cues=cues, correct=not failed and not form_failed)
+    if new_records is not None:
+        out.conditions = new_records
     return out
 
 
