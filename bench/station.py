@@ -42,8 +42,8 @@ sys.modules.setdefault("tensorflow", None)  # as the station: never TensorFlow
 import numpy as np  # noqa: E402
 
 from formcheck.device.app import config as C  # noqa: E402
-from formcheck.device.pose.landmarks import create_estimator  # noqa: E402
 from formcheck.device.app.station import Station, rss_mb  # noqa: E402
+from formcheck.device.pose.landmarks import create_estimator  # noqa: E402
 from formcheck.train.demo import squat_landmarks, squat_phases  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,8 +129,8 @@ def latency(video: Path, backend: str, exercise: str) -> tuple[np.ndarray, np.nd
 
 def soak(frames: int, clip_seconds: float = 20.0) -> tuple[float, float, float]:
     from formcheck.device.capture.replay import ReplayPose
-    from formcheck.device.sequences import LandmarkSequence
     from formcheck.device.capture.sources import clock_source
+    from formcheck.device.sequences import LandmarkSequence
 
     t, lm = squat_clip(n_reps=int(clip_seconds / 3), fps=30.0)
     seq = LandmarkSequence(id="soak", t=t, landmarks=lm, exercise="squat", image_size=(640, 480), fps=30.0)

@@ -21,10 +21,10 @@ import pytest
 
 from formcheck.device.app import config as C
 from formcheck.device.app import station as S
-from formcheck.device.events import RepEvent, StateEvent, event_from_dict
 from formcheck.device.capture.replay import ReplayPose
-from formcheck.device.sequences import LandmarkSequence, write_sequences
 from formcheck.device.capture.sources import FrameSource, Reader
+from formcheck.device.events import RepEvent, StateEvent, event_from_dict
+from formcheck.device.sequences import LandmarkSequence, write_sequences
 from formcheck.train import demo
 
 FPS = 30.0

@@ -161,10 +161,10 @@ def test_ready_even_without_a_camera_after_the_ready_timeout():
     import io
 
     from formcheck.device.app import config as C
-    from formcheck.device.capture.replay import ReplayPose
-    from formcheck.device.sequences import LandmarkSequence
-    from formcheck.device.capture.sources import open_source
     from formcheck.device.app.station import Station
+    from formcheck.device.capture.replay import ReplayPose
+    from formcheck.device.capture.sources import open_source
+    from formcheck.device.sequences import LandmarkSequence
 
     class NoCamera:
         def __init__(self, target):

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from .config import Config, ConfigError
 from ..events import RepEvent, StatsEvent
 from ..pose.landmarks import NUM_LANDMARKS, Pose, PoseError
+from .config import Config, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -233,9 +233,10 @@ def choose_models(bundles: list, window_mode: str) -> list:
 
 def build_judge(cfg: Config, bundles: list, exercise: str):
     """The real judge for ``exercise`` ("auto" or an id) with the loaded bundles."""
+    from ..judging.classifier import Classifier
     from ..judging.judge import Judge
 
-    return Judge(choose_models(bundles, cfg.station.window_mode), exercise, cfg.judge)
+    return Judge([Classifier(b) for b in choose_models(bundles, cfg.station.window_mode)], exercise, cfg.judge)
 
 
 # ---- the station ----------------------------------------------------------------------------
