@@ -7,7 +7,7 @@ sections or keys and bad values are rejected with the dotted key named, e.g.
 once. Command-line flags override the file through :func:`apply_overrides`, validated the
 same way.
 
-Relative paths in a file (``models.dir``, ``station.replay_file``, a file ``camera.source``) are
+Relative paths in a file (``models.dir``, a file ``camera.source``) are
 relative to the folder of that file, so ``/etc/formcheck/formcheck.toml`` can say
 ``dir = "models"``; relative paths given on the command line are relative to the working
 directory.
@@ -43,9 +43,9 @@ def _exercise(v):
 
 
 def _source(v):
-    # An int is a camera index; strings are parsed by sources.parse_source at open time.
+    # An int is a camera index; strings are parsed by sources.open_source at open time.
     if isinstance(v, bool) or not isinstance(v, int | str) or v == "":
-        raise Bad('a camera index, "picamera2", a URL, a video file or an image folder')
+        raise Bad('a camera index, "picamera2", a URL, a video file, an image folder or a landmark clip')
     if isinstance(v, int):
         if v < 0:
             raise Bad("a camera index >= 0")
@@ -85,7 +85,6 @@ class StationConfig:
     pose_model: str = setting("full", choice("lite", "full", "heavy"))
     threads: int = setting(0, integer(0, 64))
     window_mode: str = setting("model", choice("model", "sliding", "rep"))
-    replay_file: str = setting("", text, path=True)
     ready_timeout: float = setting(10.0, number(0.0, 600.0))
 
 

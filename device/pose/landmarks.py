@@ -1,6 +1,6 @@
 """The pose boundary: the BlazePose 33-landmark record and the estimator interface.
 
-Every backend (``mediapipe``, ``litert``, ``replay``) returns the same :class:`Pose`, so that
+Every backend (``mediapipe``, ``litert``) returns the same :class:`Pose`, so that
 features, windows and judging never know which one ran. Backends register themselves in
 :data:`BACKENDS` and are created by name with :func:`create_estimator`; the heavy imports
 (mediapipe, LiteRT) happen only when a backend is created.
@@ -138,7 +138,6 @@ class PoseEstimator(Protocol):
 BACKENDS: dict[str, str] = {
     "mediapipe": "formcheck.device.pose.mediapipe_backend:MediapipePose",
     "litert": "formcheck.device.pose.litert_backend:LitertPose",
-    "replay": "formcheck.device.capture.replay:ReplayPose",
 }
 
 
