@@ -8,7 +8,6 @@ watchdog, exit codes) is described in ``docs/raspberry-pi.md``.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..events import RepEvent, StatsEvent
+from ..outputs.resilience import FailureLog
 from ..pose.landmarks import Pose
 from . import build
 from .build import EXIT_FATAL, EXIT_OK, FAILURE_LOG_S
@@ -36,29 +36,6 @@ def rss_mb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError, IndexError):
         return 0.0
-
-
-class FailureLog:
-    """Logs a failing stage's first exception with its traceback, then one line per period."""
-
-    def __init__(self, what: str, period: float = FAILURE_LOG_S):
-        self.what = what
-        self.period = period
-        self.count = 0
-        self._unlogged = 0
-        self._last = -math.inf
-
-    def __call__(self, exc: BaseException) -> None:
-        self.count += 1
-        self._unlogged += 1
-        now = time.monotonic()
-        if self.count == 1:
-            log.error("%s failed; the station goes on", self.what, exc_info=exc)
-            self._last, self._unlogged = now, 0
-        elif now - self._last >= self.period:
-            log.error("%s: %d more failures (%d in all), latest %s: %s",
-                      self.what, self._unlogged, self.count, type(exc).__name__, exc)
-            self._last, self._unlogged = now, 0
 
 
 class Station:
@@ -87,8 +64,8 @@ class Station:
         self.frames = 0
         self.events = 0
         self.good = self.bad = 0
-        self.pose_fail = FailureLog("pose estimation")
-        self.judge_fail = FailureLog("judge")
+        self.pose_fail = FailureLog("pose estimation", FAILURE_LOG_S, log)
+        self.judge_fail = FailureLog("judge", FAILURE_LOG_S, log)
         self._pose_ms: deque[float] = deque(maxlen=4096)  # bounded even with stats off
         # Seconds from a frame's capture until its events were handed to the outputs: every
         # frame (frame_latency) and frames that finished a rep (latencies). For the benchmark.

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SourceError
+from ..outputs.resilience import Backoff
 from ..pose.landmarks import Pose
 from .landmark_clip import LandmarkClipReader, read_clip
 
@@ -404,7 +405,7 @@ class FrameSource:
             self._box.close()
 
     def _run_live(self) -> None:
-        backoff = self.reconnect_min
+        backoff = Backoff(self.reconnect_min, self.reconnect_max)
         opened = False
         lost_since: float | None = None
         while not self._stop.is_set():
@@ -420,7 +421,7 @@ class FrameSource:
                     lost_since = time.monotonic()
                     log.warning("%s: %s; reopening with backoff", self.name, self.last_error)
                 else:
-                    log.debug("%s: still failing: %s (retry in %.1f s)", self.name, self.last_error, backoff)
+                    log.debug("%s: still failing: %s (retry in %.1f s)", self.name, self.last_error, backoff.delay)
                 if opened:
                     try:
                         self._reader.close()
@@ -428,15 +429,14 @@ class FrameSource:
                         log.debug("closing %s after failure: %s", self.name, ce)
                     opened = False
                 self._connected = False
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.reconnect_max)
+                self._stop.wait(backoff.failed())
                 continue
             if lost_since is not None:
                 if self._captured:  # it had worked before: this is a comeback
                     self._reconnects += 1
                 log.info("%s: capturing (after %.1f s without frames)", self.name, time.monotonic() - lost_since)
                 lost_since = None
-            backoff = self.reconnect_min
+            backoff.succeeded()
             self._connected = True
             image, t = item
             self._post(image, t, block=False)
