@@ -153,7 +153,7 @@ def test_unit_command_line_and_default_config_pass_check_config(tmp_path):
     shutil.copy(PACKAGED_CONFIG, config)
     args = unit_settings(UNIT.read_text())[("Service", "ExecStart")][0].split()[1:]
     args = [str(config) if a == "/etc/formcheck/formcheck.toml" else a for a in args]
-    r = subprocess.run([sys.executable, "-c", "import sys; from formcheck.device.app.station import main; "
+    r = subprocess.run([sys.executable, "-c", "import sys; from formcheck.device.app.cli import main; "
                         "sys.exit(main(sys.argv[1:]))", *args, "--check-config"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
