@@ -30,6 +30,7 @@ from verdicts import play
 
 from formcheck.device.exercises import EXERCISES, ROM
 from formcheck.device.judging.bundle import load_default_bundles
+from formcheck.device.judging.classifier import Classifier
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.judging.personal import Personaliser, PersonalThresholds, apply_thresholds
 from formcheck.device.outputs.history import History
@@ -158,7 +159,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    models = ModelSet.from_predictors([b for b in load_default_bundles()
+    models = ModelSet.from_predictors([Classifier(b) for b in load_default_bundles()
                                        if b.task == "conditions" and b.exercise in args.exercises])
     rng = np.random.default_rng(args.seed)
     print(f"finding persons the shipped models nag (threshold {BASE}, margin {args.margin}, "

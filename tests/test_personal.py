@@ -158,11 +158,12 @@ def test_corrections_on_a_held_out_synthetic_person_reduce_their_false_cues(tmp_
     import numpy as np
 
     from formcheck.device.judging.bundle import load_default_bundles
+    from formcheck.device.judging.classifier import Classifier
     from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
     from formcheck.device.pose.landmarks import Pose
     from formcheck.train.synth import ClipSpec, body_pool, make_clip
 
-    models = ModelSet.from_predictors([b for b in load_default_bundles()
+    models = ModelSet.from_predictors([Classifier(b) for b in load_default_bundles()
                                        if b.exercise == "deadlift" and b.task == "conditions"])
     body = body_pool(516)[11]
 

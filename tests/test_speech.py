@@ -12,7 +12,7 @@ import time
 import pytest
 from helpers import wait_until
 
-from formcheck.device.app import station as S
+from formcheck.device.app import cli as S
 from formcheck.device.events import ExerciseEvent, RepEvent, event_from_dict
 from formcheck.device.outputs.fanout import Outputs
 from formcheck.device.outputs.speech import (

@@ -28,6 +28,8 @@ from ..checks import Bad, boolean, choice, integer, number, setting, show, text
 from ..errors import ConfigError
 from ..exercises import EXERCISES
 from ..judging.judge_config import JudgeConfig
+from ..outputs.history import HistorySettings
+from ..outputs.speech import SpeechSettings
 from ..pose.landmarks import BACKENDS
 
 log = logging.getLogger(__name__)
@@ -157,6 +159,8 @@ SECTIONS: dict[str, type] = {
     "display": DisplayConfig,
     "mqtt": MqttConfig,
     "judge": JudgeConfig,
+    "speech": SpeechSettings,
+    "history": HistorySettings,
     "logging": LoggingConfig,
 }
 
@@ -170,6 +174,8 @@ class Config:
     display: DisplayConfig = field(default_factory=DisplayConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     path: str | None = field(default=None, compare=False)  # the file it came from
 

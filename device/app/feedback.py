@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import fields
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,6 @@ log = logging.getLogger(__name__)
 
 PERSONAL_NAME = "personal.json"
 ACK_WRONG = "noted"  # said after a double click marked the last rep wrong
-
-
-def _settings(cls, section: Any, **extra):
-    """A settings dataclass from a config section with the same key names (others ignored)."""
-    names = {f.name for f in fields(cls)}
-    values = {k: getattr(section, k) for k in names if section is not None and hasattr(section, k)}
-    return cls(**{**values, **extra})
 
 
 def speech_cache_dir() -> str:
@@ -61,16 +54,14 @@ class PersonalFeedback:
 
     @classmethod
     def from_config(cls, cfg: Any, *, on_single_click=None, sink=None) -> PersonalFeedback:
-        """From the station config's ``[speech]`` and ``[history]`` sections (``enabled`` each)."""
-        sp = getattr(cfg, "speech", None)
-        hi = getattr(cfg, "history", None)
+        """From the station config's ``[speech]`` and ``[history]`` sections."""
+        sp, hi = cfg.speech, cfg.history
         speech = None
-        if sp is not None and sp.enabled:
-            speech = _settings(SpeechSettings, sp, **({} if sp.cache_dir else {"cache_dir": speech_cache_dir()}))
-        history = _settings(HistorySettings, hi) if hi is not None and hi.enabled else None
-        personal = (getattr(hi, "personal", "") if hi is not None else "") or default_state_dir() / PERSONAL_NAME
-        return cls(speech=speech, history=history, personal_path=personal, on_single_click=on_single_click,
-                   sink=sink)
+        if sp.enabled:
+            speech = sp if sp.cache_dir or not speech_cache_dir() else replace(sp, cache_dir=speech_cache_dir())
+        personal = hi.personal or default_state_dir() / PERSONAL_NAME
+        return cls(speech=speech, history=hi if hi.enabled else None, personal_path=personal,
+                   on_single_click=on_single_click, sink=sink)
 
     def outputs(self) -> list:
         return [o for o in (self.speech, self.history) if o is not None]

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import boolean, check_fields, integer, number, setting, text
+from ..errors import ConfigError, FormcheckError
 from ..events import Event, RepEvent
 
 log = logging.getLogger(__name__)
@@ -59,28 +61,30 @@ CREATE INDEX IF NOT EXISTS reps_wall ON reps (wall);
 """
 
 
-class HistoryError(RuntimeError):
+class HistoryError(FormcheckError, RuntimeError):
     pass
 
 
 @dataclass(frozen=True)
 class HistorySettings:
-    """The station's ``[history]`` section maps onto these names."""
+    """The station's ``[history]`` section, field for field (documented in ``app/formcheck.toml``)."""
 
-    path: str = ""  # the database file; "" = history.sqlite3 in the state directory
+    enabled: bool = setting(True, boolean)  # the station keeps the history only when true
+    path: str = setting("", text, path=True)  # the database; "" = history.sqlite3 in the state directory
     # Oldest reps are dropped past either bound. 20000 reps is months of daily sets
     # (150 reps a day ~ 4 months); 200 MB keeps an SD card's free space safe with landmarks
     # (a 3 s rep at 30 fps is ~25 kB of float16 landmarks).
-    max_reps: int = 20_000
-    max_mb: float = 200.0
-    landmarks: bool = True  # store each rep's landmarks (the personal model's training data)
-    check_on_open: bool = True  # PRAGMA quick_check at start (seconds on a large file on a Pi)
+    max_reps: int = setting(20_000, integer(1, 10_000_000))
+    max_mb: float = setting(200.0, number(0.0, 100_000.0, lo_open=True))
+    landmarks: bool = setting(True, boolean)  # store each rep's landmarks (the personal model's data)
+    check_on_open: bool = setting(True, boolean)  # PRAGMA quick_check at start (seconds on a large file on a Pi)
+    # personal thresholds read at start and on SIGHUP; "" = personal.json in the state directory
+    personal: str = setting("", text, path=True)
 
     def __post_init__(self):
-        if self.max_reps < 1:
-            raise ValueError(f"history.max_reps: must be >= 1, got {self.max_reps!r}")
-        if not self.max_mb > 0:
-            raise ValueError(f"history.max_mb: must be > 0, got {self.max_mb!r}")
+        problems = check_fields(self, "history")
+        if problems:
+            raise ConfigError(problems)
 
 
 def default_state_dir() -> Path:

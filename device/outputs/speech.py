@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..checks import boolean, check_fields, choice, integer, number, setting
+from ..checks import text as a_string
+from ..errors import ConfigError, FormcheckError
 from ..events import Event, ExerciseEvent, RepEvent, ResetEvent
 from ..exercises import EXERCISES
 
@@ -30,43 +33,37 @@ log = logging.getLogger(__name__)
 SAY = ("cues", "count", "both")
 
 
-class SpeechUnavailable(RuntimeError):
+class SpeechUnavailable(FormcheckError, RuntimeError):
     """No text-to-speech engine or player could be found or run."""
 
 
 @dataclass(frozen=True)
 class SpeechSettings:
-    """What is spoken and how. The station's ``[speech]`` section maps onto these names."""
+    """What is spoken and how: the station's ``[speech]`` section, field for field (every key
+    and its reason is documented in ``app/formcheck.toml``)."""
 
-    say: str = "cues"  # "cues" (a bad rep's cue), "count" (every rep's number) or "both"
-    voice: str = "en-us"  # an espeak-ng voice (``espeak-ng --voices``)
-    volume: float = 1.0  # 0..2, the engine's amplitude relative to its default
-    rate: int = 165  # words per minute
-    quiet: bool = False  # true: nothing is spoken (the output stays wired, e.g. toggled later)
+    enabled: bool = setting(False, boolean)  # the station builds the output only when true
+    say: str = setting("cues", choice(*SAY))  # cues (a bad rep's cue), count (every rep), both
+    voice: str = setting("en-us", a_string)  # an espeak-ng voice (``espeak-ng --voices``)
+    volume: float = setting(1.0, number(0.0, 2.0))  # the engine's amplitude relative to its default
+    rate: int = setting(165, integer(80, 450))  # words per minute
+    quiet: bool = setting(False, boolean)  # nothing is spoken (the output stays wired)
     # The same cue is not said again within this many seconds of rep time: a rep takes
     # 2-4 s, so a fault repeated on every rep is named about every third rep, not each time.
-    repeat_s: float = 8.0
+    repeat_s: float = setting(8.0, number(0.0, 600.0))
     # Cues spoken per bad rep: one correction at a time is what a person can act on mid-set.
-    max_cues: int = 1
+    max_cues: int = setting(1, integer(1, 5))
     # A phrase not started within this many seconds of its rep is dropped: by then the person
     # is into the next rep and the cue would describe the wrong one.
-    stale_s: float = 4.0
-    queue_size: int = 3  # phrases waiting at most; past that the oldest is dropped
-    player: str = "aplay -q"  # the command a WAV file path is appended to
-    cache_dir: str = ""  # rendered phrases; "" = a private temporary folder
+    stale_s: float = setting(4.0, number(0.0, 60.0))
+    queue_size: int = setting(3, integer(1, 32))  # phrases waiting at most; past that the oldest goes
+    player: str = setting("aplay -q", a_string)  # the command a WAV file path is appended to
+    cache_dir: str = setting("", a_string, path=True)  # rendered phrases; "" = the cache directory / a temp folder
 
     def __post_init__(self):
-        if self.say not in SAY:
-            raise ValueError(f"speech.say: must be one of {', '.join(SAY)}, got {self.say!r}")
-        if not 0.0 <= self.volume <= 2.0:
-            raise ValueError(f"speech.volume: must be within 0..2, got {self.volume!r}")
-        if not 80 <= self.rate <= 450:
-            raise ValueError(f"speech.rate: must be within 80..450 words per minute, got {self.rate!r}")
-        for name in ("repeat_s", "stale_s"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"speech.{name}: must be >= 0, got {getattr(self, name)!r}")
-        if self.max_cues < 1 or self.queue_size < 1:
-            raise ValueError("speech.max_cues and speech.queue_size must be >= 1")
+        problems = check_fields(self, "speech")
+        if problems:
+            raise ConfigError(problems)
 
 
 # ---- rendering --------------------------------------------------------------------------
