@@ -390,3 +390,87 @@ def test_the_personal_feedback_layer_wires_history_speech_thresholds_and_the_but
     fb.close()
     rows = list(History(tmp_path / "h.sqlite3").reps(landmarks=True))
     assert rows[0]["lm_frames"] == 58 and rows[0]["verdict_ok"] is False
+
+
+# ---- through the station -----------------------------------------------------------------------
+
+def _squats(n_reps: int, rep_s: float = 1.0, rest_s: float = 0.5, fps: float = 30.0):
+    from formcheck.device.sequences import LandmarkSequence
+    from formcheck.train import demo
+
+    lm = demo.squat_landmarks(demo.squat_phases(n_reps, fps, lead_s=1.0, rep_s=rep_s, rest_s=rest_s, tail_s=1.0))
+    return LandmarkSequence(id="squats", t=np.arange(len(lm)) / fps, landmarks=lm, exercise="squat",
+                            image_size=(640, 480), fps=fps)
+
+
+def _station_config(tmp_path, **over):
+    from formcheck.device.app import config as C
+
+    o = {"station.exercise": "squat", "gpio.enabled": False, "display.enabled": False,
+         "logging.stats_interval": 0.0, "camera.realtime": False,
+         "history.path": str(tmp_path / "h.sqlite3"), "history.personal": str(tmp_path / "personal.json")}
+    return C.apply_overrides(C.Config(), {**o, **over})
+
+
+def test_the_station_keeps_every_rep_and_a_double_click_marks_the_last_one_wrong(tmp_path):
+    import threading
+
+    from gpiozero.pins.mock import MockFactory
+    from helpers import clip_source, wait_until
+
+    from formcheck.device.app.station import Station
+
+    factory = MockFactory()
+    cfg = _station_config(tmp_path, **{"gpio.enabled": True, "camera.realtime": True})
+    out = io.StringIO()
+    st = Station(cfg, source=clip_source(_squats(4), realtime=True), stream=out, pin_factory=factory)
+    st.setup()
+    hist = st.feedback.history
+    button = factory.pin(23)
+    marked = []
+
+    def double_click():
+        assert wait_until(lambda: hist.written >= 2, 20)
+        for _ in range(2):
+            button.drive_low()
+            time.sleep(0.05)
+            button.drive_high()
+            time.sleep(0.1)
+        marked.append(hist.written)
+
+    threading.Thread(target=double_click, daemon=True).start()
+    assert st.run(duration=20) == 0
+    reps = [json.loads(x) for x in out.getvalue().splitlines() if '"rep"' in x]
+    with History(tmp_path / "h.sqlite3") as h:
+        rows = list(h.reps(landmarks=True))
+    assert [r["rep"] for r in rows] == [r["rep"] for r in reps] == [1, 2, 3, 4]
+    assert all(r["lm_frames"] >= 20 and r["lm"].shape[1:] == (33, 4) for r in rows)
+    assert {r["set_id"] for r in rows} == {1}
+    wrong = [r["rep"] for r in rows if r["verdict_ok"] is False]
+    assert wrong == [marked[0]]  # the rep just before the double click, and only it
+    assert not any('"exercise"' in x and '"button"' in x for x in out.getvalue().splitlines())  # no next
+
+
+@pytest.mark.slow
+def test_station_soak_20k_frames_keeps_the_history_bounded(tmp_path):
+    """20 000 frames (11 minutes of squats at 30 fps, ~500 reps) as fast as the station goes,
+    history bounded at 1 MB: the database stays at its bound and keeps the newest reps."""
+    from helpers import clip_source
+
+    from formcheck.device.app.station import Station
+
+    seq = _squats(545, rep_s=0.9, rest_s=0.35)
+    assert len(seq.t) >= 20_000
+    cfg = _station_config(tmp_path, **{"history.max_mb": 1.0})
+    st = Station(cfg, source=clip_source(seq), stream=io.StringIO())
+    st.setup()
+    assert st.run(max_frames=20_000) == 0
+    db = tmp_path / "h.sqlite3"
+    with History(db) as h:
+        kept = h.count()
+        newest = next(iter(h.reps(order="id DESC")))
+        used = h.used_bytes()
+    total = st.good + st.bad
+    assert total >= 300 and 0 < kept < total  # hundreds of reps, the oldest dropped
+    assert used <= 1.0e6 and os.path.getsize(db) <= 1.5e6
+    assert newest["rep"] == total

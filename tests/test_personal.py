@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -218,3 +219,91 @@ def test_with_the_judges_condition_records_only_model_decisions_move():
     assert out.conditions[2]["holds"] is False and out.conditions[3]["holds"] is None
     # nothing moved: the same event back
     assert apply_thresholds(e, {"heels_down": 0.9}) is e
+
+
+# ---- systemctl reload: the station under the real notify protocol ---------------------------------
+
+def test_systemctl_reload_swaps_models_and_thresholds_without_losing_the_set(tmp_path):
+    """SIGHUP (what ExecReload sends) mid-set: RELOADING=1 then READY=1 on the notify socket;
+    a conditions bundle added to models.dir and personal thresholds written meanwhile judge
+    the reps after it; the rep count goes on (no reset, no restart)."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import numpy as np
+    from test_systemd_notify import FakeSystemd
+
+    from formcheck.device.sequences import LandmarkSequence, write_sequences
+    from formcheck.train import demo
+
+    shipped = Path(__file__).resolve().parents[1] / "device" / "models"
+    models = tmp_path / "models"
+    models.mkdir()
+    for ext in ("json", "tflite"):
+        shutil.copy(shipped / f"squat-form.{ext}", models)
+    fps = 30.0
+    lm = demo.squat_landmarks(demo.squat_phases(9, fps, lead_s=2.0, rep_s=1.2, rest_s=0.5, tail_s=1.0))
+    clip = write_sequences(tmp_path / "squats.npz", [LandmarkSequence(
+        id="squats", t=np.arange(len(lm)) / fps, landmarks=lm, exercise="squat", image_size=(640, 480), fps=fps)])
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(f'[station]\nexercise = "squat"\n[models]\ndir = "{models}"\n[gpio]\nenabled = false\n'
+                   '[display]\nenabled = false\n[logging]\nstats_interval = 0\n')
+    state = tmp_path / "state"
+    sd = FakeSystemd()
+    env = dict(os.environ, NOTIFY_SOCKET=sd.env_value, PYTHONUNBUFFERED="1", STATE_DIRECTORY=str(state))
+    proc = subprocess.Popen([sys.executable, "-m", "formcheck.device.app.cli", "--config", str(cfg),
+                             "--source", str(clip), "--realtime"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[dict] = []
+
+    def read():
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("{"):
+                lines.append(json.loads(line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def reps():
+        return [e for e in lines if e["event"] == "rep"]
+
+    def wait(cond, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not cond():
+            sd.collect(0.05)
+        return cond()
+
+    try:
+        assert wait(lambda: any("READY=1" in m for _, m in sd.messages), 60), sd.messages
+        assert wait(lambda: len(reps()) >= 2, 30), lines
+        for ext in ("json", "tflite"):
+            shutil.copy(shipped / f"squat-conditions.{ext}", models)
+        PersonalThresholds({"squat": {"knees_in_line": 1.0}}).save(state / "personal.json")
+        before = len(reps())
+        proc.send_signal(signal.SIGHUP)
+        assert wait(lambda: sum("READY=1" in m for _, m in sd.messages) >= 2, 30), sd.messages
+        assert wait(lambda: len(reps()) >= before + 2, 30), lines
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sd.close()
+    assert proc.returncode == 0, err[-2000:]
+    msgs = [m for _, m in sd.messages]
+    i_reload = next(i for i, m in enumerate(msgs) if "RELOADING=1" in m)
+    assert "MONOTONIC_USEC=" in msgs[i_reload]
+    assert any("READY=1" in m for m in msgs[i_reload + 1:])  # READY=1 after RELOADING=1
+    assert "reload 1: reloaded" in err
+    rs = reps()
+    assert [r["rep"] for r in rs] == list(range(1, len(rs) + 1))  # the set went on
+    assert not any(e["event"] == "reset" for e in lines)
+    assert all("knees_in_line" not in r["probs"] for r in rs[:before])  # the form model alone
+    after = rs[before + 1:]  # a rep that ended at the reload may predate it
+    assert after and all("knees_in_line" in r["probs"] and "knees_in_line" in r["failed"] for r in after)
