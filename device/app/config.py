@@ -1,16 +1,7 @@
 """The station's configuration: one TOML file, strictly validated, one dataclass per section.
 
-The packaged ``formcheck.toml`` beside this module is the commented default and the reference
-of every key. A config file may set any subset of keys; the rest keep their defaults. Unknown
-sections or keys and bad values are rejected with the dotted key named, e.g.
-``gpio.green_pin: expected an integer 0..27, got "x"``; every problem in a file is reported at
-once. Command-line flags override the file through :func:`apply_overrides`, validated the
-same way.
-
-Relative paths in a file (``models.dir``, a file ``camera.source``) are
-relative to the folder of that file, so ``/etc/formcheck/formcheck.toml`` can say
-``dir = "models"``; relative paths given on the command line are relative to the working
-directory.
+Every key is documented in the packaged ``formcheck.toml``; errors name the dotted key; see
+``docs/device.md``.
 """
 
 from __future__ import annotations

@@ -1,33 +1,5 @@
-"""Model bundles: a ``.tflite`` plus a sidecar ``.json`` the device can trust (DESIGN.md).
-
-A bundle is two files side by side, ``NAME.tflite`` and ``NAME.json``. The JSON says what the
-model is and how to feed it::
-
-    format            "formcheck-bundle"
-    format_version    1
-    name              "squat-conditions"
-    model_file        "squat-conditions.tflite" (beside the JSON)
-    sha256            of the .tflite bytes
-    task              form | conditions | exercise
-    exercise          canonical id (form/conditions); "" for the recogniser
-    labels            output names in output order: form ["correct"] (P(correct)); conditions
-                      the condition keys (P(condition true)); exercise the nine ids + "idle"
-    conditions        [{key, name (AI-Hub Korean), cue (English)}] in output order (conditions)
-    feature_spec      FeatureSpec.to_dict() (landmarks, feature set, angles, normalisation,
-                      window, window mode, sample rate, ...)
-    input / output    {dtype, shape, scale, zero_point} of the model's tensors
-    input_standardization  {mean: [F], std: [F], clip} — z = clip((x - mean) / std, ±clip)
-                      per feature, in float, before the model (and before int8 quantisation);
-                      null when the model takes raw features
-    quantization      int8 | float16 | float32
-    threshold         decision threshold on the probabilities (form / conditions)
-    training_data     description of the data the model was trained on
-    metrics           held-out metrics (Keras and TFLite)
-
-:func:`load_bundle` checks all of it — against the ``.tflite``'s own tensors and against this
-device's feature code — and raises :class:`BundleError` naming the field at fault, so a
-station never runs a model on features it was not trained on. Writing lives here too
-(pure JSON + hashing), so the converter and the device agree on one format.
+"""Model bundles: a ``.tflite`` plus a sidecar ``.json`` the device can trust, read, checked
+and written here; the format is in ``docs/device.md``.
 """
 
 from __future__ import annotations

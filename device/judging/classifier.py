@@ -1,13 +1,7 @@
 """Run a bundle's model: one LiteRT interpreter per bundle, int8 quantisation handled inside.
 
-The interpreter comes from :mod:`formcheck.device.litert`: ``ai_edge_litert``, else
-``tflite_runtime``, else ``tensorflow.lite``; the device never imports TensorFlow unless the
-other two are missing.
-
-:meth:`Classifier.predict` takes float32 windows ``(N, W, F)`` built with the bundle's
-:class:`~formcheck.device.judging.features.FeatureSpec` and returns float32 probabilities ``(N, K)``
-in the bundle's label order: ``form`` P(correct); ``conditions`` P(each condition true);
-``exercise`` a softmax over the labels.
+:meth:`Classifier.predict`: float32 windows ``(N, W, F)`` in, probabilities ``(N, K)`` out in
+the bundle's label order.
 """
 
 from __future__ import annotations

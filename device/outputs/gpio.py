@@ -1,26 +1,7 @@
 """LEDs, buzzer and button on GPIO (gpiozero): the station's at-a-glance output and its one input.
 
-Wiring (BCM numbering; every part optional, ``None`` = not wired):
-
-=========  =======  ==========================================================================
-part       default  behaviour
-=========  =======  ==========================================================================
-green LED  GPIO17   lit ``good_s`` (1.5 s) after a correct rep
-red LED    GPIO27   lit ``bad_s`` (1.5 s) after an incorrect rep
-amber LED  GPIO22   lit while the state is ``no_person`` or ``step_into_view`` (and at start,
-                    before any state is known); off while tracking
-buzzer     GPIO18   ``beeps`` short beeps (2 × 0.1 s) on an incorrect rep; an *active* buzzer
-                    module (it sounds when driven high), not a bare piezo needing PWM
-button     GPIO23   to GND (internal pull-up). Short press: ``on_next_exercise()``; held
-                    ``hold_time`` (2 s): ``on_reset()``, fired while still held
-=========  =======  ==========================================================================
-
-LEDs go between the pin and GND through a resistor (330 Ω–1 kΩ). Nothing is counted here;
-a rep without a verdict (``correct is None``) lights nothing. A reset (long
-press) flashes green and red together once, so the person holding the button sees it worked.
-
-The button callbacks run on gpiozero's threads: the station must hand them over to its own
-loop (e.g. a queue or a flag), not touch the judge directly. Exceptions they raise are logged.
+Wiring and behaviour: ``docs/device.md``. The button callbacks run on gpiozero's threads: hand
+them to the station's loop, never touch the judge from them.
 """
 
 from __future__ import annotations
