@@ -13,7 +13,7 @@ import pytest
 from helpers import wait_until
 
 from formcheck.device.app import cli as S
-from formcheck.device.events import ExerciseEvent, RepEvent, event_from_dict
+from formcheck.device.events import ExerciseEvent, RepEvent, ResetEvent, event_from_dict
 from formcheck.device.outputs.fanout import Outputs
 from formcheck.device.outputs.speech import (
     CommandSink,
@@ -83,8 +83,8 @@ def is_speech(path, text: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo_faulty_reps(tmp_path_factory) -> list[RepEvent]:
-    """The bad reps of the built-in demo, through the real station pipeline (replay backend)."""
+def demo_events(tmp_path_factory) -> list:
+    """Every event of the built-in demo, through the real station pipeline (recorded poses)."""
     import contextlib
     import io
 
@@ -93,10 +93,46 @@ def demo_faulty_reps(tmp_path_factory) -> list[RepEvent]:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert S.main(["--demo", "--fast", "--config", str(cfg)]) == 0
-    events = [event_from_dict(json.loads(x)) for x in buf.getvalue().splitlines() if x.startswith("{")]
-    bad = [e for e in events if isinstance(e, RepEvent) and e.correct is False]
+    return [event_from_dict(json.loads(x)) for x in buf.getvalue().splitlines() if x.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def demo_faulty_reps(demo_events) -> list[RepEvent]:
+    bad = [e for e in demo_events if isinstance(e, RepEvent) and e.correct is False]
     assert bad, "the demo has faulty reps"
     return bad
+
+
+@needs_espeak
+@needs_sox
+def test_the_demo_through_the_speech_output_says_its_faulty_cues_in_order(demo_events, demo_faulty_reps,
+                                                                        tmp_path):
+    """All the demo's events (states, exercises, every rep) into the output: what reaches the
+    speaker is the first cue of each faulty rep, in the order of the reps (repeats within
+    repeat_s left out), each a real rendering of speech."""
+    sink = FakeSink()
+    out = SpeechOutput(SpeechSettings(cache_dir=str(tmp_path), stale_s=60.0, queue_size=32), sink=sink)
+    try:
+        for e in demo_events:
+            if isinstance(e, ExerciseEvent | ResetEvent):
+                # seconds pass between a rep and the next exercise in the demo's own time; here
+                # the events come at once, so let the pending phrase start first
+                assert wait_until(out.idle, 10)
+            out.handle(e)
+        expected = []
+        last: dict[str, float] = {}
+        for e in demo_faulty_reps:  # the output's own repeat rule, in rep time
+            cue = e.cues[0]
+            if cue not in last or e.t - last[cue] >= out.settings.repeat_s:
+                expected.append(cue)
+                last[cue] = e.t
+        assert wait_until(lambda: len(sink.played) >= len(expected), 30), sink.texts
+        time.sleep(0.2)
+        assert sink.texts == expected
+        for text, wav in sink.played:
+            assert is_speech(wav, text), (text, sox_duration(wav))
+    finally:
+        out.close()
 
 
 @needs_espeak
