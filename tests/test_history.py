@@ -474,3 +474,16 @@ def test_station_soak_20k_frames_keeps_the_history_bounded(tmp_path):
     assert total >= 300 and 0 < kept < total  # hundreds of reps, the oldest dropped
     assert used <= 1.0e6 and os.path.getsize(db) <= 1.5e6
     assert newest["rep"] == total
+
+
+def test_a_history_that_cannot_be_opened_leaves_the_station_running_without_it(tmp_path, caplog):
+    from formcheck.device.app.feedback import PersonalFeedback
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where the history's folder should be
+    with caplog.at_level(logging.ERROR):
+        fb = PersonalFeedback(history=HistorySettings(path=str(blocker / "h.sqlite3")))
+    assert fb.history is None and fb.outputs() == [] and "rep history off" in caplog.text
+    assert fb.mark_last_wrong() is None
+    fb.on_pose(0.0, None)  # no ring: nothing to do, nothing raised
+    fb.close()

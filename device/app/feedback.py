@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,14 @@ from typing import Any
 from ..events import Event
 from ..judging.personal import Personaliser
 from ..outputs.gestures import ClickGestures
-from ..outputs.history import History, HistoryOutput, HistorySettings, RecentPoses, default_state_dir
+from ..outputs.history import (
+    History,
+    HistoryError,
+    HistoryOutput,
+    HistorySettings,
+    RecentPoses,
+    default_state_dir,
+)
 from ..outputs.speech import SpeechOutput, SpeechSettings, SpeechUnavailable
 
 log = logging.getLogger(__name__)
@@ -40,14 +49,19 @@ class PersonalFeedback:
         self.history: HistoryOutput | None = None
         self.speech: SpeechOutput | None = None
         if history is not None or history_db is not None:
-            self.ring = RecentPoses()
-            db = history_db or History(settings=history)
-            self.history = HistoryOutput(db, landmarks=self.ring if db.settings.landmarks else None)
-            log.info("rep history: %s (%d reps)", db.path, db.count())
+            try:
+                db = history_db or History(settings=history)
+            except (OSError, sqlite3.Error, HistoryError) as e:
+                # a read-only or full disk must not stop the station: it runs without a history
+                log.error("rep history off: %s", e)
+            else:
+                self.ring = RecentPoses() if db.settings.landmarks else None
+                self.history = HistoryOutput(db, landmarks=self.ring)
+                log.info("rep history: %s (%d reps)", db.path, db.count())
         if speech is not None:
             try:
                 self.speech = SpeechOutput(speech, sink=sink)
-            except SpeechUnavailable as e:
+            except (SpeechUnavailable, OSError, subprocess.SubprocessError) as e:
                 log.warning("spoken cues off: %s", e)
         self.personaliser = Personaliser(personal_path)
         self.gestures = ClickGestures(on_single_click or (lambda: None), self.mark_last_wrong)
