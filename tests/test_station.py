@@ -772,3 +772,24 @@ def test_doctor_help(capsys):
     assert doctor.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "camera" in out and "--camera-timeout" in out and "examples" in out
+
+
+def test_the_station_builds_the_classifiers_on_station_threads(monkeypatch):
+    from formcheck.device.judging import classifier
+    from formcheck.device.judging.bundle import load_default_bundles
+
+    made = []
+
+    class Recording(classifier.Classifier):
+        def __init__(self, bundle, threads: int = 1):
+            made.append(threads)
+            super().__init__(bundle, threads)
+
+    monkeypatch.setattr(classifier, "Classifier", Recording)
+    bundles = [b for b in load_default_bundles() if b.exercise in ("squat", "")]
+    judge = B.build_judge(config(**{"station.threads": 3}), bundles, "squat")
+    assert made and set(made) == {3}
+    assert all(isinstance(m, Recording) for m in judge.models.for_exercise("squat"))
+    made.clear()
+    B.build_judge(config(**{"station.threads": 0}), bundles, "squat")
+    assert set(made) == {os.cpu_count() or 1}  # 0 = all cores
