@@ -339,6 +339,11 @@ def test_camera_raising_then_recovering_keeps_the_station_running(squats):
     def stop_when_played():
         while cam.i < len(squats.t) and not done.is_set():
             time.sleep(0.02)
+        # then until the loop has taken the last frame (it lags the camera on a busy machine)
+        seen = -1
+        while st.frames != seen and not done.is_set():
+            seen = st.frames
+            time.sleep(0.3)
         st.stop("test over")
 
     threading.Thread(target=stop_when_played, daemon=True).start()
