@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from ..exercises import EXERCISES
+from . import measures as M
+from .reps import body_scale
+from .view import UNKNOWN, estimate_view
 
 
 @dataclass(frozen=True)
@@ -28,3 +39,241 @@ class ConditionVerdict:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# ---- measured conditions ------------------------------------------------------------------------
+
+# Every threshold, by its config key ("<exercise>.<name>", as in the station's TOML
+# ``[conditions]`` table). Units and reasons: docs/conditions.md.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "squat.depth": 35.0,
+    "squat.knee_valgus": 0.1,
+    "squat.heel_rise": 0.08,
+    "deadlift.lockout": 12.0,
+    "deadlift.heel_rise": 0.15,
+    "deadlift.knee_valgus": 0.12,
+    "deadlift.bar_distance": 0.42,
+    "deadlift.knee_lead": 0.08,
+    "barbell_curl.top": 30.0,
+    "barbell_curl.elbow_travel": 0.35,
+    "barbell_curl.trunk_swing": 7.0,
+    "barbell_curl.shrug": 0.05,
+    "overhead_press.lockout": 0.8,
+    "overhead_press.leg_dip": 0.02,
+    "overhead_press.lean_back": 5.0,
+    "overhead_press.shrug": 0.06,
+    "overhead_press.forearm_tilt": 20.0,
+    "side_raise.top": -15.0,
+    "side_raise.shrug": 0.04,
+    "side_raise.elbow_change": 12.0,
+    "side_raise.leg_dip": 0.02,
+    "side_raise.trunk_swing": 5.0,
+    "knee_up.lift": -20.0,
+    "leg_raise.top": 70.0,
+    "leg_raise.knee_change": 12.0,
+    "side_lunge.knee_min": 50.0,
+    "side_lunge.knee_max": 115.0,
+    "side_lunge.other_knee": 14.0,
+    "side_crunch.gap": 0.5,
+    "side_crunch.side_bend": 20.0,
+    "side_crunch.wrist_drop": 0.1,
+}
+
+# Conditions whose measure decides (``exercise.key``); the others are measured and reported
+# but left to a model. Chosen per condition by measurement (docs/conditions.md).
+DEFAULT_MEASURED: frozenset[str] = frozenset({
+    "squat.rom", "squat.knees_in_line", "squat.heels_down",
+    "deadlift.rom", "deadlift.feet_flat",
+    "barbell_curl.rom", "barbell_curl.elbows_still", "barbell_curl.back_neutral",
+    "overhead_press.rom", "side_raise.rom", "knee_up.rom", "knee_up.knee_high",
+    "leg_raise.rom", "side_lunge.rom",
+})
+
+
+@dataclass(frozen=True)
+class ConditionConfig:
+    """Thresholds and gates of the measured conditions: one place, TOML-ready.
+
+    ``thresholds`` maps ``exercise.name`` keys (see :data:`DEFAULT_THRESHOLDS`) to values;
+    ``measured`` the ``exercise.condition`` ids whose measure decides. A landmark counts when
+    finite, inside the frame and at least ``min_visibility``; a side of the body counts when
+    its joints do on ``min_coverage`` of the rep's frames.
+    """
+
+    thresholds: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType(dict(DEFAULT_THRESHOLDS)))
+    measured: frozenset[str] = DEFAULT_MEASURED
+    min_visibility: float = 0.5
+    min_coverage: float = 0.6
+    frame_margin: float = 0.02  # normalised units a point may sit outside the frame
+
+    def __post_init__(self):
+        unknown = set(self.thresholds) - set(DEFAULT_THRESHOLDS)
+        if unknown:
+            raise ValueError(f"[conditions]: unknown threshold(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(DEFAULT_THRESHOLDS)}")
+        for k, v in self.thresholds.items():
+            if not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"[conditions] {k}: must be a finite number, got {v!r}")
+        if not 0 <= self.min_visibility <= 1 or not 0 < self.min_coverage <= 1:
+            raise ValueError("[conditions]: min_visibility must be in 0..1, min_coverage in (0, 1]")
+        object.__setattr__(self, "thresholds",
+                           MappingProxyType({**DEFAULT_THRESHOLDS, **dict(self.thresholds)}))
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> ConditionConfig:
+        """From a TOML ``[conditions]`` table: nested (``[conditions.squat] depth = 20``) or
+        dotted (``"squat.depth" = 20``) threshold keys, plus the gates by name and
+        ``measured`` as a list of ``exercise.condition`` ids."""
+        if not d:
+            return cls()
+        d = dict(d)
+        kw: dict = {}
+        for name in ("min_visibility", "min_coverage", "frame_margin"):
+            if name in d:
+                kw[name] = float(d.pop(name))
+        if "measured" in d:
+            kw["measured"] = frozenset(str(x) for x in d.pop("measured"))
+        th: dict[str, float] = {}
+        for k, v in d.items():
+            if isinstance(v, Mapping):
+                th.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+            else:
+                th[k] = v
+        return cls(thresholds=th, **kw)
+
+    def threshold(self, key: str) -> float:
+        return float(self.thresholds[key])
+
+
+def _ok_mask(lm: np.ndarray, cfg: ConditionConfig) -> np.ndarray:
+    xy = lm[..., :2]
+    vis = lm[..., 3]
+    m = cfg.frame_margin
+    with np.errstate(invalid="ignore"):
+        inside = ((xy >= -m) & (xy <= 1 + m)).all(-1)
+        seen = np.where(np.isfinite(vis), vis, 0.0) >= cfg.min_visibility
+    return np.isfinite(xy).all(-1) & inside & seen
+
+
+def _working_side(rd, exercise: str) -> str:
+    """One-sided exercises: the side whose joint moved most over the rep."""
+    best, side = -1.0, ""
+    for s in M.SIDES:
+        if exercise == "side_lunge":
+            if not rd.usable(s, ("hip", "kne", "ank")):
+                continue
+            v = M.m_knee_flexion_range(rd, s)
+        else:
+            if not rd.usable(s, ("hip", "kne")):
+                continue
+            y = rd.xy(s, "kne")[:, 1] / rd.scale
+            v = M.pct(y, 95) - M.pct(y, 5)
+        if np.isfinite(v) and v > best:
+            best, side = v, s
+    return side
+
+
+def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
+                     rep_start: float | None = None, rep_end: float | None = None,
+                     view=None, config: ConditionConfig | None = None) -> list[ConditionVerdict]:
+    """Measure every condition of ``exercise`` over one rep.
+
+    ``t`` (T,) and ``landmarks`` (T, 33, 4) as the pose gives them (NaN rows where nobody was
+    found), ``world`` (T, 33, 4) BlazePose world landmarks or None, ``image_size`` (w, h),
+    the rep's span in seconds (default: all frames), ``view`` a :class:`~.view.View` (estimated
+    from the rep when None). Returns one :class:`ConditionVerdict` per condition of the
+    exercise, in its order: judged by the measure where ``config.measured`` says so and the
+    view and joints allow; otherwise ``judged=False`` with the reason (a measured value is
+    still attached where there is one).
+    """
+    cfg = config or ConditionConfig()
+    ex = EXERCISES[exercise]
+    t = np.asarray(t, dtype=np.float64)
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.ndim != 3 or lm.shape[1:] != (33, 4) or len(lm) != len(t):
+        raise ValueError(f"landmarks must be (T, 33, 4) with T = len(t) = {len(t)}, got {lm.shape}")
+    lo = -np.inf if rep_start is None else rep_start - 1e-6
+    hi = np.inf if rep_end is None else rep_end + 1e-6
+    sel = (t >= lo) & (t <= hi)
+    lm = lm[sel]
+    w = None
+    if world is not None:
+        w = np.asarray(world, dtype=np.float64)
+        w = w[sel] if w.shape[:1] == (len(sel),) else None
+    out: list[ConditionVerdict] = []
+
+    def unjudged(cond, reason, value=None, thr=None) -> ConditionVerdict:
+        return ConditionVerdict(cond.key, False, None, value=value, threshold=thr, source="",
+                                cue=cond.cue, reason=reason)
+
+    if view is None:
+        view = estimate_view(lm, image_size, w) if len(lm) else UNKNOWN
+    ok = _ok_mask(lm, cfg)
+    p = np.array(lm[..., :3], copy=True)
+    if image_size and image_size[0] > 0 and image_size[1] > 0:
+        p[..., 0] *= image_size[0] / image_size[1]
+    with np.errstate(invalid="ignore"):
+        sc = body_scale(np.where(ok[..., None], p, np.nan)) if len(p) else np.array([])
+    scale = float(np.nanpercentile(sc, 90)) if np.isfinite(sc).any() else float("nan")
+    rd = M.RepData(exercise, t[sel], p, ok, scale, view, cfg.min_coverage)
+    defs = {d.key: d for d in M.definitions(exercise)}
+    if any(d.sides in ("working", "other") for d in defs.values()) and np.isfinite(scale):
+        rd.working = _working_side(rd, exercise)
+
+    for cond in ex.conditions:
+        d = defs.get(cond.key)
+        if d is None:
+            out.append(unjudged(cond, "no measure defined for this condition"))
+            continue
+        thr = cfg.threshold(d.threshold)
+        if len(lm) < 3 or not np.isfinite(scale):
+            out.append(unjudged(cond, "too few frames with the body in view", thr=thr))
+            continue
+        if not view.view:
+            out.append(unjudged(cond, "camera view unknown", thr=thr))
+            continue
+        # which sides to read
+        if d.sides in ("working", "other"):
+            if not rd.working:
+                out.append(unjudged(cond, f"working leg not visible ({', '.join(d.parts)})", thr=thr))
+                continue
+            other = "right" if rd.working == "left" else "left"
+            cand = [rd.working if d.sides == "working" else other]
+        elif view.view == M.SIDE and view.facing in M.SIDES:
+            cand = [view.facing]  # the far side of a side view is the pose model's guess
+        else:
+            cand = list(M.SIDES)
+        sides = [s for s in cand if rd.usable(s, d.parts)]
+        if not sides:
+            names = ", ".join(f"{s} {'/'.join(d.parts)}" for s in cand)
+            out.append(unjudged(cond, f"not visible on enough of the rep: {names}", thr=thr))
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            vals = [float(d.fn(rd, s)) for s in sides]
+        vals = [v for v in vals if math.isfinite(v)]
+        if not vals:
+            out.append(unjudged(cond, "measure undefined on this rep's landmarks", thr=thr))
+            continue
+        if d.sides == "worst":
+            value = max(vals) if d.fault == "above" else min(vals)
+        else:
+            value = float(np.mean(vals))
+        if view.view not in d.views:
+            out.append(unjudged(cond, f"a {view.view} view cannot see {d.quantity}", value, thr))
+            continue
+        if d.id not in cfg.measured:
+            out.append(unjudged(cond, "measure not trusted for this condition; left to a model",
+                                value, thr))
+            continue
+        fails = value > thr if d.fault == "above" else value < thr
+        cue = d.cue
+        if d.threshold_hi and not fails and value > cfg.threshold(d.threshold_hi):
+            fails, thr, cue = True, cfg.threshold(d.threshold_hi), d.cue_hi or d.cue
+        shown = abs(value) if "{value:.0f}°" in cue and d.fault == "below" and value < 0 else value
+        out.append(ConditionVerdict(cond.key, True, not fails, value=round(value, 4), threshold=thr,
+                                    p=None, source="measure",
+                                    cue=cue.format(value=shown) if fails else cond.cue,
+                                    reason=""))
+    return out
