@@ -46,47 +46,54 @@ class ConditionVerdict:
 # Every threshold, by its config key ("<exercise>.<name>", as in the station's TOML
 # ``[conditions]`` table). Units and reasons: docs/conditions.md.
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    "squat.depth": 35.0,
-    "squat.knee_valgus": 0.1,
-    "squat.heel_rise": 0.08,
-    "deadlift.lockout": 12.0,
-    "deadlift.heel_rise": 0.15,
-    "deadlift.knee_valgus": 0.12,
-    "deadlift.bar_distance": 0.42,
-    "deadlift.knee_lead": 0.08,
+    "squat.depth": 30.0,
+    "squat.knee_valgus": 0.25,
+    "squat.heel_rise": 0.07,
+    "deadlift.lockout": 15.0,
+    "deadlift.heel_rise": 0.2,
+    "deadlift.knee_valgus": 0.11,
+    "deadlift.bar_distance": 0.6,
+    "deadlift.knee_lead": 0.11,
     "barbell_curl.top": 30.0,
     "barbell_curl.elbow_travel": 0.35,
     "barbell_curl.trunk_swing": 7.0,
-    "barbell_curl.shrug": 0.05,
-    "overhead_press.lockout": 0.8,
-    "overhead_press.leg_dip": 0.02,
-    "overhead_press.lean_back": 5.0,
-    "overhead_press.shrug": 0.06,
-    "overhead_press.forearm_tilt": 20.0,
+    "barbell_curl.shrug": 0.08,
+    "overhead_press.lockout": 0.7,
+    "overhead_press.leg_dip": 0.03,
+    "overhead_press.lean_back": 7.0,
+    "overhead_press.shrug": 0.1,
+    "overhead_press.forearm_tilt": 25.0,
     "side_raise.top": -15.0,
-    "side_raise.shrug": 0.04,
-    "side_raise.elbow_change": 12.0,
-    "side_raise.leg_dip": 0.02,
-    "side_raise.trunk_swing": 5.0,
+    "side_raise.shrug": 0.09,
+    "side_raise.elbow_change": 15.0,
+    "side_raise.leg_dip": 0.04,
+    "side_raise.trunk_swing": 15.0,
     "knee_up.lift": -20.0,
     "leg_raise.top": 70.0,
-    "leg_raise.knee_change": 12.0,
+    "leg_raise.knee_change": 15.0,
     "side_lunge.knee_min": 50.0,
     "side_lunge.knee_max": 115.0,
-    "side_lunge.other_knee": 14.0,
+    "side_lunge.other_knee": 15.0,
     "side_crunch.gap": 0.5,
-    "side_crunch.side_bend": 20.0,
+    "side_crunch.side_bend": 15.0,
     "side_crunch.wrist_drop": 0.1,
 }
 
-# Conditions whose measure decides (``exercise.key``); the others are measured and reported
-# but left to a model. Chosen per condition by measurement (docs/conditions.md).
+# Conditions whose measure decides, both ways (``exercise.key``), and those whose measure can
+# only fail them: a measured trunk swing breaks "keep your back neutral", but no swing does not
+# prove a neutral spine. The others are measured and reported but left to a model. Chosen per
+# condition by measurement (docs/conditions.md).
 DEFAULT_MEASURED: frozenset[str] = frozenset({
     "squat.rom", "squat.knees_in_line", "squat.heels_down",
-    "deadlift.rom", "deadlift.feet_flat",
-    "barbell_curl.rom", "barbell_curl.elbows_still", "barbell_curl.back_neutral",
-    "overhead_press.rom", "side_raise.rom", "knee_up.rom", "knee_up.knee_high",
-    "leg_raise.rom", "side_lunge.rom",
+    "deadlift.rom", "deadlift.feet_flat", "deadlift.knees_over_toes", "deadlift.bar_close",
+    "barbell_curl.rom", "overhead_press.rom", "overhead_press.no_leg_drive",
+    "side_raise.rom", "side_raise.elbow_angle_fixed", "side_raise.no_knee_bounce",
+    "knee_up.rom", "knee_up.knee_high", "leg_raise.knee_angle_fixed", "side_lunge.other_leg",
+    "side_crunch.hands_behind_head",
+})
+DEFAULT_FAIL_ONLY: frozenset[str] = frozenset({
+    "barbell_curl.elbows_still", "barbell_curl.back_neutral", "overhead_press.back_neutral",
+    "side_raise.no_shrug", "side_raise.no_torso_swing",
 })
 
 
@@ -95,7 +102,8 @@ class ConditionConfig:
     """Thresholds and gates of the measured conditions: one place, TOML-ready.
 
     ``thresholds`` maps ``exercise.name`` keys (see :data:`DEFAULT_THRESHOLDS`) to values;
-    ``measured`` the ``exercise.condition`` ids whose measure decides. A landmark counts when
+    ``measured`` the ``exercise.condition`` ids whose measure decides, ``fail_only`` those
+    whose measure can fail the condition but not pass it. A landmark counts when
     finite, inside the frame and at least ``min_visibility``; a side of the body counts when
     its joints do on ``min_coverage`` of the rep's frames.
     """
@@ -103,6 +111,7 @@ class ConditionConfig:
     thresholds: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_THRESHOLDS)))
     measured: frozenset[str] = DEFAULT_MEASURED
+    fail_only: frozenset[str] = DEFAULT_FAIL_ONLY
     min_visibility: float = 0.5
     min_coverage: float = 0.6
     frame_margin: float = 0.02  # normalised units a point may sit outside the frame
@@ -124,7 +133,7 @@ class ConditionConfig:
     def from_dict(cls, d: Mapping | None) -> ConditionConfig:
         """From a TOML ``[conditions]`` table: nested (``[conditions.squat] depth = 20``) or
         dotted (``"squat.depth" = 20``) threshold keys, plus the gates by name and
-        ``measured`` as a list of ``exercise.condition`` ids."""
+        ``measured`` / ``fail_only`` as lists of ``exercise.condition`` ids."""
         if not d:
             return cls()
         d = dict(d)
@@ -132,8 +141,9 @@ class ConditionConfig:
         for name in ("min_visibility", "min_coverage", "frame_margin"):
             if name in d:
                 kw[name] = float(d.pop(name))
-        if "measured" in d:
-            kw["measured"] = frozenset(str(x) for x in d.pop("measured"))
+        for name in ("measured", "fail_only"):
+            if name in d:
+                kw[name] = frozenset(str(x) for x in d.pop(name))
         th: dict[str, float] = {}
         for k, v in d.items():
             if isinstance(v, Mapping):
@@ -156,18 +166,20 @@ def _ok_mask(lm: np.ndarray, cfg: ConditionConfig) -> np.ndarray:
     return np.isfinite(xy).all(-1) & inside & seen
 
 
-def _working_side(rd, exercise: str) -> str:
-    """One-sided exercises: the side whose joint moved most over the rep."""
+def _working_side(rd: M.RepData, exercise: str) -> str:
+    """One-sided exercises: the side whose knee moved most over the rep, read from every found
+    landmark (the working leg may be the far one, hidden in a side view: then it is that one,
+    and unusable, rather than the near standing leg)."""
+    seen = M.RepData(rd.exercise, rd.t, rd.p, np.isfinite(rd.p[..., :2]).all(-1), rd.scale, rd.view,
+                     rd.min_coverage)
     best, side = -1.0, ""
     for s in M.SIDES:
+        if not seen.usable(s, ("hip", "kne", "ank")):
+            continue
         if exercise == "side_lunge":
-            if not rd.usable(s, ("hip", "kne", "ank")):
-                continue
-            v = M.m_knee_flexion_range(rd, s)
+            v = M.m_knee_flexion_range(seen, s)
         else:
-            if not rd.usable(s, ("hip", "kne")):
-                continue
-            y = rd.xy(s, "kne")[:, 1] / rd.scale
+            y = (seen.xy(s, "kne")[:, 1] - seen.xy(s, "hip")[:, 1]) / rd.scale
             v = M.pct(y, 95) - M.pct(y, 5)
         if np.isfinite(v) and v > best:
             best, side = v, s
@@ -245,29 +257,36 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
         else:
             cand = list(M.SIDES)
         sides = [s for s in cand if rd.usable(s, d.parts)]
-        if not sides:
-            names = ", ".join(f"{s} {'/'.join(d.parts)}" for s in cand)
-            out.append(unjudged(cond, f"not visible on enough of the rep: {names}", thr=thr))
-            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             vals = [float(d.fn(rd, s)) for s in sides]
         vals = [v for v in vals if math.isfinite(v)]
-        if not vals:
+        value = None
+        if vals:
+            if d.sides == "worst":
+                value = max(vals) if d.fault == "above" else min(vals)
+            else:
+                value = float(np.mean(vals))
+        if view.view not in d.views:
+            article = "an" if view.view[0] in "aeiou" else "a"
+            out.append(unjudged(cond, f"{article} {view.view} view cannot see {d.quantity}", value, thr))
+            continue
+        if not sides:
+            names = ", ".join(f"{s} {'/'.join(d.parts)}" for s in cand)
+            out.append(unjudged(cond, f"not visible on enough of the rep: {names}", thr=thr))
+            continue
+        if value is None:
             out.append(unjudged(cond, "measure undefined on this rep's landmarks", thr=thr))
             continue
-        if d.sides == "worst":
-            value = max(vals) if d.fault == "above" else min(vals)
-        else:
-            value = float(np.mean(vals))
-        if view.view not in d.views:
-            out.append(unjudged(cond, f"a {view.view} view cannot see {d.quantity}", value, thr))
-            continue
-        if d.id not in cfg.measured:
+        if d.id not in cfg.measured and d.id not in cfg.fail_only:
             out.append(unjudged(cond, "measure not trusted for this condition; left to a model",
                                 value, thr))
             continue
         fails = value > thr if d.fault == "above" else value < thr
+        if not fails and d.id not in cfg.measured:
+            out.append(unjudged(cond, f"no {d.quantity} past the threshold; the rest of this "
+                                      "condition is left to a model", value, thr))
+            continue
         cue = d.cue
         if d.threshold_hi and not fails and value > cfg.threshold(d.threshold_hi):
             fails, thr, cue = True, cfg.threshold(d.threshold_hi), d.cue_hi or d.cue

@@ -188,21 +188,28 @@ def m_hip_flexion_peak(r, s):
 
 
 def m_knee_valgus(r, s):
-    """Knee travel inside the hip-ankle line (towards the body's midline) at its most, minus at
-    rest, in hip widths."""
-    hip, kne, ank = r.xy(s, "hip"), r.xy(s, "kne"), r.xy(s, "ank")
+    """Knees caving in at depth, in hip widths: how far the knee (relative to its foot, towards
+    the midline between the ankles) moves in from its widest on the way down to its narrowest
+    from the bottom up, over the rep's lower half; knees that track over the feet stay out."""
     other = "right" if s == "left" else "left"
+    kne, ank, toe = r.xy(s, "kne"), r.xy(s, "ank"), r.xy(s, "toe")
     hw = pct(_len(r.xy("left", "hip"), r.xy("right", "hip")), 50)
     if not hw > 0.05 * r.scale:
         return float("nan")
-    mid_x = (hip[:, 0] + r.xy(other, "hip")[:, 0]) / 2
-    out = np.sign(pct(hip[:, 0] - mid_x, 50))  # +1 when this side is at larger x
-    d = ank - hip
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f = (kne[:, 1] - hip[:, 1]) / d[:, 1]
-    line_x = hip[:, 0] + f * d[:, 0]
-    inside = median3((line_x - kne[:, 0]) * out / hw)  # positive: knee nearer the midline
-    return pct(inside, 95) - pct(inside[r.rest()], 50)
+    mid = (ank[:, 0] + r.xy(other, "ank")[:, 0]) / 2
+    foot = (ank[:, 0] + toe[:, 0]) / 2  # the foot line: ankle to toes (toes turned out count)
+    out = median3((np.abs(kne[:, 0] - mid) - np.abs(foot - mid)) / hw)
+    hip_y = median3(r.mid("hip")[:, 1])
+    if np.isfinite(hip_y).sum() < 3 or np.isfinite(out).sum() < 3:
+        return float("nan")
+    j = int(np.nanargmax(hip_y))  # the bottom (image y points down)
+    low = hip_y >= pct(hip_y, 50)
+    k = np.arange(r.n)
+    down, up = low & (k <= j), low & (k >= j)
+    if not (np.isfinite(out[down]).any() and np.isfinite(out[up]).any()):
+        return float("nan")
+    # widest on the way down against narrowest from the bottom up, both in the lower half
+    return pct(out[down], 90) - pct(out[up], 10)
 
 
 def m_heel_rise(r, s):
@@ -380,12 +387,12 @@ LEGS = ("hip", "kne", "ank")
 CONDITIONS: tuple[ConditionDef, ...] = (
     # squat
     _c("squat", ROM, "depth: the thigh's angle above horizontal at the bottom (hip above knee)",
-       "deg", ("hip", "kne"), ALL_VIEWS, "above", "squat.depth",
+       "deg", ("hip", "kne"), SAGITTAL, "above", "squat.depth",
        "go deeper — hips stopped above the knees (thighs {value:.0f}° above parallel)",
        m_hip_height_over_knee),
-    _c("squat", "knees_in_line", "knee travel inside the hip-ankle line", "hip widths", LEGS,
+    _c("squat", "knees_in_line", "knee inside the foot line at depth", "hip widths", ("kne", "ank", "toe", "hip"),
        {FRONT, BACK}, "above", "squat.knee_valgus",
-       "knees caved in — they travelled {value:.2f} hip widths inside the feet", m_knee_valgus,
+       "knees caved in at the bottom — they moved {value:.2f} hip widths inwards", m_knee_valgus,
        sides="worst"),
     _c("squat", "heels_down", "heel rise relative to the toes", "foot lengths", ("hee", "toe"),
        SAGITTAL, "above", "squat.heel_rise",
@@ -397,9 +404,10 @@ CONDITIONS: tuple[ConditionDef, ...] = (
     _c("deadlift", "feet_flat", "heel height over the toes at lockout", "foot lengths",
        ("hee", "toe", "sho", "hip", "kne"), {SIDE}, "above", "deadlift.heel_rise",
        "keep feet flat — heels were {value:.2f} foot lengths up at the top", m_heel_rise_top),
-    _c("deadlift", "knees_over_toes", "knee travel inside the hip-ankle line", "hip widths", LEGS,
+    _c("deadlift", "knees_over_toes", "knee inside the foot line at depth", "hip widths",
+       ("kne", "ank", "toe", "hip"),
        {FRONT, BACK}, "above", "deadlift.knee_valgus",
-       "knees over toes — they travelled {value:.2f} hip widths inside the feet", m_knee_valgus,
+       "knees over toes — they moved {value:.2f} hip widths inwards", m_knee_valgus,
        sides="worst"),
     _c("deadlift", "bar_close", "hands ahead of the ankle", "torso lengths", ("wri", "ank", "toe"),
        {SIDE}, "above", "deadlift.bar_distance",
@@ -412,10 +420,10 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        ALL_VIEWS, "below", "barbell_curl.top",
        "curl all the way up — forearms stopped {value:.0f}° above horizontal", m_forearm_rise),
     _c("barbell_curl", "elbows_still", "elbow travel relative to the shoulder, in the trunk's frame",
-       "upper-arm lengths", ("sho", "elb", "hip"), {SIDE}, "above", "barbell_curl.elbow_travel",
+       "upper-arm lengths", ("sho", "elb", "hip"), SAGITTAL, "above", "barbell_curl.elbow_travel",
        "keep your elbows still — they travelled {value:.2f} upper-arm lengths", m_elbow_travel),
     _c("barbell_curl", "back_neutral", "trunk swing: lean excursion over the rep", "deg",
-       ("sho", "hip"), {SIDE}, "above", "barbell_curl.trunk_swing",
+       ("sho", "hip"), SAGITTAL, "above", "barbell_curl.trunk_swing",
        "keep your back still — the trunk swung {value:.0f}°", m_trunk_swing),
     _c("barbell_curl", "no_shrug", "shoulder-to-ear distance lost at the top", "torso lengths",
        ("ear", "sho"), ALL_VIEWS, "above", "barbell_curl.shrug",
@@ -429,7 +437,7 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        ("hip", "kne", "ank"), ALL_VIEWS, "above", "overhead_press.leg_dip",
        "no leg drive — hips dipped {value:.2f} leg lengths", m_hip_dip),
     _c("overhead_press", "back_neutral", "leaning back during the press", "deg", ("sho", "hip"),
-       {SIDE}, "above", "overhead_press.lean_back",
+       SAGITTAL, "above", "overhead_press.lean_back",
        "keep your back neutral — leaned back {value:.0f}°", m_trunk_lean_back),
     _c("overhead_press", "shoulders_set", "shoulder-to-ear distance lost (shrug)", "torso lengths",
        ("ear", "sho"), ALL_VIEWS, "above", "overhead_press.shrug",
@@ -451,7 +459,7 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        ("hip", "kne", "ank"), ALL_VIEWS, "above", "side_raise.leg_dip",
        "no knee bounce — hips dipped {value:.2f} leg lengths", m_hip_dip),
     _c("side_raise", "no_torso_swing", "trunk swing: lean excursion over the rep", "deg",
-       ("sho", "hip"), {SIDE}, "above", "side_raise.trunk_swing",
+       ("sho", "hip"), SAGITTAL, "above", "side_raise.trunk_swing",
        "no torso swing — the trunk swung {value:.0f}°", m_trunk_swing),
     # knee up
     _c("knee_up", ROM, "thigh elevation at the top (knee towards hip height)", "deg", ("hip", "kne"),

@@ -17,10 +17,10 @@ import numpy as np
 FRONT, OBLIQUE, SIDE, BACK = "front", "oblique", "side", "back"
 VIEWS = (FRONT, OBLIQUE, SIDE, BACK)
 
-# Shoulder and hip width over torso length on people seen square-on (the rep counter's body
-# scale uses the same ratios).
-SHOULDER_RATIO = 0.75
-HIP_RATIO = 0.55
+# Shoulder and hip width over torso length of people seen square-on, as BlazePose and AI-Hub's
+# labellers place those points (docs/conditions.md: the view estimate).
+SHOULDER_RATIO = 0.67
+HIP_RATIO = 0.40
 # |yaw| boundaries between the named views (degrees): AI-Hub's 45° cameras are oblique, 90° side.
 FRONT_MAX = 25.0
 SIDE_MIN = 65.0
