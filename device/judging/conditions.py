@@ -55,7 +55,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "deadlift.bar_distance": 0.6,
     "deadlift.knee_lead": 0.11,
     "barbell_curl.top": 30.0,
-    "barbell_curl.elbow_travel": 0.35,
+    "barbell_curl.elbow_travel": 0.45,
     "barbell_curl.trunk_swing": 10.0,
     "barbell_curl.shrug": 0.08,
     "overhead_press.lockout": 0.7,
@@ -85,7 +85,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 # condition by measurement (docs/conditions.md).
 DEFAULT_MEASURED: frozenset[str] = frozenset({
     "squat.rom", "squat.knees_in_line", "squat.heels_down",
-    "deadlift.rom", "deadlift.feet_flat", "deadlift.bar_close",
+    "deadlift.rom", "deadlift.feet_flat",
     "barbell_curl.rom", "overhead_press.rom", "overhead_press.no_leg_drive",
     "side_raise.rom", "side_raise.elbow_angle_fixed", "side_raise.no_knee_bounce",
     "knee_up.rom", "knee_up.knee_high", "leg_raise.knee_angle_fixed", "side_lunge.other_leg",
