@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from types import MappingProxyType
 
 import numpy as np
 
+from ..checks import Bad, check_fields, number, setting, show
+from ..errors import ConfigError
 from ..exercises import EXERCISES
 from . import measures as M
 from .reps import body_scale
@@ -48,7 +50,7 @@ class ConditionVerdict:
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "squat.depth": 35.0,
     "squat.knee_valgus": 0.25,
-    "squat.heel_rise": 0.08,
+    "squat.heel_rise": 0.2,
     "deadlift.lockout": 15.0,
     "deadlift.heel_rise": 0.2,
     "deadlift.knee_valgus": 0.11,
@@ -84,7 +86,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 # prove a neutral spine. The others are measured and reported but left to a model. Chosen per
 # condition by measurement (docs/conditions.md).
 DEFAULT_MEASURED: frozenset[str] = frozenset({
-    "squat.rom", "squat.knees_in_line", "squat.heels_down",
+    "squat.rom", "squat.knees_in_line",
     "deadlift.rom", "deadlift.feet_flat",
     "barbell_curl.rom", "overhead_press.rom", "overhead_press.no_leg_drive",
     "side_raise.rom", "side_raise.elbow_angle_fixed", "side_raise.no_knee_bounce",
@@ -93,67 +95,109 @@ DEFAULT_MEASURED: frozenset[str] = frozenset({
 })
 DEFAULT_FAIL_ONLY: frozenset[str] = frozenset({
     "barbell_curl.elbows_still", "barbell_curl.back_neutral", "overhead_press.back_neutral",
-    "side_raise.no_shrug", "side_raise.no_torso_swing",
+    "side_raise.no_torso_swing", "squat.heels_down",
 })
 
 
-@dataclass(frozen=True)
-class ConditionConfig:
-    """Thresholds and gates of the measured conditions: one place, TOML-ready.
+def _condition_ids(v):
+    """A list of ``exercise.condition`` ids with a measure (a sorted tuple)."""
+    if isinstance(v, str) or not isinstance(v, list | tuple | set | frozenset):
+        raise Bad("a list of exercise.condition ids")
+    bad = [x for x in v if not isinstance(x, str) or x not in M.BY_ID]
+    if bad:
+        raise Bad(f"exercise.condition ids with a measure (unknown: {', '.join(map(show, bad))})")
+    return tuple(sorted(set(v)))
 
-    ``thresholds`` maps ``exercise.name`` keys (see :data:`DEFAULT_THRESHOLDS`) to values;
-    ``measured`` the ``exercise.condition`` ids whose measure decides, ``fail_only`` those
-    whose measure can fail the condition but not pass it. A landmark counts when
-    finite, inside the frame and at least ``min_visibility``; a side of the body counts when
-    its joints do on ``min_coverage`` of the rep's frames.
+
+def _thresholds(exercise: str):
+    """One exercise's thresholds: a table of known names to numbers, merged over the defaults."""
+    names = {k.split(".", 1)[1]: v for k, v in DEFAULT_THRESHOLDS.items() if k.startswith(exercise + ".")}
+
+    def check(v):
+        if not isinstance(v, Mapping):
+            raise Bad(f"a table of {', '.join(names)}")
+        unknown = [k for k in v if k not in names]
+        if unknown:
+            raise Bad(f"a table of {', '.join(names)} (unknown: {', '.join(unknown)})")
+        out = dict(names)
+        for k, x in v.items():
+            if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+                raise Bad(f"finite numbers ({k} = {show(x)})")
+            out[k] = float(x)
+        return MappingProxyType(out)
+
+    return names, check
+
+
+def _table(exercise: str):
+    names, check = _thresholds(exercise)
+    return setting(dict(names), check)
+
+
+@dataclass(frozen=True, eq=True)
+class ConditionConfig:
+    """The ``[conditions]`` section: gates, which measures decide, and every threshold.
+
+    A landmark counts when finite, inside the frame (``frame_margin``) and at least
+    ``min_visibility``; a side of the body counts when its joints do on ``min_coverage`` of the
+    rep's frames. ``measured`` lists the ``exercise.condition`` ids whose measure decides,
+    ``fail_only`` those whose measure can fail the condition but not pass it. One table per
+    exercise holds its thresholds (``squat.depth = 35``); reasons in docs/conditions.md.
     """
 
-    thresholds: Mapping[str, float] = field(
-        default_factory=lambda: MappingProxyType(dict(DEFAULT_THRESHOLDS)))
-    measured: frozenset[str] = DEFAULT_MEASURED
-    fail_only: frozenset[str] = DEFAULT_FAIL_ONLY
-    min_visibility: float = 0.5
-    min_coverage: float = 0.6
-    frame_margin: float = 0.02  # normalised units a point may sit outside the frame
+    min_visibility: float = setting(0.5, number(0.0, 1.0))
+    min_coverage: float = setting(0.6, number(0.0, 1.0, lo_open=True))
+    frame_margin: float = setting(0.02, number(0.0, 1.0))
+    measured: tuple[str, ...] = setting(tuple(sorted(DEFAULT_MEASURED)), _condition_ids)
+    fail_only: tuple[str, ...] = setting(tuple(sorted(DEFAULT_FAIL_ONLY)), _condition_ids)
+    squat: Mapping[str, float] = _table("squat")
+    deadlift: Mapping[str, float] = _table("deadlift")
+    barbell_curl: Mapping[str, float] = _table("barbell_curl")
+    overhead_press: Mapping[str, float] = _table("overhead_press")
+    side_raise: Mapping[str, float] = _table("side_raise")
+    knee_up: Mapping[str, float] = _table("knee_up")
+    leg_raise: Mapping[str, float] = _table("leg_raise")
+    side_lunge: Mapping[str, float] = _table("side_lunge")
+    side_crunch: Mapping[str, float] = _table("side_crunch")
 
     def __post_init__(self):
-        unknown = set(self.thresholds) - set(DEFAULT_THRESHOLDS)
-        if unknown:
-            raise ValueError(f"[conditions]: unknown threshold(s) {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(DEFAULT_THRESHOLDS)}")
-        for k, v in self.thresholds.items():
-            if not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"[conditions] {k}: must be a finite number, got {v!r}")
-        if not 0 <= self.min_visibility <= 1 or not 0 < self.min_coverage <= 1:
-            raise ValueError("[conditions]: min_visibility must be in 0..1, min_coverage in (0, 1]")
-        object.__setattr__(self, "thresholds",
-                           MappingProxyType({**DEFAULT_THRESHOLDS, **dict(self.thresholds)}))
+        problems = check_fields(self, "conditions")
+        both = set(self.measured) & set(self.fail_only)
+        if both:
+            problems.append(f"conditions.fail_only: already in conditions.measured: {', '.join(sorted(both))}")
+        if problems:
+            raise ConfigError(problems)
+
+    __hash__ = None  # type: ignore[assignment]  # threshold tables are mappings
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> ConditionConfig:
-        """From a TOML ``[conditions]`` table: nested (``[conditions.squat] depth = 20``) or
-        dotted (``"squat.depth" = 20``) threshold keys, plus the gates by name and
-        ``measured`` / ``fail_only`` as lists of ``exercise.condition`` ids."""
+        """From a ``[conditions]`` table as TOML parses it (``squat.depth = 35`` is a nested
+        table) or with flat dotted keys (``{"squat.depth": 35}``)."""
         if not d:
             return cls()
-        d = dict(d)
         kw: dict = {}
-        for name in ("min_visibility", "min_coverage", "frame_margin"):
-            if name in d:
-                kw[name] = float(d.pop(name))
-        for name in ("measured", "fail_only"):
-            if name in d:
-                kw[name] = frozenset(str(x) for x in d.pop(name))
-        th: dict[str, float] = {}
+        problems = []
         for k, v in d.items():
-            if isinstance(v, Mapping):
-                th.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+            ex, dot, name = str(k).partition(".")
+            if dot:
+                kw.setdefault(ex, {})[name] = v
+            elif isinstance(v, Mapping):
+                kw.setdefault(k, {}).update(v)
             else:
-                th[k] = v
-        return cls(thresholds=th, **kw)
+                kw[k] = v
+        known = {f.name for f in fields(cls)}
+        for k in [k for k in kw if k not in known]:
+            problems.append(f"conditions.{k}: unknown key (known: {', '.join(known)})")
+            kw.pop(k)
+        if problems:
+            raise ConfigError(problems)
+        return cls(**kw)
 
     def threshold(self, key: str) -> float:
-        return float(self.thresholds[key])
+        """A threshold by its dotted key (``squat.depth``)."""
+        ex, _, name = key.partition(".")
+        return float(getattr(self, ex)[name])
 
 
 def _ok_mask(lm: np.ndarray, cfg: ConditionConfig) -> np.ndarray:
@@ -276,7 +320,7 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
             out.append(unjudged(cond, f"not visible on enough of the rep: {names}", thr=thr))
             continue
         if value is None:
-            out.append(unjudged(cond, "measure undefined on this rep's landmarks", thr=thr))
+            out.append(unjudged(cond, d.undefined, thr=thr))
             continue
         if d.id not in cfg.measured and d.id not in cfg.fail_only:
             out.append(unjudged(cond, "measure not trusted for this condition; left to a model",

@@ -174,10 +174,22 @@ def m_knee_flexion_range(r, s):
     return pct(ang, 95) - pct(ang, 5)
 
 
+# A hip still opening faster than this (deg/s) at the rep's last frames has not finished the
+# pull: the lockout lies after the span, so it is not judged from it.
+STILL_RISING_DEG_S = 40.0
+
+
 def m_hip_extension_top(r, s):
     """Most open hip over the rep: 180 minus the largest shoulder-hip-knee angle (degrees short
-    of standing straight)."""
+    of standing straight); undefined when the span ends while the hip is still opening."""
     ang = median3(_angle(r.xy(s, "sho"), r.xy(s, "hip"), r.xy(s, "kne")))
+    k = max(3, round(0.15 * r.n))
+    tail, tt = ang[-k:], r.t[-k:]
+    ok = np.isfinite(tail)
+    if ok.sum() >= 2 and tt[ok][-1] > tt[ok][0]:
+        slope = (tail[ok][-1] - tail[ok][0]) / (tt[ok][-1] - tt[ok][0])
+        if slope > STILL_RISING_DEG_S:
+            return float("nan")
     return 180.0 - pct(ang, 97)
 
 
@@ -293,12 +305,16 @@ def m_elbow_travel(r, s):
 
 
 def m_hip_dip(r, s):
-    """Hips dropping (knees bending) during the rep, in leg lengths below their usual height
-    over the rep: a knee dip or bounce."""
+    """Hips dropping (knees bending) during the rep and coming back, in leg lengths: the hip
+    height against the straight line from its start to its end, so a camera drifting or a
+    person settling over the rep is not a dip."""
     hip = r.xy(s, "hip")[:, 1]
     L = pct(_len(r.xy(s, "hip"), r.xy(s, "kne")), 95) + pct(_len(r.xy(s, "kne"), r.xy(s, "ank")), 95)
     y = median3(hip / L)
-    return pct(y, 97) - pct(y, 50)
+    k = max(1, round(0.15 * r.n))
+    y0, y1 = pct(y[:k], 50), pct(y[-k:], 50)
+    base = y0 + (y1 - y0) * np.linspace(0.0, 1.0, r.n)
+    return pct(y - base, 97)
 
 
 def m_press_height(r, s):
@@ -372,6 +388,7 @@ class ConditionDef:
     sides: str = "mean"  # mean of usable sides | worst | working (one-sided exercises)
     threshold_hi: str = ""  # optional second bound: values above it also fail (a band)
     cue_hi: str = ""
+    undefined: str = "measure undefined on this rep's landmarks"  # why a NaN value is not judged
 
     @property
     def id(self) -> str:
@@ -400,7 +417,8 @@ CONDITIONS: tuple[ConditionDef, ...] = (
     # deadlift
     _c("deadlift", ROM, "lockout: hip angle short of straight at the top", "deg", ("sho", "hip", "kne"),
        SAGITTAL, "above", "deadlift.lockout",
-       "stand all the way up — hips stopped {value:.0f}° short of straight", m_hip_extension_top),
+       "stand all the way up — hips stopped {value:.0f}° short of straight", m_hip_extension_top,
+       undefined="the rep ended before the lockout: the hips were still opening"),
     _c("deadlift", "feet_flat", "heel height over the toes at lockout", "foot lengths",
        ("hee", "toe", "sho", "hip", "kne"), {SIDE}, "above", "deadlift.heel_rise",
        "keep feet flat — heels were {value:.2f} foot lengths up at the top", m_heel_rise_top),
