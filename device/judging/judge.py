@@ -196,11 +196,12 @@ class Judge:
         view, measured = self._measured_conditions(rep, ex)
         model = self._model_conditions(conds_model, rep, ex) if conds_model is not None else []
         conditions = merge_conditions(ex, measured, model)
-        rom = next((c for c in measured if c.key == ROM), None)
-        if cfg.depth_rom and not (rom is not None and rom.judged):
-            # the rep counter's depth against the person's own typical range, where the view or
-            # the joints left the measured range of motion unjudged (a partial rep among full
-            # ones); beside a model's rom, a rep fails when either does
+        rom_id = f"{ex}.{ROM}"
+        if cfg.depth_rom and rom_id not in self.conditions.measured and rom_id not in self.conditions.fail_only:
+            # no trusted measure of this exercise's range: the rep counter's depth against the
+            # person's own typical range (a partial rep among full ones); beside a model's rom, a
+            # rep fails when either does. Where the measure exists but this view cannot see the
+            # range, rom stays unjudged: the typical range of another view is no yardstick.
             depth = ConditionVerdict(key=ROM, judged=True, holds=bool(rep.full), value=float(rep.depth),
                                      threshold=cfg.reps.full_depth, source=DEPTH, cue=_cue(ex, ROM))
             judged_rom = any(c.key == ROM and c.judged for c in conditions)
