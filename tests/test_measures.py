@@ -70,6 +70,18 @@ def test_config_reads_toml_shapes():
         ConditionConfig(measured=("bench_press.rom",))
 
 
+def test_station_config_has_a_conditions_section():
+    from formcheck.device.app import config as C
+
+    cfg = C.loads('[conditions]\nsquat.depth = 20\nmeasured = ["squat.rom"]\nfail_only = []\n'
+                  '[conditions.deadlift]\nlockout = 10\n')
+    assert cfg.conditions.threshold("squat.depth") == 20 and cfg.conditions.threshold("deadlift.lockout") == 10
+    assert cfg.conditions.threshold("squat.knee_valgus") == DEFAULT_THRESHOLDS["squat.knee_valgus"]
+    assert C.loads(cfg.to_toml()) == cfg
+    with pytest.raises(ValueError, match=r"conditions\.squat"):
+        C.loads("[conditions]\nsquat.deep = 1\n")
+
+
 # ---- faults caught, good reps pass (clean synthetic motion, known camera) --------------------
 
 @pytest.mark.parametrize(("kind", "fault", "camera"), [
