@@ -50,13 +50,13 @@ class ConditionVerdict:
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "squat.depth": 35.0,
     "squat.knee_valgus": 0.25,
-    "squat.heel_rise": 0.2,
+    "squat.heel_rise": 0.25,
     "deadlift.lockout": 15.0,
     "deadlift.heel_rise": 0.2,
     "deadlift.knee_valgus": 0.11,
     "deadlift.bar_distance": 0.6,
     "deadlift.knee_lead": 0.11,
-    "barbell_curl.top": 30.0,
+    "barbell_curl.top": 25.0,
     "barbell_curl.elbow_travel": 0.45,
     "barbell_curl.trunk_swing": 10.0,
     "barbell_curl.shrug": 0.08,
@@ -138,7 +138,7 @@ def _table(exercise: str):
 class ConditionConfig:
     """The ``[conditions]`` section: gates, which measures decide, and every threshold.
 
-    A landmark counts when finite, inside the frame (``frame_margin``) and at least
+    A landmark counts when finite, at least ``edge_margin`` inside the frame and at least
     ``min_visibility``; a side of the body counts when its joints do on ``min_coverage`` of the
     rep's frames. ``measured`` lists the ``exercise.condition`` ids whose measure decides,
     ``fail_only`` those whose measure can fail the condition but not pass it. One table per
@@ -147,7 +147,7 @@ class ConditionConfig:
 
     min_visibility: float = setting(0.5, number(0.0, 1.0))
     min_coverage: float = setting(0.6, number(0.0, 1.0, lo_open=True))
-    frame_margin: float = setting(0.02, number(0.0, 1.0))
+    edge_margin: float = setting(0.03, number(0.0, 0.5))
     measured: tuple[str, ...] = setting(tuple(sorted(DEFAULT_MEASURED)), _condition_ids)
     fail_only: tuple[str, ...] = setting(tuple(sorted(DEFAULT_FAIL_ONLY)), _condition_ids)
     squat: Mapping[str, float] = _table("squat")
@@ -203,7 +203,7 @@ class ConditionConfig:
 def _ok_mask(lm: np.ndarray, cfg: ConditionConfig) -> np.ndarray:
     xy = lm[..., :2]
     vis = lm[..., 3]
-    m = cfg.frame_margin
+    m = -cfg.edge_margin  # points at the picture's edge belong to a body part leaving it
     with np.errstate(invalid="ignore"):
         inside = ((xy >= -m) & (xy <= 1 + m)).all(-1)
         seen = np.where(np.isfinite(vis), vis, 0.0) >= cfg.min_visibility

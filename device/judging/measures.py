@@ -31,6 +31,7 @@ PARTS = {
     "right": dict(ear=8, sho=12, elb=14, wri=16, hip=24, kne=26, ank=28, hee=30, toe=32),
 }
 SIDES = ("left", "right")
+HAND = {"left": [17, 19, 21], "right": [18, 20, 22]}  # pinky, index, thumb
 # Typical foot length (heel to toe tip) over torso length, for heel rise seen foreshortened.
 FOOT_RATIO = 0.45
 
@@ -141,8 +142,17 @@ def m_knee_lift(r, s):
 
 
 def m_forearm_rise(r, s):
-    """Highest forearm elevation above horizontal over the rep (degrees): elbow to wrist."""
-    return _asin_deg(pct(_rise(r, s, "elb", "wri"), 97))
+    """Highest forearm elevation above horizontal over the rep (degrees): elbow to wrist, or
+    elbow to the hand's points where those rise higher (a bar in front of the wrist at the top
+    of a curl pulls BlazePose's wrist point down the forearm, not the whole hand)."""
+    best = pct(_rise(r, s, "elb", "wri"), 97)
+    elb = r.xy(s, "elb")
+    hand = np.nanmean(np.stack([r.p[:, i, :2] for i in HAND[s]]), 0)
+    hand[~r.ok[:, HAND[s]].all(axis=1)] = np.nan
+    L = pct(_len(elb, hand), 95)
+    if np.isfinite(hand).any() and L > 0:
+        best = np.nanmax([best, pct(median3((elb[:, 1] - hand[:, 1]) / L), 97)])
+    return _asin_deg(best)
 
 
 def m_upper_arm_rise(r, s):
