@@ -284,7 +284,7 @@ def test_systemctl_reload_swaps_models_and_thresholds_without_losing_the_set(tmp
         assert wait(lambda: len(reps()) >= 2, 30), lines
         for ext in ("json", "tflite"):
             shutil.copy(shipped / f"squat-conditions.{ext}", models)
-        PersonalThresholds({"squat": {"knees_in_line": 1.0}}).save(state / "personal.json")
+        PersonalThresholds({"squat": {"head_forward": 1.0}}).save(state / "personal.json")
         before = len(reps())
         proc.send_signal(signal.SIGHUP)
         assert wait(lambda: sum("READY=1" in m for _, m in sd.messages) >= 2, 30), sd.messages
@@ -304,6 +304,6 @@ def test_systemctl_reload_swaps_models_and_thresholds_without_losing_the_set(tmp
     rs = reps()
     assert [r["rep"] for r in rs] == list(range(1, len(rs) + 1))  # the set went on
     assert not any(e["event"] == "reset" for e in lines)
-    assert all("knees_in_line" not in r["probs"] for r in rs[:before])  # the form model alone
+    assert all("head_forward" not in r["probs"] for r in rs[:before])  # the form model alone
     after = rs[before + 1:]  # a rep that ended at the reload may predate it
-    assert after and all("knees_in_line" in r["probs"] and "knees_in_line" in r["failed"] for r in after)
+    assert after and all("head_forward" in r["probs"] and "head_forward" in r["failed"] for r in after)
