@@ -65,7 +65,7 @@ def rep_labels(row: dict) -> dict[str, bool]:
 
 def fit_condition(samples: list[tuple[float, bool]], s: FitSettings) -> float:
     """The threshold (a condition fails when P(holds) < it) that disagrees with the fewest
-    labels; ties go to the one nearest the base threshold."""
+    labels, then keeps the most of them ``margin`` away; ties go to the one nearest the base."""
     if not samples:
         return s.base_threshold
     cands = {s.base_threshold}
@@ -73,11 +73,13 @@ def fit_condition(samples: list[tuple[float, bool]], s: FitSettings) -> float:
         cands.add(p - s.margin if holds else p + s.margin)
     cands = {min(max(c, s.floor), s.ceiling) for c in cands}
 
-    def cost(t: float) -> tuple[int, float]:
-        # disagreements counted with the margin: a held rep within it of t counts against t
+    def cost(t: float) -> tuple[int, int, float]:
+        # the labels t disagrees with; then those within the margin of t (a rep of the same
+        # style a little further out would be missed); then the distance from the base
         m = s.margin - 1e-9
-        errors = sum((p < t + m) if holds else (p >= t - m) for p, holds in samples)
-        return errors, abs(t - s.base_threshold)
+        wrong = sum((p < t) if holds else (p >= t) for p, holds in samples)
+        close = sum((p < t + m) if holds else (p >= t - m) for p, holds in samples)
+        return wrong, close, abs(t - s.base_threshold)
 
     return round(min(cands, key=cost), 4)
 
