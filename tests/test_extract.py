@@ -108,7 +108,7 @@ def test_video_and_image_folders_through_blazepose(tmp_path):
     np.testing.assert_allclose(v.t, np.arange(20) / 30.0)
     found = np.isfinite(v.landmarks[:, 0, 0]).mean()
     assert found >= 0.9
-    assert v.extra["pose_backend"] == "mediapipe"
+    assert v.extra["pose_backend"] == "litert"  # the default: no mediapipe needed
 
     [im] = read_sequences(out / "squat" / "heels_down" / "take2.npz")
     assert (im.origin, im.label, im.correct) == ("images", "heels_down", False)

@@ -48,7 +48,9 @@ class Pose:
     ``landmarks`` is ``(33, 4)`` float32: x, y in normalised image coordinates (0..1, may fall
     outside when a joint is out of frame), z in the same scale as x (BlazePose's relative
     depth, hips at 0), and visibility in 0..1. ``landmarks`` is ``None`` when no person was
-    found; ``person`` says the same in one word.
+    found; ``person`` says the same in one word. ``world`` is the model's 3D world landmarks
+    ``(33, 4)`` float32 (x, y, z in metres, origin between the hips, image axes; visibility)
+    when the backend gives them, else ``None``.
     """
 
     t: float
@@ -56,6 +58,7 @@ class Pose:
     image_size: tuple[int, int] = (0, 0)  # (width, height) in pixels
     score: float = 0.0  # the backend's presence score for the person, 0 when none
     extra: dict = field(default_factory=dict)
+    world: np.ndarray | None = None
 
     @property
     def person(self) -> bool:
@@ -95,7 +98,7 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def create_estimator(backend: str = "mediapipe", **options) -> PoseEstimator:
+def create_estimator(backend: str = "litert", **options) -> PoseEstimator:
     """Create a pose estimator by backend name, passing ``options`` to its constructor."""
     try:
         target = BACKENDS[backend]
