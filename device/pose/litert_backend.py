@@ -50,6 +50,7 @@ DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
 NUM_ANCHORS = 2254
 NUM_ALL_LANDMARKS = 39  # 33 pose + 2 auxiliary (ROI) + 4 unused
+NUM_USED = NUM_LANDMARKS + 2
 ROI_SCALE = 1.25
 NMS_IOU = 0.3
 HEATMAP_KERNEL = 9  # the option's default: the graph in mediapipe 0.10.x wheels does not set it
@@ -113,12 +114,14 @@ def _libm(name: str, *args) -> np.float32:
     return F32(fn(*(float(a) for a in args)))
 
 
+_LOGIT_LIMIT = F32(80.0)  # sigmoid is 0 or 1 to float32 precision beyond; exp stays finite
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """``1.0f / (1.0f + expf(-x))`` elementwise in float32."""
-    x = np.asarray(x, dtype=F32)
-    with np.errstate(over="ignore"):
-        e = np.exp(-x)
-    return _ONE / (_ONE + e)
+    e = np.exp(-np.clip(np.asarray(x, dtype=F32), -_LOGIT_LIMIT, _LOGIT_LIMIT))
+    e += _ONE
+    return np.reciprocal(e, out=e)
 
 
 def _normalize_radians(a: np.float32) -> np.float32:
@@ -304,14 +307,15 @@ def decode_detections(raw: np.ndarray, logits: np.ndarray, anchors: np.ndarray,
 
 
 def _refine_from_heatmap(lm: np.ndarray, heatmap: np.ndarray, kernel: int = HEATMAP_KERNEL,
-                         min_confidence: float = HEATMAP_MIN_CONFIDENCE) -> None:
-    """In place: move each landmark (crop-normalised x, y; float32) to the sigmoid-weighted
-    centre of its heatmap around it when the heatmap is confident there (mediapipe's
-    RefineLandmarksFromHeatmap: the window shrinks at the border)."""
+                         min_confidence: float = HEATMAP_MIN_CONFIDENCE, count: int | None = None) -> None:
+    """In place: move each of the first ``count`` landmarks (crop-normalised x, y; float32) to
+    the sigmoid-weighted centre of its heatmap around it when the heatmap is confident there
+    (mediapipe's RefineLandmarksFromHeatmap: the window shrinks at the border)."""
     hm_h, hm_w, n = heatmap.shape
+    n = n if count is None else min(n, count)
     off = (kernel - 1) // 2
-    cols = (lm[:n, 0] * F32(hm_w)).astype(np.int64)  # C++ int(): truncation toward zero
-    rows = (lm[:n, 1] * F32(hm_h)).astype(np.int64)
+    cols = (lm[:n, 0] * F32(hm_w)).astype(np.intp)  # C++ int(): truncation toward zero
+    rows = (lm[:n, 1] * F32(hm_h)).astype(np.intp)
     # mediapipe tests the column against the height too (and never the row's upper bound).
     inside = (cols >= 0) & (cols < hm_w) & (rows >= 0) & (cols < hm_h)
     idx = np.flatnonzero(inside)
@@ -319,16 +323,18 @@ def _refine_from_heatmap(lm: np.ndarray, heatmap: np.ndarray, kernel: int = HEAT
         return
     d = np.arange(-off, off + 1)
     rr, cc = rows[idx, None] + d, cols[idx, None] + d  # (k, kernel) each
-    vals = heatmap[np.clip(rr, 0, hm_h - 1)[:, :, None], np.clip(cc, 0, hm_w - 1)[:, None, :],
-                   idx[:, None, None]]
-    conf = _sigmoid(vals)
-    conf *= ((rr >= 0) & (rr < hm_h))[:, :, None] & ((cc >= 0) & (cc < hm_w))[:, None, :]
+    rin, cin = (rr >= 0) & (rr < hm_h), (cc >= 0) & (cc < hm_w)
+    # One flat gather of every window (channels last): ((r * W) + c) * C + channel.
+    flat = ((np.clip(rr, 0, hm_h - 1) * (hm_w * heatmap.shape[2]))[:, :, None]
+            + (np.clip(cc, 0, hm_w - 1) * heatmap.shape[2])[:, None, :] + idx[:, None, None])
+    conf = _sigmoid(heatmap.reshape(-1)[flat])
+    conf *= rin[:, :, None] & cin[:, None, :]
     # Separable weighted sums: sum_r r * sum_c conf and sum_c c * sum_r conf.
     by_row, by_col = conf.sum(axis=2), conf.sum(axis=1)
     total = by_row.sum(axis=1)
     wr = (by_row * rr.astype(F32)).sum(axis=1)
     wc = (by_col * cc.astype(F32)).sum(axis=1)
-    ok = (conf.max(axis=(1, 2)) >= F32(min_confidence)) & (total > 0)
+    ok = (conf.reshape(idx.size, -1).max(axis=1) >= F32(min_confidence)) & (total > 0)
     sel = idx[ok]
     lm[sel, 0] = wc[ok] / F32(hm_w) / total[ok]
     lm[sel, 1] = wr[ok] / F32(hm_h) / total[ok]
@@ -475,7 +481,7 @@ class LitertPose:
         lm[:, 3:5] = _sigmoid(lm[:, 3:5])
         # A view of the heatmap tensor (no 640 kB copy); read before the next invoke.
         heatmap = self._lmk.tensor(out["heatmap"])()[0]
-        _refine_from_heatmap(lm, heatmap)
+        _refine_from_heatmap(lm, heatmap, count=NUM_USED)  # the 4 unused landmarks are never read
         del heatmap
         # Letterbox removal inside the crop, then the rotated crop projected onto the image.
         sx, sy = _ONE - (pad[0] + pad[2]), _ONE - (pad[1] + pad[3])
