@@ -171,7 +171,7 @@ def _f(default, check, path: bool = False):
 class StationConfig:
     exercise: str = _f("auto", _exercise)
     pose_backend: str = _f("litert", _choice(*BACKENDS))
-    pose_model: str = _f("lite", _choice("lite", "full", "heavy"))
+    pose_model: str = _f("full", _choice("lite", "full", "heavy"))
     threads: int = _f(0, _int(0, 64))
     window_mode: str = _f("model", _choice("model", "sliding", "rep"))
     replay_file: str = _f("", _str, path=True)
