@@ -277,9 +277,11 @@ def test_world_landmarks_are_metres_around_the_hips(astronaut):
     hips = w[[LM["left_hip"], LM["right_hip"]], :3]
     assert np.linalg.norm(hips.mean(axis=0)) < 0.05  # origin between the hips
     shoulders = w[[LM["left_shoulder"], LM["right_shoulder"]], :3]
+    # an adult's body in metres, in 3D (the same whichever way the person faces)
     width = np.linalg.norm(shoulders[0] - shoulders[1])
-    assert 0.2 < width < 0.6, width  # an adult's shoulders, in metres
-    assert (w[LM["nose"], 1] < shoulders[:, 1]).all()  # image axes: y down, head up
+    torso = np.linalg.norm(shoulders.mean(axis=0) - hips.mean(axis=0))
+    assert 0.15 < width < 0.6 and 0.25 < torso < 0.7, (width, torso)
+    assert w[LM["nose"], 1] < 0 and (shoulders[:, 1] < 0).all()  # image axes: y down, above the hips
     np.testing.assert_array_equal(w[:, 3], pose.landmarks[:, 3])  # visibility shared
 
 
