@@ -248,8 +248,9 @@ def test_unavailable_pose_model_stops_the_run_with_a_clear_error(tmp_path, capsy
     root = tmp_path / "in"
     write_video(root / "a.mp4", n=3, person=False)
     write_video(root / "b.mp4", n=3, person=False)
-    for workers in ("1", "2"):
-        assert main([str(root), "-o", str(tmp_path / "o"), "--model", "heavy", "--workers", workers, "-q"]) == 2
+    for workers in ("1", "2"):  # (the litert backend's own refusal: tests/test_pose_litert.py)
+        assert main([str(root), "-o", str(tmp_path / "o"), "--backend", "mediapipe", "--model", "heavy",
+                     "--workers", workers, "-q"]) == 2
         err = capsys.readouterr().err
         assert "heavy" in err and "never downloads" in err
     assert not list((tmp_path / "o").rglob("*.npz"))
