@@ -32,7 +32,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "formcheck.service"
 INSTALL = REPO / "systemd" / "install.sh"
-PACKAGED_CONFIG = REPO / "device" / "formcheck.toml"
+PACKAGED_CONFIG = REPO / "device" / "app" / "formcheck.toml"
 MAX_EXPOSURE = 2.0
 
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -173,7 +173,7 @@ def build_wheel(tmp_path: Path, version: str, config_note: str = "") -> Path:
     pyproject = re.sub(r'(?m)^version = "[^"]+"', f'version = "{version}"', pyproject, count=1)
     (src / "pyproject.toml").write_text(pyproject)
     if config_note:
-        with open(src / "device" / "formcheck.toml", "a") as f:
+        with open(src / "device" / "app" / "formcheck.toml", "a") as f:
             f.write(f"\n# {config_note}\n")
     out = tmp_path / "wheels"
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
