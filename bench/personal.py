@@ -3,7 +3,8 @@
 A *person* is one synthetic body filmed from one side, whose reps all lean the same way on one
 condition while staying inside the generator's natural variation (labelled correct), e.g. a
 squatter who always leans a little more. Persons on whom the shipped models give a false cue
-on at least ``--min-rate`` of their reps are kept (a probe of two clips). Then, through the
+on at least ``--min-rate`` of their reps are kept (a probe of two clips; cues a model decided:
+a measured condition's threshold is not personal). Then, through the
 real pieces: each training clip's reps go through the judge, the personal thresholds and a
 real rep history; every false-cued rep is marked wrong (``History.correct_last``) and
 ``formcheck-train personal``'s fit is rerun. After each correction the person's held-out clips
@@ -71,6 +72,13 @@ def false_cued(e, key: str | None = None) -> bool:
     return bool(failed) if key is None else key in failed
 
 
+def model_failed(e, key: str) -> bool:
+    """The key failed by a model's probability (what personal thresholds can move), not by a
+    measure."""
+    recs = [c for c in e.conditions if c.get("key") == key and c.get("judged") and c.get("holds") is False]
+    return bool(recs) and all(c.get("source") == "model" for c in recs)
+
+
 def find_persons(models, args, rng) -> list[Person]:
     persons: list[Person] = []
     tried = 0
@@ -87,7 +95,7 @@ def find_persons(models, args, rng) -> list[Person]:
         counts = {}
         for e in reps:
             for k in e.failed:
-                if false_cued(e, k):
+                if false_cued(e, k) and model_failed(e, k):
                     counts[k] = counts.get(k, 0) + 1
         if not counts:
             continue
@@ -174,7 +182,7 @@ def main(argv=None) -> int:
             results.append(run_person(p, models, args, Path(tmp)))
 
     print("| person | exercise | false cue | held-out false cue: before → after 1 / 2 / 3 corrections → end "
-          "| corrections (train reps) | stopped after | any false cue before → end | real fault caught before → end "
+          "| corrections (train reps) | stopped after | any false cue (any source) before → end | real fault caught before → end "
           "| personal threshold | median P(holds): style / real fault |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(results, 1):
