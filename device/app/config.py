@@ -185,6 +185,8 @@ class CameraConfig:
     fps: float = _f(30.0, _float(0.0, 240.0, lo_open=True))
     realtime: bool = _f(True, _bool)
     rotate: int = _f(0, _choice(0, 90, 180, 270))
+    flip: bool = _f(False, _bool)
+    view: str = _f("auto", _choice("auto", "front", "oblique", "side"))
     reconnect_max: float = _f(30.0, _float(0.1, 3600.0))
 
 
@@ -247,6 +249,20 @@ class JudgeConfig:
 
 
 @dataclass(frozen=True)
+class SetupConfig:
+    duration: float = _f(900.0, _float(1.0, 86400.0))
+    bind: str = _f("0.0.0.0", _str)
+    port: int = _f(8080, _int(0, 65535))
+    button_hold: float = _f(6.0, _float(0.0, 60.0))
+    frame_rate: float = _f(4.0, _float(0.0, 30.0, lo_open=True))
+    frame_width: int = _f(480, _int(64, 1920))
+    jpeg_quality: int = _f(70, _int(10, 95))
+    pin_attempts: int = _f(5, _int(1, 100))
+    pin_lockout: float = _f(30.0, _float(0.0, 3600.0))
+    pin_max_failures: int = _f(20, _int(1, 10000))
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = _f("info", _choice("debug", "info", "warning", "error"))
     json: bool = _f(True, _bool)
@@ -261,6 +277,7 @@ SECTIONS: dict[str, type] = {
     "display": DisplayConfig,
     "mqtt": MqttConfig,
     "judge": JudgeConfig,
+    "setup": SetupConfig,
     "logging": LoggingConfig,
 }
 
@@ -274,6 +291,7 @@ class Config:
     display: DisplayConfig = field(default_factory=DisplayConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    setup: SetupConfig = field(default_factory=SetupConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     path: str | None = field(default=None, compare=False)  # the file it came from
 
@@ -376,6 +394,8 @@ def _cross_check(cfg: Config, problems: list[str]) -> None:
             if pin in pins:
                 problems.append(f"gpio.{name}: pin {pin} is already gpio.{pins[pin]}")
             pins.setdefault(pin, name)
+    if cfg.setup.button_hold and cfg.setup.button_hold <= cfg.gpio.long_press:
+        problems.append(f"setup.button_hold: must be longer than gpio.long_press ({cfg.gpio.long_press})")
     if cfg.judge.min_rep >= cfg.judge.max_rep:
         problems.append(f"judge.max_rep: must be longer than judge.min_rep ({cfg.judge.min_rep})")
 
