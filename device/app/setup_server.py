@@ -37,7 +37,9 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # "same-origin", not "no-referrer": with the latter browsers send "Origin: null" on the
+    # page's own POSTs, which the cross-site check must refuse.
+    "Referrer-Policy": "same-origin",
     # Everything comes from the station itself; the picture is drawn from a blob: URL.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; object-src 'none'; "
                                "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
@@ -222,7 +224,6 @@ class SetupServer:
                 self.close_reason = self.close_reason or f"failed: {e}"
         finally:
             self.feed.close()
-            self._closed.set()
             loop.close()
             if started.is_set() and not failure:
                 log.info("setup page closed (%s); %d requests, %d errors", self.close_reason,
@@ -232,6 +233,7 @@ class SetupServer:
                         self.on_close(self.close_reason)
                     except Exception:
                         log.exception("setup on_close failed")
+            self._closed.set()
 
     async def _serve(self, started: threading.Event, failure: list) -> None:
         from aiohttp import web

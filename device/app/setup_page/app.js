@@ -9,6 +9,15 @@
   let formFilled = false;
   const FRAME_MS = 250;
   const STATUS_MS = 1000;
+  const GONE_AFTER = 3;  // status polls in a row without an answer: the page has closed
+  let misses = 0;
+  let closed = false;
+
+  function showClosed(text) {
+    closed = true;
+    document.body.replaceChildren(Object.assign(document.createElement("p"),
+      { id: "closed", textContent: text, className: "login" }));
+  }
 
   function gone(status) {
     // The session ended (time limit, closed, new PIN): back to the PIN form.
@@ -64,7 +73,7 @@
         }
       }
     } catch (e) { /* the station may be busy: try again */ }
-    setTimeout(frameLoop, FRAME_MS);
+    if (!closed) setTimeout(frameLoop, FRAME_MS);
   }
 
   function li(cls, text, why) {
@@ -121,15 +130,22 @@
       $("whole").textContent = !f.person ? "nobody in view"
         : f.whole_body ? "✓ whole body in frame" : "✗ not the whole body: " + f.cut_off.join(", ") + " cut off";
       $("whole").className = "line " + (f.person && f.whole_body ? "" : "bad");
-      for (const p of f.cut_off) fl.appendChild(li("no", p + " cut off", f.edges[p] ? "at the " + f.edges[p] : ""));
+      // Each problem once, with what to do about it (the hints say both).
+      const used = new Set();
+      const hint = (prefix, fallback) => {
+        const h = f.hints.find((x) => x.startsWith(prefix));
+        if (h) used.add(h);
+        return h || fallback;
+      };
+      for (const p of f.cut_off) fl.appendChild(li("no", hint(p + " cut off", p + " cut off"), ""));
       for (const p of f.hidden) fl.appendChild(li("warn", p + " hidden", "inside the picture but not visible"));
-      fl.appendChild(li(f.too_dark ? "no" : "yes", f.too_dark ? "too dark" : "light ok",
+      fl.appendChild(li(f.too_dark ? "no" : "yes", f.too_dark ? hint("too dark", "too dark") : "light ok",
         f.luma === null ? "" : "brightness " + Math.round(f.luma) + "/255"));
       if (f.height !== null) {
-        fl.appendChild(li(f.too_far ? "no" : "yes", f.too_far ? "too far" : "distance ok",
+        fl.appendChild(li(f.too_far ? "no" : "yes", f.too_far ? hint("too far", "too far") : "distance ok",
           "person is " + Math.round(f.height * 100) + "% of the picture height"));
       }
-      for (const h of f.hints) fl.appendChild(li("warn", h, ""));
+      for (const h of f.hints) if (!used.has(h)) fl.appendChild(li("warn", h, ""));
     }
 
     $("exercise-name").textContent = st.exercise ? st.exercise.replace(/_/g, " ") : "";
@@ -153,9 +169,12 @@
     try {
       const r = await fetch("/api/status", { cache: "no-store", credentials: "same-origin" });
       if (gone(r.status)) return;
+      misses = 0;
       if (r.ok) render(await r.json());
-    } catch (e) { /* try again */ }
-    setTimeout(statusLoop, STATUS_MS);
+    } catch (e) {
+      if (++misses >= GONE_AFTER) { showClosed("The setup page has closed. The station goes on counting."); return; }
+    }
+    if (!closed) setTimeout(statusLoop, STATUS_MS);
   }
 
   $("placement").addEventListener("submit", async (ev) => {
@@ -178,8 +197,7 @@
 
   $("done").addEventListener("click", async () => {
     try { await fetch("/api/close", { method: "POST", credentials: "same-origin" }); } catch (e) { /* closed */ }
-    document.body.replaceChildren(Object.assign(document.createElement("p"),
-      { textContent: "Setup closed. The station goes on counting.", className: "login" }));
+    showClosed("Setup closed. The station goes on counting.");
   });
 
   frameLoop();
