@@ -333,3 +333,41 @@ def test_the_feed_keeps_frames_only_while_open_and_at_its_rate(demo_pose):
     assert (st["reps"], st["good"], st["bad"], st["last"]["cues"]) == (3, 2, 1, ["go deeper"])
     assert st["suggestion"] == "turn the camera 45° to see the back, the head, heels and depth" or \
         st["view"]["view"] != "front"
+
+
+def test_controller_opens_one_page_saves_and_never_raises(tmp_path, demo_pose, caplog):
+    from dataclasses import replace
+
+    from formcheck.device.app.setup_server import SetupController
+
+    cfg_path = tmp_path / "station.toml"
+    cfg_path.write_text("[station]\nexercise = \"squat\"\n")
+    cfg = C.load(cfg_path)
+    cfg = replace(cfg, setup=replace(cfg.setup, bind="127.0.0.1", port=0, duration=30))
+    pins, applied = [], []
+    ctl = SetupController(cfg, config_path=str(cfg_path), on_pin=lambda pin, url: pins.append((pin, url)),
+                          on_placement=applied.append)
+    ctl.push(np.zeros((8, 8, 3), np.uint8), demo_pose)
+    assert ctl.feed.latest() is None and not ctl.is_open  # closed: nothing kept
+    srv = ctl.open()
+    try:
+        assert srv is ctl.open() and len(pins) == 1  # one page at a time
+        assert pins[0][0] == srv.guard.pin and str(srv.port) in pins[0][1]
+        _, cookie, _ = login(srv.port, srv.guard.pin)
+        status, _, body = req(srv.port, "POST", "/api/save", json.dumps({"exercise": "deadlift", "view": "side"}),
+                              {"Content-Type": "application/json"}, cookie=cookie)
+        assert status == 200, body
+        assert applied and applied[0].station.exercise == "deadlift" and applied[0].camera.view == "side"
+        assert C.load(cfg_path).station.exercise == "deadlift"
+        assert ctl.feed.status()["placement"]["view"] == "side"
+    finally:
+        ctl.close()
+    assert not ctl.is_open
+    # A port already taken: logged, no exception, the station goes on.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        ctl2 = SetupController(replace(cfg, setup=replace(cfg.setup, port=taken)))
+        assert ctl2.open() is None and not ctl2.is_open
+    assert "cannot open the setup page" in caplog.text

@@ -422,3 +422,68 @@ def _r(v: float) -> float | None:
 
 def _escape(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+class SetupController:
+    """The station's handle on the setup page: opens it on demand (``--setup``, the button),
+    one server at a time, each with a new PIN; hands the loop's frames and events to the feed;
+    saves the placement into the config file and tells the station. Never raises into the
+    station: a page that cannot open is logged."""
+
+    def __init__(self, cfg, *, config_path: str | None = None,
+                 on_placement: Callable[[Any], None] | None = None,
+                 on_pin: Callable[[str, str], None] | None = None,
+                 on_close: Callable[[str], None] | None = None,
+                 view_provider=None, conditions_provider=None):
+        from .placement import placement_of
+
+        self.cfg = cfg
+        self.config_path = config_path
+        self.on_placement, self.on_pin, self.on_close = on_placement, on_pin, on_close
+        self.feed = SetupFeed(cfg.setup.frame_rate, view_provider=view_provider,
+                              conditions_provider=conditions_provider, placement=placement_of(cfg))
+        self.server: SetupServer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_open(self) -> bool:
+        return self.server is not None and self.server.running
+
+    def open(self) -> SetupServer | None:
+        """Open the page (or keep the one that is open); None when it cannot open."""
+        with self._lock:
+            if self.is_open:
+                log.info("the setup page is already open at %s (PIN %s)", self.server.url, self.server.guard.pin)
+                return self.server
+            server = SetupServer(self.feed, self.cfg.setup, on_pin=self.on_pin, on_save=self._save,
+                                 on_close=self.on_close)
+            try:
+                self.server = server.start()
+            except SetupError as e:
+                log.error("%s", e)
+                self.server = None
+            return self.server
+
+    def close(self, reason: str = "station stopping") -> None:
+        with self._lock:
+            if self.server is not None:
+                self.server.stop(reason)
+            self.feed.close()
+
+    def push(self, frame_rgb, pose) -> None:
+        """From the loop: constant time, nothing kept unless the page is open."""
+        self.feed.push(frame_rgb, pose)
+
+    def handle(self, event) -> None:
+        self.feed.handle(event)
+
+    def _save(self, placement: dict) -> str:
+        from . import config as C
+        from .placement import save_placement
+
+        path = self.config_path or str(C.SYSTEM_CONFIG)
+        new = save_placement(path, placement)
+        log.info("setup page saved the placement to %s: %s", path, placement)
+        if self.on_placement is not None:
+            self.on_placement(new)
+        return f"saved to {path}; the station uses it now"
