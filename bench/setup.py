@@ -1,25 +1,26 @@
 """Benchmark the setup page's cost to the station. Prints one table.
 
-    python bench/setup.py [--video PATH] [--backend litert|mediapipe] [--runs 3]
+    python bench/setup.py [--video PATH] [--backend litert|mediapipe] [--cycles 20] [--block 2]
 
-The station runs on a real clip as fast as it can (``--fast``: every frame through pose, judge
-and outputs), in three interleaved conditions, ``--runs`` times each:
+The station runs on a real clip (looped) as fast as it can (every frame through pose, judge
+and outputs, as on a Pi where pose takes all the CPU) with the setup page open, and a page
+client in another process asking for the picture and the status at the page's own rates.
+The run cycles through three conditions in blocks of ``--block`` seconds, so background load
+on a shared machine hits them alike:
 
-- **no setup**: the station alone (the baseline);
-- **page open**: the setup server on, and a page client in another process asking for the
-  picture and the status at the page's own rates (the skeleton is drawn by the phone);
-- **page open, skeleton drawn by the station**: the same, but the server draws the skeleton
-  into the JPEG (the alternative design, measured to justify the choice).
+- **page closed to the client**: the server open but nobody polling (the client paused);
+- **page open**: the client polling; the phone draws the skeleton;
+- **page open, skeleton drawn by the station**: the server draws the skeleton into the JPEG
+  (the alternative design, measured to justify the choice).
 
-The station's frames per second (median of the runs) and their ratio to the baseline of the
-same round are printed, with the CPU time per frame (all threads of the station's process,
-the server's included) and its ratio: on a machine busy with other work wall-clock FPS
-wanders, CPU per frame much less; when the station is CPU-bound (a Pi) the frame rate falls
-by what the CPU per frame rises. Below the table,
-what one picture costs the server: JPEG encoding with and without drawing, the
-status, and ``SetupFeed.push`` in the loop (mean over all frames: most return at once, one
-in every few copies the frame). Goal: the page open costs at most 10 % of the
-frame rate.
+Per condition: the station's frames per second over all its blocks and its ratio to the
+page-closed condition; the mean of the per-cycle paired ratios with a 95% confidence interval
+(how far background load lets the run resolve a difference); and the station process's CPU
+time per frame (all threads, the server's included) with its ratio: when the station is
+CPU-bound (a Pi), its frame rate falls by what the CPU per frame rises. Below the
+table, what one picture costs the server (JPEG encoding with and without drawing, the
+status) and ``SetupFeed.push`` in the loop (mean over all frames: most return at once, one in
+every few copies the frame). Goal: the page open costs at most 10 % of the frame rate.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ import argparse
 import http.client
 import logging
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +47,7 @@ from formcheck.device.app import setup_server  # noqa: E402
 from formcheck.device.app.setup_feed import SetupFeed  # noqa: E402
 from formcheck.device.app.setup_server import SetupServer, encode_jpeg  # noqa: E402
 from formcheck.device.app.station import Station  # noqa: E402
+from formcheck.device.capture.sources import FrameSource, Reader  # noqa: E402
 from formcheck.device.outputs.fanout import JsonLinesOutput, Outputs  # noqa: E402
 from formcheck.device.pose.landmarks import EDGES, create_estimator  # noqa: E402
 
@@ -117,43 +121,82 @@ def encode_with_skeleton(frame_rgb, width, quality, pose=None):
     return buf.tobytes()
 
 
-def run_station(video: Path, backend: str, mode: str) -> tuple[float, float, float]:
-    """One run: (station FPS, CPU ms per frame, median push µs)."""
+class LoopedVideo(Reader):
+    """A video file played over and over (a long run from a short clip), as a file source."""
+
+    def __init__(self, path: Path):
+        import cv2
+
+        self._cap = cv2.VideoCapture(str(path))
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self.describe = f"{path.name}, looped"
+        self._n = 0
+
+    def read(self):
+        import cv2
+
+        ok, bgr = self._cap.read()
+        if not ok:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, bgr = self._cap.read()
+        self._n += 1
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self._n / self.fps
+
+    def close(self):
+        self._cap.release()
+
+
+MODES = {"closed": "page closed to the client", "page": "page open",
+         "server-skeleton": "page open, skeleton by the station"}
+
+
+def interleaved(video: Path, backend: str, cycles: int, block: float, settle: float = 0.5):
+    """Per mode, a list of (FPS, CPU ms per frame) per block, and the mean push µs."""
     cfg = C.apply_overrides(C.Config(), {
         "gpio.enabled": False, "display.enabled": False, "logging.stats_interval": 0.0,
-        "logging.level": "warning", "camera.source": str(video), "camera.realtime": False,
-        "station.pose_backend": backend, "station.exercise": "squat"})
+        "logging.level": "warning", "station.pose_backend": backend, "station.exercise": "squat"})
     feed = SetupFeed(cfg.setup.frame_rate, placement={"exercise": "squat"})
     est = create_estimator(backend, threads=cfg.station.threads, model=cfg.station.pose_model)
     est.estimate(np.zeros((64, 64, 3), np.uint8), -1.0)  # first-frame set-up off the clock
     tee = TeeEstimator(est, feed)
-    outputs = Outputs([JsonLinesOutput(open(os.devnull, "w")), feed])
-    st = Station(cfg, estimator=tee if mode != "none" else est, outputs=outputs)
+    st = Station(cfg, source=FrameSource(LoopedVideo(video), realtime=False), estimator=tee,
+                 outputs=Outputs([JsonLinesOutput(open(os.devnull, "w")), feed]))
     st.setup()
-    server = client = None
+    server = SetupServer(feed, C.SetupConfig(bind="127.0.0.1", port=0, duration=3600), pin=PIN).start()
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    c.request("POST", "/login", f"pin={PIN}", {"Content-Type": "application/x-www-form-urlencoded"})
+    cookie = c.getresponse().getheader("Set-Cookie").split(";")[0].split("=", 1)[1]
+    client = subprocess.Popen([sys.executable, "-c", CLIENT, str(server.port), cookie])
+    client.send_signal(signal.SIGSTOP)
+    loop = threading.Thread(target=st.run, name="station")
+    loop.start()
     original = setup_server.encode_jpeg
+    res: dict[str, list[tuple]] = {m: [] for m in MODES}
     try:
-        if mode != "none":
-            if mode == "server-skeleton":
-                setup_server.encode_jpeg = lambda f, w, q: encode_with_skeleton(f, w, q, feed.latest()[2])
-            server = SetupServer(feed, C.SetupConfig(bind="127.0.0.1", port=0, duration=3600), pin=PIN).start()
-            c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-            c.request("POST", "/login", f"pin={PIN}", {"Content-Type": "application/x-www-form-urlencoded"})
-            cookie = c.getresponse().getheader("Set-Cookie").split(";")[0].split("=", 1)[1]
-            client = subprocess.Popen([sys.executable, "-c", CLIENT, str(server.port), cookie])
-        t0, c0 = time.perf_counter(), time.process_time()
-        st.run()
-        fps = st.frames / (time.perf_counter() - t0)
-        cpu_ms = (time.process_time() - c0) / st.frames * 1000
+        time.sleep(2.0)  # warm up
+        for _ in range(cycles):
+            for mode in MODES:
+                if mode == "closed":
+                    client.send_signal(signal.SIGSTOP)
+                else:
+                    setup_server.encode_jpeg = original if mode == "page" else (
+                        lambda f, w, q: encode_with_skeleton(f, w, q, feed.latest()[2]))
+                    client.send_signal(signal.SIGCONT)
+                time.sleep(settle)
+                f0, c0, t0 = st.frames, time.process_time(), time.perf_counter()
+                time.sleep(block)
+                f1, c1, t1 = st.frames, time.process_time(), time.perf_counter()
+                res[mode].append(((f1 - f0) / (t1 - t0), (c1 - c0) / max(f1 - f0, 1) * 1000,
+                                  f1 - f0, t1 - t0, c1 - c0))
     finally:
+        st.stop("benchmark done")
+        loop.join(30)
         setup_server.encode_jpeg = original
-        if client is not None:
-            client.terminate()
-            client.wait(10)
-        if server is not None:
-            server.stop()
-    push_us = float(np.mean(tee.push_s)) * 1e6 if tee.push_s else 0.0
-    return fps, cpu_ms, push_us
+        client.send_signal(signal.SIGCONT)
+        client.terminate()
+        client.wait(10)
+        server.stop()
+    return res, float(np.mean(tee.push_s)) * 1e6
 
 
 def piece_costs(video: Path, backend: str, n: int = 30) -> dict[str, float]:
@@ -201,40 +244,34 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     p.add_argument("--backend", default="litert", choices=("litert", "mediapipe"))
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--cycles", type=int, default=20)
+    p.add_argument("--block", type=float, default=2.0, help="seconds per condition block")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not args.video.is_file():
         print(f"no video at {args.video}; pass --video", file=sys.stderr)
         return 2
-    modes = {"none": "no setup", "page": "page open", "server-skeleton": "page open, skeleton by the station"}
-    res: dict[str, list[tuple[float, float, float]]] = {m: [] for m in modes}
-    for r in range(args.runs):
-        order = list(modes) if r % 2 == 0 else list(reversed(modes))  # interleaved, both orders
-        for m in order:
-            res[m].append(run_station(args.video, args.backend, m))
-    base = [fps for fps, _, _ in res["none"]]
-    base_cpu = [cpu for _, cpu, _ in res["none"]]
-    print(f"\nsetup page cost: {args.video.name}, {args.backend} pose, --fast, {args.runs} runs each, "
-          f"{os.cpu_count()} CPUs\n")
-    print(f"| {'condition':<36} | {'station FPS':>11} | {'÷ no setup':>10} | {'CPU ms/frame':>12} "
-          f"| {'÷ no setup':>10} |")
-    print(f"|{'-' * 38}|{'-' * 13}|{'-' * 12}|{'-' * 14}|{'-' * 12}|")
-    for m, label in modes.items():
-        fps = [x[0] for x in res[m]]
-        cpu = [x[1] for x in res[m]]
-        # Paired: each run against the baseline of the same round.
-        ratio = statistics.median(f / b for f, b in zip(fps, base, strict=True))
-        cpu_ratio = statistics.median(c / b for c, b in zip(cpu, base_cpu, strict=True))
-        print(f"| {label:<36} | {statistics.median(fps):>11.1f} | {ratio:>10.3f} | "
-              f"{statistics.median(cpu):>12.1f} | {cpu_ratio:>10.3f} |")
-    print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    push = statistics.median(x[2] for x in res["page"])
+    res, push = interleaved(args.video, args.backend, args.cycles, args.block)
+    base = res["closed"]
+    print(f"\nsetup page cost: {args.video.name} looped, {args.backend} pose, as fast as it goes, "
+          f"{args.cycles} cycles of {args.block:g} s blocks, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    print(f"| {'condition':<36} | {'FPS, all blocks':>15} | {'÷ closed':>8} | {'paired ÷ closed, 95% CI':>23} "
+          f"| {'CPU ms/frame':>12} | {'÷ closed':>8} |")
+    print(f"|{'-' * 38}|{'-' * 17}|{'-' * 10}|{'-' * 25}|{'-' * 14}|{'-' * 10}|")
+    total = {m: (sum(x[2] for x in r) / sum(x[3] for x in r), sum(x[4] for x in r) / sum(x[2] for x in r) * 1000)
+             for m, r in res.items()}
+    for m, label in MODES.items():
+        ratios = np.array([x[0] / b[0] for x, b in zip(res[m], base, strict=True)])
+        half = 1.96 * ratios.std(ddof=1) / np.sqrt(len(ratios)) if len(ratios) > 1 else float("nan")
+        fps, cpu = total[m]
+        print(f"| {label:<36} | {fps:>15.1f} | {fps / total['closed'][0]:>8.3f} | "
+              f"{f'{ratios.mean():.3f} ± {half:.3f}':>23} | {cpu:>12.1f} | {cpu / total['closed'][1]:>8.3f} |")
     print(f"\n| {'per picture (server thread)':<36} | {'median ms':>9} |")
     print(f"|{'-' * 38}|{'-' * 11}|")
     for k, v in piece_costs(args.video, args.backend).items():
         print(f"| {k:<36} | {v:>9.2f} |")
-    print(f"| {'SetupFeed.push in the loop, mean (µs)':<36} | {push:>9.1f} |")
+    print(f"| {'SetupFeed.push in the loop, mean µs':<36} | {push:>9.1f} |")
     return 0
 
 
