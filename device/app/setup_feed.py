@@ -213,7 +213,7 @@ class SetupFeed:
         self.clock = clock
         self.enabled = False  # the server turns it on while open: no frame kept otherwise
         self._due = -1e18
-        self._latest: tuple[int, np.ndarray, Pose] | None = None  # replaced whole: no lock needed
+        self._latest: tuple[int, np.ndarray | None, Pose] | None = None  # replaced whole: no lock needed
         self._seq = 0
         self._lock = threading.Lock()  # server side only: the derived-status cache
         self._cache: tuple[int, dict] | None = None
@@ -225,8 +225,9 @@ class SetupFeed:
         self.fps: float | None = None
 
     # ---- the station side -------------------------------------------------------------
-    def push(self, frame_rgb: np.ndarray, pose: Pose) -> bool:
-        """Offer one frame and its pose; kept (copied) only when the page's next frame is due."""
+    def push(self, frame_rgb: np.ndarray | None, pose: Pose) -> bool:
+        """Offer one frame and its pose; kept (copied) only when the page's next frame is due.
+        ``frame_rgb`` is None for a landmark clip: the page then shows the skeleton alone."""
         if not self.enabled:
             return False
         now = self.clock()
@@ -235,7 +236,8 @@ class SetupFeed:
         # Anchored to the schedule (a 30 fps loop gives 4 of 4 fps), restarted after a pause.
         self._due = self._due + self.period if now - self._due < self.period else now + self.period
         self._seq += 1
-        self._latest = (self._seq, np.array(frame_rgb, dtype=np.uint8, copy=True), pose)
+        frame = None if frame_rgb is None else np.array(frame_rgb, dtype=np.uint8, copy=True)
+        self._latest = (self._seq, frame, pose)
         return True
 
     def handle(self, event: Any) -> None:
@@ -260,7 +262,7 @@ class SetupFeed:
         self._latest = None
 
     # ---- the server side --------------------------------------------------------------
-    def latest(self) -> tuple[int, np.ndarray, Pose] | None:
+    def latest(self) -> tuple[int, np.ndarray | None, Pose] | None:
         return self._latest
 
     def status(self) -> dict:

@@ -23,6 +23,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from ..exercises import EXERCISE_IDS
 from ..pose.landmarks import EDGES
 from .config import ConfigError, SetupConfig
@@ -383,6 +385,9 @@ class SetupServer:
             return web.Response(status=204)
         seq, frame, pose = latest
         if self._jpeg is None or self._jpeg[0] != seq:
+            if frame is None:  # a landmark clip: the skeleton on a plain picture of its size
+                w, h = pose.image_size if pose is not None and all(pose.image_size) else (640, 480)
+                frame = np.full((h, w, 3), 48, np.uint8)
             self._jpeg = (seq, encode_jpeg(frame, self.cfg.frame_width, self.cfg.jpeg_quality))
         lm = None
         if pose is not None and pose.landmarks is not None:
