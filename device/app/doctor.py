@@ -305,13 +305,17 @@ def check_setup(cfg: Config, timeout: float = 1.0) -> Check:
         return Check("setup", OK, f"closed (opens on a free port, logged, with {how})", required=False)
     host = "127.0.0.1" if su.bind in ("0.0.0.0", "", "::") else su.bind
     try:
-        with socket.create_connection((host, su.port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            s.sendall(b"GET / HTTP/1.0\r\nHost: doctor\r\n\r\n")
-            head = s.recv(4096)
+        conn = socket.create_connection((host, su.port), timeout=timeout)
     except OSError:
         return Check("setup", OK, f"closed: nothing listens on port {su.port} (opens for "
                      f"{su.duration / 60:g} min with {how})", required=False)
+    with conn:
+        try:
+            conn.settimeout(timeout)
+            conn.sendall(b"GET / HTTP/1.0\r\nHost: doctor\r\n\r\n")
+            head = conn.recv(4096)
+        except OSError:
+            head = b""  # something listens but does not answer like the setup page
     if b"formcheck setup" in head:
         return Check("setup", OK, f"open now on port {su.port} (closes by itself after "
                      f"{su.duration / 60:g} min; the PIN is on the display and in the log)", required=False)
