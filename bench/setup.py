@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 from formcheck.device.app import config as C  # noqa: E402
 from formcheck.device.app import setup_server  # noqa: E402
 from formcheck.device.app.setup_feed import SetupFeed  # noqa: E402
-from formcheck.device.app.setup_server import SetupServer, encode_jpeg  # noqa: E402
+from formcheck.device.app.setup_server import encode_jpeg  # noqa: E402
 from formcheck.device.app.station import Station  # noqa: E402
 from formcheck.device.capture.sources import FrameSource, Reader  # noqa: E402
 from formcheck.device.outputs.fanout import JsonLinesOutput, Outputs  # noqa: E402
@@ -54,7 +54,6 @@ from formcheck.device.pose.landmarks import EDGES, create_estimator  # noqa: E40
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FORMCHECK_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_VIDEO = SHARED / "videos" / "squat_front.mp4"
-PIN = "123456"
 
 # The page's polling, as app.js does it: a picture every 250 ms, the status every second.
 CLIENT = textwrap.dedent("""
@@ -75,27 +74,17 @@ CLIENT = textwrap.dedent("""
 """)
 
 
-class TeeEstimator:
-    """The station's estimator, handing each frame and pose to the setup feed (as the station
-    does when the page is open)."""
+class TimedPush:
+    """The station's own ``setup_page.push``, timed."""
 
-    def __init__(self, inner, feed: SetupFeed):
-        self.inner, self.feed = inner, feed
-        self.name = inner.name
-        self.push_s: list[float] = []
+    def __init__(self, push):
+        self.push = push
+        self.seconds: list[float] = []
 
-    def estimate(self, frame, t):
-        pose = self.inner.estimate(frame, t)
+    def __call__(self, frame, pose):
         t0 = time.perf_counter()
-        self.feed.push(frame, pose)
-        self.push_s.append(time.perf_counter() - t0)
-        return pose
-
-    def reset(self):
-        self.inner.reset()
-
-    def close(self):
-        self.inner.close()
+        self.push(frame, pose)
+        self.seconds.append(time.perf_counter() - t0)
 
 
 def encode_with_skeleton(frame_rgb, width, quality, pose=None):
@@ -155,16 +144,18 @@ def interleaved(video: Path, backend: str, cycles: int, block: float, settle: fl
     cfg = C.apply_overrides(C.Config(), {
         "gpio.enabled": False, "display.enabled": False, "logging.stats_interval": 0.0,
         "logging.level": "warning", "station.pose_backend": backend, "station.exercise": "squat"})
-    feed = SetupFeed(cfg.setup.frame_rate, placement={"exercise": "squat"})
+    cfg = C.apply_overrides(cfg, {"setup.bind": "127.0.0.1", "setup.port": 0, "setup.duration": 3600.0})
     est = create_estimator(backend, threads=cfg.station.threads, model=cfg.station.pose_model)
     est.estimate(np.zeros((64, 64, 3), np.uint8), -1.0)  # first-frame set-up off the clock
-    tee = TeeEstimator(est, feed)
-    st = Station(cfg, source=FrameSource(LoopedVideo(video), realtime=False), estimator=tee,
-                 outputs=Outputs([JsonLinesOutput(open(os.devnull, "w")), feed]))
+    st = Station(cfg, source=FrameSource(LoopedVideo(video), realtime=False), estimator=est,
+                 outputs=Outputs([JsonLinesOutput(open(os.devnull, "w"))]))
     st.setup()
-    server = SetupServer(feed, C.SetupConfig(bind="127.0.0.1", port=0, duration=3600), pin=PIN).start()
+    timed = TimedPush(st.setup_page.push)
+    st.setup_page.push = timed
+    feed = st.setup_page.feed
+    server = st.setup_page.open()  # the station's own setup page, as --setup opens it
     c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    c.request("POST", "/login", f"pin={PIN}", {"Content-Type": "application/x-www-form-urlencoded"})
+    c.request("POST", "/login", f"pin={server.guard.pin}", {"Content-Type": "application/x-www-form-urlencoded"})
     cookie = c.getresponse().getheader("Set-Cookie").split(";")[0].split("=", 1)[1]
     client = subprocess.Popen([sys.executable, "-c", CLIENT, str(server.port), cookie])
     client.send_signal(signal.SIGSTOP)
@@ -195,8 +186,8 @@ def interleaved(video: Path, backend: str, cycles: int, block: float, settle: fl
         client.send_signal(signal.SIGCONT)
         client.terminate()
         client.wait(10)
-        server.stop()
-    return res, float(np.mean(tee.push_s)) * 1e6
+        st.setup_page.close()
+    return res, float(np.mean(timed.seconds)) * 1e6
 
 
 def piece_costs(video: Path, backend: str, n: int = 30) -> dict[str, float]:

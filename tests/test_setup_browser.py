@@ -159,7 +159,6 @@ def test_pin_then_live_picture_with_skeleton_view_and_conditions(browser, clip_p
         assert "go deeper" in browser.find_element(By.ID, "last").text
         whole = browser.find_element(By.ID, "whole").text
         assert ("whole body in frame" in whole) == st["framing"]["whole_body"]
-        shot(browser, out / "setup-live.png")
         shot(browser, out / "setup-judge.png", "conditions-card")
 
         # The camera tilted up: the same person with the legs below the picture.
@@ -179,3 +178,60 @@ def test_pin_then_live_picture_with_skeleton_view_and_conditions(browser, clip_p
         srv.stop()
     # The page notices the end and says so.
     WebDriverWait(browser, 15).until(lambda d: "has closed" in d.find_element(By.TAG_NAME, "body").text)
+
+
+def test_formcheck_station_setup_on_a_real_clip(browser, videos_dir, tmp_path):
+    """``formcheck-station --setup --source squat_front.mp4``: the page shows the station's own
+    picture, skeleton, estimated view, framing and judgeable conditions while the clip plays,
+    and says so when the station stops at the end of the clip."""
+    import re
+    import subprocess
+    import sys
+    import threading
+
+    cfg = tmp_path / "station.toml"
+    cfg.write_text('[gpio]\nenabled = false\n[display]\nenabled = false\n'
+                   '[setup]\nbind = "127.0.0.1"\nport = 0\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "formcheck.device.app.cli", "--config", str(cfg), "--setup",
+         "--source", str(videos_dir / "squat_front.mp4"), "--exercise", "squat",
+         "--pose-backend", "litert", "--no-json"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    found = threading.Event()
+    where: dict[str, str] = {}
+
+    def read():
+        for line in proc.stderr:
+            lines.append(line)
+            m = re.search(r"setup page open for .* at (http://\S+)\s+PIN (\d{6})", line)
+            if m:
+                where.update(url=m.group(1), pin=m.group(2))
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    out = shots_dir(tmp_path)
+    try:
+        assert found.wait(90), "no setup PIN in the station's log:\n" + "".join(lines[-20:])
+        browser.get(where["url"])
+        wait = WebDriverWait(browser, 20)
+        wait.until(lambda d: d.find_element(By.ID, "pin"))
+        login(browser, where["pin"])
+        wait.until(lambda d: d.find_element(By.ID, "picture").get_attribute("data-joints") == "33")
+        assert skeleton_pixels(browser) > 200
+        wait.until(lambda d: re.match(r"view: (front|oblique|side)", d.find_element(By.ID, "view").text))
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conditions li")) == 5)
+        whole = browser.find_element(By.ID, "whole").text
+        assert "whole body in frame" in whole or "cut off" in whole
+        classes = [li.get_attribute("class") for li in browser.find_elements(By.CSS_SELECTOR, "#conditions li")]
+        assert "yes" in classes
+        shot(browser, out / "setup-station.png")
+        assert proc.wait(60) == 0  # the clip ends, the station stops cleanly and closes the page
+        WebDriverWait(browser, 15).until(lambda d: "has closed" in d.find_element(By.TAG_NAME, "body").text)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(30)
+    log = "".join(lines)
+    assert "setup page closed (station stopping)" in log
+    assert where["pin"] in log  # the PIN is in the log, as the issue asks
