@@ -126,22 +126,6 @@ def station_id(cfg: Config) -> str:
     return host or "station"
 
 
-def make_pin_factory(name: str):
-    """A gpiozero pin factory by config name ("" = gpiozero's own choice)."""
-    if not name:
-        return None
-    import importlib
-
-    module, cls = {
-        "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
-        "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
-        "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory"),
-        "native": ("gpiozero.pins.native", "NativeFactory"),
-        "mock": ("gpiozero.pins.mock", "MockFactory"),
-    }[name]
-    return getattr(importlib.import_module(module), cls)()
-
-
 def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset: Callable[[], None],
                   on_setup: Callable[[], None] | None = None,
                   pin_factory: Any = None, stream=None, display_device: Any = None):
@@ -156,7 +140,7 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
     outputs.add(ConsoleOutput())  # readable lines in the journal
 
     if cfg.gpio.enabled:
-        from ..outputs.gpio import SignalPins, Signals
+        from ..outputs.gpio import SignalPins, Signals, make_pin_factory
 
         g = cfg.gpio
         pins = SignalPins(green=g.green_pin, red=g.red_pin, amber=g.amber_pin,
