@@ -165,6 +165,10 @@ def test_pin_buys_a_session_with_the_picture_and_the_status(server, demo_pose):
     status, headers, body = req(server.port, "GET", "/", cookie=cookie)
     assert status == 200 and b'id="picture"' in body
     assert "default-src 'self'" in headers["content-security-policy"]
+    status, headers, _ = req(server.port, "GET", "/no/such/page", cookie=cookie)
+    assert status == 404 and headers["cache-control"] == "no-store"
+    status, headers, _ = req(server.port, "PUT", "/api/save", cookie=cookie)
+    assert status == 405 and headers["allow"] == "POST"
 
 
 def test_the_pin_is_good_once(server):

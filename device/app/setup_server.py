@@ -154,6 +154,7 @@ class SetupServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = threading.Event()
         self._jpeg: tuple[int, bytes] | None = None
+        self._stop_future: asyncio.Future | None = None
         self.requests = 0
         self.errors = 0
 
@@ -214,7 +215,6 @@ class SetupServer:
     def _run(self, started: threading.Event, failure: list) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
-        self._stop_future: asyncio.Future | None = None
         try:
             loop.run_until_complete(self._serve(started, failure))
         except BaseException as e:  # never into the station
@@ -250,17 +250,18 @@ class SetupServer:
         app.router.add_post("/api/save", self._save)
         app.router.add_post("/api/close", self._close_now)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=30,
-                               max_line_size=4096, max_field_size=4096, max_headers=64)
+                               max_line_size=4096, max_field_size=4096, max_headers=64, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.cfg.bind, self.cfg.port, shutdown_timeout=1.0,
-                               reuse_address=True)
+            site = web.TCPSite(runner, self.cfg.bind, self.cfg.port, reuse_address=True)
             await site.start()
             self.port = runner.addresses[0][1] if runner.addresses else self.cfg.port
             host = lan_address() if self.cfg.bind in ("0.0.0.0", "", "::") else self.cfg.bind
             self.url = f"http://{host}:{self.port}/"
             self.closes_at = self.clock() + self.cfg.duration
             self._stop_future = asyncio.get_running_loop().create_future()
+            if self.close_reason:  # a stop asked for while it was starting
+                self._stop_future.set_result(None)
             started.set()
             try:
                 await asyncio.wait_for(asyncio.shield(self._stop_future), self.cfg.duration)
@@ -304,8 +305,10 @@ class SetupServer:
                 if request.method == "POST" and not self._same_origin(request):
                     return self._json({"error": "cross-site request refused"}, 403)
                 resp = await handler(request)
-            except web.HTTPException as e:
-                resp = e
+            except web.HTTPException as e:  # 404, 405, 413 ...: the same JSON and headers as ours
+                resp = self._json({"error": e.reason}, e.status)
+                if "Allow" in e.headers:
+                    resp.headers["Allow"] = e.headers["Allow"]
             except Exception:
                 self.errors += 1
                 log.exception("setup page request %s %s failed", request.method, request.path)
@@ -350,7 +353,7 @@ class SetupServer:
         if check.result == "ok":
             self._token = secrets.token_urlsafe(32)
             log.info("setup page: PIN accepted from %s", request.remote)
-            resp = web.HTTPSeeOther("/")
+            resp = web.Response(status=303, headers={"Location": "/"})
             resp.set_cookie(COOKIE, self._token, max_age=max(1, int(self.remaining())), path="/",
                             httponly=True, samesite="Strict")
             return resp
