@@ -154,6 +154,7 @@ class SetupServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = threading.Event()
         self._jpeg: tuple[int, bytes] | None = None
+        self._pages: dict[str, bytes] = {}  # read at start: the page's files, served from memory
         self._stop_future: asyncio.Future | None = None
         self.requests = 0
         self.errors = 0
