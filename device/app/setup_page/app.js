@@ -118,7 +118,11 @@
     viewEl.textContent = v && v.view
       ? "view: " + v.view + (v.facing ? ", " + v.facing + " side to camera" : "")
       : "view: unknown";
-    viewEl.className = "badge " + (v && v.view ? "ok" : "warn");
+    // The view the camera was saved for, when the person is seen from another one.
+    const saved = st.placement && st.placement.view;
+    const differs = saved && saved !== "auto" && v && v.view && v.view !== saved;
+    if (differs) viewEl.textContent += " (placed for " + saved + ")";
+    viewEl.className = "badge " + (v && v.view && !differs ? "ok" : "warn");
     $("state").textContent = st.state ? st.state.replace(/_/g, " ") : "waiting";
 
     const f = st.framing;
