@@ -234,10 +234,10 @@ def test_doctor_reports_the_setup_page_and_the_placement(tmp_path):
     unsaved = check_placement(cfg)
     assert unsaved.status == WARN and "never saved" in unsaved.detail
     side = check_placement(C.apply_overrides(cfg, {"camera.view": "side", "station.exercise": "squat"}))
-    assert side.status == WARN and "not knees_in_line" in side.detail and "45°" in side.fix
-    oblique = check_placement(C.apply_overrides(cfg, {"camera.view": "oblique", "station.exercise": "squat"}))
-    assert oblique.status == OK and "knees_in_line" in oblique.detail
-    assert FAIL not in (closed.status, side.status)
+    assert side.status == WARN and "not knees_in_line" in side.detail and "face the camera" in side.fix
+    curl = check_placement(C.apply_overrides(cfg, {"camera.view": "side", "station.exercise": "barbell_curl"}))
+    assert curl.status == OK and "elbows_still" in curl.detail
+    assert FAIL not in (closed.status, side.status, curl.status)
 
 
 def _wait(cond, timeout: float) -> bool:

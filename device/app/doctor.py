@@ -325,7 +325,7 @@ def check_setup(cfg: Config, timeout: float = 1.0) -> Check:
 
 def check_placement(cfg: Config) -> Check:
     """What the configured placement (exercise and camera view) can judge."""
-    from .setup_feed import VIEWS, placeholder_conditions, suggestion
+    from .setup_feed import VIEWS, judge_conditions_views, suggestion
 
     ex, view = cfg.station.exercise, cfg.camera.view
     if view not in VIEWS:
@@ -335,7 +335,7 @@ def check_placement(cfg: Config) -> Check:
     if ex == "auto":
         return Check("placement", OK, f"{view} view; exercise auto: what it judges depends on the "
                      "exercise recognised", required=False)
-    conds = placeholder_conditions(ex, view)
+    conds = judge_conditions_views(ex, view)
     yes = [c.key for c in conds if c.judgeable]
     no = [c.key for c in conds if not c.judgeable]
     detail = f"{ex} from a {view} view judges {', '.join(yes) or 'nothing'}"

@@ -2,10 +2,9 @@
 
 The loop calls :meth:`SetupFeed.push` with every frame and pose (it keeps one copy at the
 page's low frame rate and returns at once otherwise) and gives it the judge's events through
-:meth:`SetupFeed.handle` (it is an output like the LEDs). The server thread asks for
-:meth:`SetupFeed.status` and :meth:`SetupFeed.frame`; framing, view and conditions are worked
-out there, never in the loop. The estimated view and each exercise's judgeable conditions come
-from providers (small interfaces), so the judge's own view and measure code can plug in.
+:meth:`SetupFeed.handle`. The server thread asks for :meth:`SetupFeed.status` and
+:meth:`SetupFeed.latest`; framing, view and conditions are worked out there, never in the loop,
+with the judge's own view estimate and condition definitions (small provider interfaces).
 """
 
 from __future__ import annotations
@@ -13,26 +12,32 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..events import ExerciseEvent, RepEvent, ResetEvent, StateEvent, StatsEvent
-from ..exercises import EXERCISES
+from ..exercises import EXERCISES, ROM
 from ..judging.framing import FramingLimits, check_framing
-from ..pose.landmarks import LM, Pose
+from ..judging.measures import ALL_VIEWS, definitions
+from ..judging.view import estimate_view
+from ..pose.landmarks import Pose
 
 log = logging.getLogger(__name__)
 
+# Where a camera can be placed (the setup page's choices); the person may also show their back.
 VIEWS = ("front", "oblique", "side")
+VIEW_ORDER = (*VIEWS, "back")
+VIEW_WINDOW_S = 2.0  # the view is estimated over the poses of the last seconds, like a rep
 
 
 @dataclass(frozen=True)
 class ViewEstimate:
-    view: str  # "front", "oblique", "side"; "" when it cannot be told
-    facing: str = ""  # "left"/"right": the side of the body turned to the camera; "" from the front
+    view: str  # "front", "oblique", "side", "back"; "" when it cannot be told
+    facing: str = ""  # "left"/"right": the side of the body turned to the camera; "" square-on
     confidence: float = 0.0  # 0..1
     source: str = ""  # which estimator said it
 
@@ -42,9 +47,9 @@ class ViewEstimate:
 
 
 class ViewProvider(Protocol):
-    """The view of the body in one pose (None: no person or no estimate)."""
+    """The view of the body over recent poses (None: no person or no estimate)."""
 
-    def __call__(self, pose: Pose) -> ViewEstimate | None: ...
+    def __call__(self, poses: Sequence[Pose]) -> ViewEstimate | None: ...
 
 
 @dataclass(frozen=True)
@@ -68,129 +73,92 @@ class ConditionsProvider(Protocol):
     def __call__(self, exercise: str, view: str) -> list[ConditionView]: ...
 
 
-# ---- placeholder providers (the judge's view and measure modules replace these) -------------
+# ---- the judge's view estimate and condition definitions -------------------------------------
 
-YAW_FRONT_DEG = 30.0  # shoulder/hip line within this of the image plane: front
-YAW_SIDE_DEG = 60.0  # beyond this: side; between: oblique
-
-
-def shoulder_yaw_view(pose: Pose) -> ViewEstimate | None:
-    """The view from the yaw of the shoulder and hip lines in BlazePose's world landmarks (or
-    its relative depth when world landmarks are absent)."""
-    if pose is None or pose.landmarks is None:
+def judge_view(poses: Sequence[Pose]) -> ViewEstimate | None:
+    """The judge's own view estimate (``judging.view``) over the given poses."""
+    found = [p for p in poses if p is not None and p.landmarks is not None]
+    if not found:
         return None
-    world = pose.extra.get("world") if isinstance(pose.extra, dict) else None
-    pts = np.asarray(world if world is not None else pose.landmarks, dtype=np.float64)
-    w, h = pose.image_size if world is None and all(pose.image_size) else (1, 1)
-    scale = np.array([w, h, w], np.float64)  # BlazePose's z is in the scale of x
-    ids = [LM["left_shoulder"], LM["right_shoulder"], LM["left_hip"], LM["right_hip"]]
-    p = pts[ids, :3] * scale
-    if not np.isfinite(p).all():
+    v = estimate_view(np.stack([p.landmarks for p in found]), found[-1].image_size or None)
+    if not v.view:
         return None
-    v = (p[0] - p[1]) + (p[2] - p[3])  # left minus right, shoulders and hips
-    yaw = abs(np.degrees(np.arctan2(v[2], v[0])))
-    yaw = min(yaw, 180.0 - yaw)  # facing away looks the same to the checks
-    if yaw < YAW_FRONT_DEG:
-        view, conf = "front", 1 - yaw / YAW_FRONT_DEG / 2
-    elif yaw > YAW_SIDE_DEG:
-        view, conf = "side", 0.5 + (yaw - YAW_SIDE_DEG) / (90 - YAW_SIDE_DEG) / 2
-    else:
-        view, conf = "oblique", 1 - abs(yaw - 45.0) / 30.0
-    # Smaller z is nearer the camera: the nearer shoulder names the side turned to it.
-    facing = "" if view == "front" else ("left" if v[2] < 0 else "right")
-    return ViewEstimate(view, facing, float(np.clip(conf, 0, 1)), "shoulder yaw")
+    return ViewEstimate(v.view, v.facing, float(v.confidence), "judge")
 
 
-# Views that can observe each condition key (shared keys mean the same movement across
-# exercises), and what the person would call it in a suggestion.
-_ALL = VIEWS
-_FRONTAL = ("front", "oblique")  # movement across the body: knees caving in, arms out to the side
-_SAGITTAL = ("side", "oblique")  # movement front to back: depth, back angle, heels
-CONDITION_VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
-    "back_neutral": (_SAGITTAL, "the back"),
-    "head_forward": (_SAGITTAL, "the head"),
-    "look_forward": (_ALL, "the head"),
-    "head_down": (_SAGITTAL, "the head"),
-    "knees_in_line": (_FRONTAL, "knees"),
-    "knees_over_toes": (_FRONTAL, "knees"),
-    "torso_foot_knee": (_FRONTAL, "knees"),
-    "heels_down": (_SAGITTAL, "heels"),
-    "feet_flat": (_SAGITTAL, "heels"),
-    "elbows_still": (_SAGITTAL, "elbows"),
-    "wrists_neutral": (_SAGITTAL, "wrists"),
-    "wrists_fixed": (_SAGITTAL, "wrists"),
-    "tension_down": (_ALL, "tempo"),
-    "control_down": (_ALL, "tempo"),
-    "no_shrug": (_FRONTAL, "shoulders"),
-    "shoulders_set": (_FRONTAL, "shoulders"),
-    "bar_close": (_SAGITTAL, "the bar path"),
-    "hips_knees_together": (_SAGITTAL, "hips and knees"),
-    "knee_high": (_SAGITTAL, "knee height"),
-    "lower_back_down": (_SAGITTAL, "the lower back"),
-    "knee_angle_fixed": (_SAGITTAL, "knee angle"),
-    "forearms_vertical": (_ALL, "forearms"),
-    "no_leg_drive": (_ALL, "knees"),
-    "knee_elbow_close": (_FRONTAL, "knee and elbow"),
-    "knee_at_side": (_FRONTAL, "the knee"),
-    "hands_behind_head": (_ALL, "hands"),
-    "working_knee_90": (_FRONTAL, "knee angle"),
-    "other_leg": (_FRONTAL, "the other leg"),
-    "no_lean": (_ALL, "the trunk"),
-    "no_knee_bounce": (_ALL, "knees"),
-    "elbow_angle_fixed": (_FRONTAL, "elbows"),
-    "no_torso_swing": (_SAGITTAL, "the trunk"),
-}
-# Full range of motion is seen in the plane the exercise moves in.
-ROM_VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
-    "squat": (_SAGITTAL, "depth"), "deadlift": (_SAGITTAL, "lockout"),
-    "barbell_curl": (_SAGITTAL, "range"), "overhead_press": (_ALL, "lockout"),
-    "knee_up": (_SAGITTAL, "knee height"), "leg_raise": (_SAGITTAL, "range"),
-    "side_crunch": (_FRONTAL, "range"), "side_lunge": (_FRONTAL, "depth"),
-    "side_raise": (_FRONTAL, "arm height"),
-}
-_VIEW_PHRASE = {"front": "face the camera", "oblique": "turn the camera 45°",
-                "side": "turn the camera to your side (90°)"}
-
-
-def _views_of(exercise: str, key: str) -> tuple[tuple[str, ...], str]:
-    if key == "rom":
-        return ROM_VIEWS.get(exercise, (_ALL, "range"))
-    return CONDITION_VIEWS.get(key, (_ALL, key.replace("_", " ")))
-
-
-def placeholder_conditions(exercise: str, view: str) -> list[ConditionView]:
-    """Which conditions of ``exercise`` a ``view`` can judge, from the table above."""
+def judge_conditions_views(exercise: str, view: str) -> list[ConditionView]:
+    """Which conditions of ``exercise`` a ``view`` can judge: a measured condition from the
+    views its definition names (``judging.measures``); one without a measure from any view
+    (its conditions model does not depend on the view)."""
     ex = EXERCISES.get(exercise)
     if ex is None:
         return []
+    defs = {d.key: d for d in definitions(exercise)}
     out = []
     for c in ex.conditions:
-        views, _ = _views_of(exercise, c.key)
-        ok = view in views
+        d = defs.get(c.key)
+        seen_from = d.views if d is not None else ALL_VIEWS
+        views = tuple(v for v in VIEW_ORDER if v in seen_from)
+        ok = bool(view) and view in views
         reason = "" if ok else (f"a {view} view cannot see it" if view else "the view is not known yet")
         out.append(ConditionView(c.key, c.cue, ok, views, reason))
     return out
 
 
+# What a condition lets a person see, in a suggestion ("turn the camera 45° to see knees").
+WHAT = {
+    "back_neutral": "the back", "head_forward": "the head", "look_forward": "the head",
+    "head_down": "the head", "knees_in_line": "knees", "knees_over_toes": "knees",
+    "torso_foot_knee": "knees", "heels_down": "heels", "feet_flat": "heels",
+    "elbows_still": "elbows", "wrists_neutral": "wrists", "wrists_fixed": "wrists",
+    "no_shrug": "shoulders", "shoulders_set": "shoulders", "bar_close": "the bar path",
+    "hips_knees_together": "hips and knees", "knee_high": "knee height",
+    "lower_back_down": "the lower back", "knee_angle_fixed": "knee angle", "forearms_vertical": "forearms",
+    "no_leg_drive": "leg drive", "knee_elbow_close": "knee and elbow", "knee_at_side": "the knee",
+    "hands_behind_head": "hands", "working_knee_90": "knee angle", "other_leg": "the other leg",
+    "no_lean": "the trunk", "no_knee_bounce": "knees", "elbow_angle_fixed": "elbows",
+    "no_torso_swing": "the trunk", "tension_down": "tempo", "control_down": "tempo",
+}
+_VIEW_PHRASE = {"front": "face the camera", "oblique": "turn the camera 45°",
+                "side": "turn the camera to your side (90°)"}
+
+
+def _what(exercise: str, key: str) -> str:
+    if key == ROM:
+        # the measure's own name for the range where it has one ("depth", "lockout")
+        d = next((d for d in definitions(exercise) if d.key == ROM), None)
+        head = d.quantity.split(":", 1)[0] if d is not None and ":" in d.quantity else ""
+        return head or "the range of motion"
+    return WHAT.get(key, key.replace("_", " "))
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def suggestion(exercise: str, view: str, conditions: list[ConditionView]) -> str:
-    """One line: the view that would judge the most of the conditions this view cannot, and
-    what it would add ("turn the camera 45° to see depth and knees"); "" when all are judged."""
+    """One line: the camera placement that would judge what this view cannot, and what it would
+    cost ("turn the camera 45° to see knees"); "" when every condition is judged."""
     missing = [c for c in conditions if not c.judgeable]
     if not missing or not view:
         return ""
-    best = max(VIEWS, key=lambda v: (sum(v in c.views for c in conditions), v == "oblique"))
-    if best == view:
+    here = {c.key for c in conditions if c.judgeable}
+
+    def score(v):
+        there = {c.key for c in conditions if v in c.views}
+        return len(there - here) - len(here - there), len(there - here), v == "oblique"
+
+    helpful = [v for v in VIEWS if v != view and any(v in c.views for c in missing)]
+    if not helpful:
         return ""
-    gained: list[str] = []
-    for c in missing:
-        if best in c.views:
-            what = _views_of(exercise, c.key)[1]
-            if what not in gained:
-                gained.append(what)
-    if not gained:
-        return ""
-    what = gained[0] if len(gained) == 1 else ", ".join(gained[:-1]) + " and " + gained[-1]
-    return f"{_VIEW_PHRASE[best]} to see {what}"
+    best = max(helpful, key=score)
+    gained = [c for c in missing if best in c.views]
+    what = _join(list(dict.fromkeys(_what(exercise, c.key) for c in gained)))
+    lost = [c for c in conditions if c.judgeable and best not in c.views]
+    if not lost:
+        return f"{_VIEW_PHRASE[best]} to see {what}"
+    instead = _join(list(dict.fromkeys(_what(exercise, c.key) for c in lost)))
+    return f"no single view sees them all: {_VIEW_PHRASE[best]} to see {what} instead of {instead}"
 
 
 # ---- the feed -------------------------------------------------------------------------------
@@ -206,8 +174,8 @@ class SetupFeed:
                  limits: FramingLimits | None = None, placement: dict | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.period = 1.0 / frame_rate
-        self.view_provider: ViewProvider = view_provider or shoulder_yaw_view
-        self.conditions_provider: ConditionsProvider = conditions_provider or placeholder_conditions
+        self.view_provider: ViewProvider = view_provider or judge_view
+        self.conditions_provider: ConditionsProvider = conditions_provider or judge_conditions_views
         self.limits = limits or FramingLimits()
         self.placement = dict(placement or {})
         self.clock = clock
@@ -215,6 +183,7 @@ class SetupFeed:
         self._due = -1e18
         self._latest: tuple[int, np.ndarray | None, Pose] | None = None  # replaced whole: no lock needed
         self._seq = 0
+        self._recent: deque[Pose] = deque(maxlen=max(1, round(VIEW_WINDOW_S * frame_rate)))
         self._lock = threading.Lock()  # server side only: the derived-status cache
         self._cache: tuple[int, dict] | None = None
         # judge state, from events
@@ -237,6 +206,7 @@ class SetupFeed:
         self._due = self._due + self.period if now - self._due < self.period else now + self.period
         self._seq += 1
         frame = None if frame_rgb is None else np.array(frame_rgb, dtype=np.uint8, copy=True)
+        self._recent.append(pose)
         self._latest = (self._seq, frame, pose)
         return True
 
@@ -246,7 +216,8 @@ class SetupFeed:
             self.exercise = event.exercise or self.exercise
             self.reps, self.good, self.bad = event.rep, event.good, event.bad
             self.last = {"rep": event.rep, "correct": event.correct, "cues": list(event.cues),
-                         "failed": list(event.failed)}
+                         "failed": list(event.failed), "not_judged": list(event.not_judged),
+                         "view": dict(event.view)}
         elif isinstance(event, StateEvent):
             self.state = event.state
         elif isinstance(event, ExerciseEvent):
@@ -260,6 +231,7 @@ class SetupFeed:
     def close(self) -> None:
         self.enabled = False
         self._latest = None
+        self._recent.clear()
 
     # ---- the server side --------------------------------------------------------------
     def latest(self) -> tuple[int, np.ndarray | None, Pose] | None:
@@ -287,7 +259,7 @@ class SetupFeed:
             log.exception("framing check failed")
             framing = None
         try:
-            view = self.view_provider(pose)
+            view = self.view_provider(list(self._recent))
         except Exception:
             log.exception("view estimate failed")
             view = None

@@ -165,7 +165,9 @@
     const last = st.last;
     $("last").textContent = !last ? "no rep yet"
       : "last rep " + last.rep + ": " + (last.correct === true ? "good" : last.correct === false ? "bad" : "not judged")
-        + (last.cues.length ? " (" + last.cues.join("; ") + ")" : "");
+        + (last.cues.length ? " (" + last.cues.join("; ") + ")" : "")
+        + (last.view && last.view.view ? ", seen from the " + last.view.view : "")
+        + (last.not_judged && last.not_judged.length ? "; not judged: " + last.not_judged.join(", ") : "");
     if (!formFilled) fillForm(st);
   }
 
