@@ -105,7 +105,7 @@ def judge_conditions_views(exercise: str, view: str) -> list[ConditionView]:
     return out
 
 
-# What a condition lets a person see, in a suggestion ("turn the camera 45° to see knees").
+# What a condition lets a person see, in a suggestion ("turn the camera 45° to see elbows").
 WHAT = {
     "back_neutral": "the back", "head_forward": "the head", "look_forward": "the head",
     "head_down": "the head", "knees_in_line": "knees", "knees_over_toes": "knees",
@@ -138,7 +138,7 @@ def _join(words: list[str]) -> str:
 
 def suggestion(exercise: str, view: str, conditions: list[ConditionView]) -> str:
     """One line: the camera placement that would judge what this view cannot, and what it would
-    cost ("turn the camera 45° to see knees"); "" when every condition is judged."""
+    cost ("turn the camera 45° to see elbows and the back"); "" when every condition is judged."""
     missing = [c for c in conditions if not c.judgeable]
     if not missing or not view:
         return ""
