@@ -101,7 +101,26 @@ class StatsEvent(Event):
     bad: int = 0
 
 
-EVENT_TYPES = {cls.kind: cls for cls in (RepEvent, StateEvent, ExerciseEvent, ResetEvent, StatsEvent)}
+@dataclass
+class SetupEvent(Event):
+    """The setup page opened (with its address) or closed. The one-time PIN is for the
+    display only: it is never part of the event's JSON (MQTT, JSON lines)."""
+
+    kind: ClassVar[str] = "setup"
+    open: bool = False
+    url: str = ""
+    closes_in: float = 0.0  # seconds
+    reason: str = ""  # why it closed
+    pin: str = field(default="", repr=False)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d.pop("pin", None)
+        return d
+
+
+EVENT_TYPES = {cls.kind: cls for cls in (RepEvent, StateEvent, ExerciseEvent, ResetEvent, StatsEvent,
+                                         SetupEvent)}
 
 
 def event_from_dict(d: dict) -> Event:

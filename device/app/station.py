@@ -44,7 +44,7 @@ class Station:
 
     def __init__(self, cfg: Config, *, notifier=None, source=None, estimator=None, judge=None,
                  outputs=None, pin_factory: Any = None, display_device: Any = None, stream=None,
-                 feedback=None):
+                 feedback=None, setup_page=None):
         from .systemd import Notifier
 
         self.cfg = cfg
@@ -58,9 +58,11 @@ class Station:
         self.stream = stream
         self.feedback = feedback  # speech, rep history, corrections, personal thresholds
         self.reloads = 0
+        # The setup page's controller (built in setup()): listens on nothing until opened.
+        self.setup_page = setup_page
         self._stop = threading.Event()
         self.stop_reason = ""
-        self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[str | tuple[str, Any]] = queue.SimpleQueue()
         self.started_at = time.monotonic()
         self.ready_at: float | None = None
         # counters (totals) and per-period samples for the stats line
@@ -95,9 +97,14 @@ class Station:
 
             # a single click moves to the next exercise; a double click marks the last rep wrong
             self.feedback = PersonalFeedback.from_config(cfg, on_single_click=lambda: self._commands.put("next"))
+        if self.setup_page is None:
+            self.setup_page = build.build_setup_page(
+                cfg, on_placement=lambda new: self._commands.put(("placement", new)),
+                on_event=lambda event: self._commands.put(("event", event)))
         if self.outputs is None:
             self.outputs = build.build_outputs(cfg, on_next_exercise=self.feedback.click,
                                                on_reset=lambda: self._commands.put("reset"),
+                                               on_setup=self.open_setup,
                                                pin_factory=self.pin_factory, stream=self.stream,
                                                display_device=self.display_device)
         for out in self.feedback.outputs():
@@ -119,6 +126,12 @@ class Station:
         """Reload the model bundles and the personal thresholds between two frames, keeping the
         set (SIGHUP, ``systemctl reload formcheck``)."""
         self._commands.put("reload")
+
+    def open_setup(self) -> None:
+        """Open the setup page (``--setup``, the button's long hold); on its own thread, so the
+        loop never waits for the server to start."""
+        if self.setup_page is not None:
+            threading.Thread(target=self.setup_page.open, name="setup-open", daemon=True).start()
 
     # ---- the loop -----------------------------------------------------------------------
     def run(self, max_frames: int | None = None, duration: float | None = None) -> int:
@@ -167,6 +180,8 @@ class Station:
     def _process(self, frame) -> None:
         pose = frame.pose if frame.pose is not None else self._estimate(frame)
         self.feedback.on_pose(pose.t, pose.landmarks)
+        if self.setup_page is not None:
+            self.setup_page.push(frame.image, pose)  # constant time; nothing kept while closed
         self.frames += 1
         self._period_frames += 1
         try:
@@ -196,6 +211,8 @@ class Station:
                     self.latencies.append(time.monotonic() - frame.captured)
             self.events += 1
             self.outputs.handle(e)
+            if self.setup_page is not None:
+                self.setup_page.handle(e)
 
     def _drain_commands(self) -> None:
         while True:
@@ -207,7 +224,11 @@ class Station:
                 self._reload()
                 continue
             try:
-                events = self.judge.next_exercise() if cmd == "next" else self.judge.reset()
+                if isinstance(cmd, tuple):
+                    what, arg = cmd
+                    events = [arg] if what == "event" else self._apply_placement(arg)
+                else:
+                    events = self.judge.next_exercise() if cmd == "next" else self.judge.reset()
             except Exception as e:
                 self.judge_fail(e)
                 continue
@@ -233,6 +254,23 @@ class Station:
         (log.warning if problems else log.info)("reload %d: %s (%.2f s); the set goes on", self.reloads, status,
                                                 time.monotonic() - t0)
         self.notifier.ready(status if problems else f"running: {self.source.name} (reloaded)")
+
+    def _apply_placement(self, saved: Config) -> list:
+        """The setup page saved a placement: use it now, without a restart. Only the placement's
+        keys change; everything else keeps what this run was started with (flags included)."""
+        from dataclasses import replace
+
+        cam, st = saved.camera, saved.station
+        old = self.cfg
+        self.cfg = replace(old, station=replace(old.station, exercise=st.exercise),
+                           camera=replace(old.camera, rotate=cam.rotate, flip=cam.flip, view=cam.view))
+        if hasattr(self.source, "rotate"):
+            self.source.rotate, self.source.flip = cam.rotate, cam.flip
+        log.info("placement from the setup page: exercise %s, view %s, rotate %d, flip %s",
+                 st.exercise, cam.view, cam.rotate, cam.flip)
+        if st.exercise == old.station.exercise:
+            return []
+        return self.judge.set_exercise(None if st.exercise == "auto" else st.exercise, source="config")
 
     def _ready(self, have_frame: bool) -> None:
         self.ready_at = time.monotonic()
@@ -271,6 +309,8 @@ class Station:
         self._pose_ms.clear()
         self.last_stats = ev
         self.outputs.handle(ev)
+        if self.setup_page is not None:
+            self.setup_page.handle(ev)
         return ev
 
     def _finish(self) -> None:
@@ -286,7 +326,8 @@ class Station:
 
     def _shutdown(self) -> None:
         """Release everything, each step independent of the others' failures."""
-        for what, fn in (("source", getattr(self.source, "close", None)),
+        for what, fn in (("setup page", getattr(self.setup_page, "close", None)),
+                         ("source", getattr(self.source, "close", None)),
                          ("button gestures", getattr(self.feedback, "close", None)),
                          ("outputs", getattr(self.outputs, "close", None)),
                          ("pose estimator", getattr(self.estimator, "close", None))):

@@ -22,6 +22,7 @@ from ..events import (
     ExerciseEvent,
     RepEvent,
     ResetEvent,
+    SetupEvent,
     StateEvent,
 )
 from .resilience import Backoff
@@ -44,6 +45,7 @@ class ScreenView:
     last: bool | None = None  # verdict of the last rep; None: no rep yet, or no verdict
     cues: tuple[str, ...] = ()
     state: str = NO_PERSON
+    setup: str = ""  # while the setup page is open: its PIN and address, shown above all else
 
 
 @dataclass
@@ -106,7 +108,10 @@ def _cross(draw: ImageDraw.ImageDraw, x: int, y: int, s: int, width: int = 3) ->
 
 
 def _bottom_lines(view: ScreenView, font: Any, width: int, max_lines: int) -> list[str]:
-    """The state when not tracking, else the last verdict and its cue."""
+    """The setup page's PIN while it is open; else the state when not tracking, else the last
+    verdict and its cue."""
+    if view.setup:
+        return _fit(_wrap(view.setup, font, width), font, width, max_lines)
     if view.state != TRACKING:
         msg = STATE_TEXT.get(view.state, view.state.replace("_", " "))
         return _fit(_wrap(msg, font, width), font, width, max_lines)
@@ -280,13 +285,16 @@ class Display:
             v = replace(v, exercise=event.exercise)
         elif isinstance(event, ResetEvent):
             v = replace(v, good=0, bad=0, rep=0, last=None, cues=())
+        elif isinstance(event, SetupEvent):
+            host = event.url.split("//", 1)[-1].rstrip("/")
+            v = replace(v, setup=f"SETUP PIN {event.pin} {host}" if event.open else "")
         self.view = v
         return v
 
     def handle(self, event: Event) -> None:
         self.update(event)
         now = time.monotonic()
-        if self.view.state != NO_PERSON:
+        if self.view.state != NO_PERSON or self.view.setup:  # the PIN must be readable
             self._nobody_since = None
             if self.asleep:
                 self._wake()

@@ -19,6 +19,7 @@ from ..events import (
     ExerciseEvent,
     RepEvent,
     ResetEvent,
+    SetupEvent,
     StateEvent,
     StatsEvent,
 )
@@ -351,6 +352,9 @@ def format_event(event: Event) -> str:
         return f"exercise: {_title(event.exercise)} ({event.source}{conf})"
     if isinstance(event, ResetEvent):
         return f"counts reset ({event.reason or 'unknown reason'})"
+    if isinstance(event, SetupEvent):
+        return (f"setup page open at {event.url} for {event.closes_in / 60:.0f} min" if event.open
+                else f"setup page closed ({event.reason or 'closed'})")
     if isinstance(event, StatsEvent):
         return (
             f"stats: {event.fps:.1f} fps (camera {event.camera_fps:.1f}), {event.dropped} dropped, "
