@@ -111,6 +111,9 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
             lambda p, s, sc: (p[:, s["hip"], 1] - p[:, s["ank"], 1]) / sc),
     Measure("shoulder_drop", lambda s: (s["sho"], s["hip"]),  # shoulder sinking towards the hip
             lambda p, s, sc: (p[:, s["sho"], 1] - p[:, s["hip"], 1]) / sc),
+    # The hips shifting over one foot (side lunge): that foot's ankle comes closer to them.
+    Measure("hips_over_foot", lambda s: (s["hip"], s["ank"]),
+            lambda p, s, sc: -np.abs((p[:, 23, 0] + p[:, 24, 0])[:, None] / 2 - p[:, s["ank"], 0]) / sc),
     # The hip sinking to the knee's height: a squat or lunge seen with the feet out of frame.
     Measure("hip_knee", lambda s: (s["hip"], s["kne"]),
             lambda p, s, sc: (p[:, s["hip"], 1] - p[:, s["kne"], 1]) / sc),
@@ -148,9 +151,11 @@ RECIPES: dict[str, tuple[Component, ...]] = {
     # either arm: alternating one-arm curls count each arm, a two-arm curl once ("both"); the
     # wrists as a pair (the lower one) add a two-arm curl's clean height and stay still otherwise
     "barbell_curl": (Component("elbow_flexion", 110, "max"), Component("wrist_height", 0.8)),
-    "side_crunch": (Component("knee_elbow_closeness", 0.8, "max"), Component("knee_height", 0.5, "max")),
-    "side_lunge": (Component("knee_flexion", 60, "max"), Component("hip_drop", 0.4, "max"),
-                   Component("hip_knee", 0.4, "max")),
+    # the side: the raised knee's (the first "max" component names the side)
+    "side_crunch": (Component("knee_height", 0.5, "max"), Component("knee_elbow_closeness", 0.8, "max")),
+    # the side: the foot the hips shift over (a bent knee seen obliquely can look straight)
+    "side_lunge": (Component("hips_over_foot", 0.5, "max"), Component("knee_flexion", 60, "max"),
+                   Component("hip_drop", 0.4, "max"), Component("hip_knee", 0.4, "max")),
     # None of the nine: every joint a common exercise moves, counted on the dominant one alone
     # (RepConfig.dominant_switch).
     OTHER: (Component("knee_flexion", 90, "max"), Component("hip_flexion", 80, "max"),
@@ -706,7 +711,7 @@ class RepCounter:
         noise = np.where(n_d2 >= 3, np.maximum(noise, cfg.noise_floor), rng)
         span = np.where(np.isfinite(hi - lo), hi - lo, 0.0)
         if self._dominant:
-            w = self._pick_dominant(span, noise)
+            w = self._pick_dominant(span, noise, np.mean(Rl, axis=0))
         else:
             # A component that stays still while another moves (the pelvis in a classic leg
             # raise) fades; at idle, when nothing has moved past min_range, all weigh alike.
@@ -772,15 +777,17 @@ class RepCounter:
                 self._phase = BLOCKED
         return out
 
-    def _pick_dominant(self, span: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    def _pick_dominant(self, span: np.ndarray, noise: np.ndarray, rel: np.ndarray) -> np.ndarray:
         """``other``: weight 1 on the component that moves most (in nominal units, clearly
-        above its own jitter), 0 elsewhere; another takes over only at rest and by
-        ``dominant_switch`` times the current one's span."""
-        clear = np.where(span >= 3 * noise, span, 0.0)
+        above its own jitter, times how reliably this view shows it), 0 elsewhere; another
+        takes over at rest (or before the first rep) and by ``dominant_switch`` times the
+        current one's score."""
+        clear = np.where(span >= 3 * noise, span * rel ** 2, 0.0)
         best = int(np.argmax(clear))
         if self._pick < 0:
             self._pick = best
-        elif self._phase != ACTIVE and clear[best] > self.config.dominant_switch * clear[self._pick]:
+        elif ((self._phase != ACTIVE or not self.count)  # (before the first rep, any time)
+              and clear[best] > self.config.dominant_switch * clear[self._pick]):
             log.debug("other: counting %s instead of %s", RECIPES[self.exercise][best].measure,
                       RECIPES[self.exercise][self._pick].measure)
             self._pick = best
