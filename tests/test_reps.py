@@ -3,6 +3,7 @@ level edge cases (pauses, partial reps, jitter, lost person, idle), and the real
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -791,10 +792,12 @@ REAL = {  # clip -> (exercise, reps)
 _CACHE: dict[str, tuple] = {}
 
 
-def real_landmarks(videos_dir: Path, name: str):
+def real_landmarks(videos_dir: Path, name: str, keep_top: float = 1.0):
     """BlazePose (mediapipe) landmarks of every frame of a clip, extracted once per session:
-    ``(t, landmarks (T, 33, 4), image_size)``."""
-    if name not in _CACHE:
+    ``(t, landmarks (T, 33, 4), image_size)``; ``keep_top`` < 1 crops the frames' bottom off
+    first (filmed closer: the feet out of frame)."""
+    key = (name, keep_top)
+    if key not in _CACHE:
         cv2 = pytest.importorskip("cv2")
         from formcheck.device.pose.landmarks import create_estimator, stack_poses
 
@@ -807,6 +810,7 @@ def real_landmarks(videos_dir: Path, name: str):
                 ok, frame = cap.read()
                 if not ok:
                     break
+                frame = np.ascontiguousarray(frame[: round(frame.shape[0] * keep_top)])
                 poses.append(est.estimate(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), i / fps))
                 i += 1
         finally:
@@ -814,8 +818,8 @@ def real_landmarks(videos_dir: Path, name: str):
             cap.release()
         assert poses, f"{name}: no frames decoded"
         t, lm = stack_poses(poses)
-        _CACHE[name] = (t, lm, poses[0].image_size)
-    return _CACHE[name]
+        _CACHE[key] = (t, lm, poses[0].image_size)
+    return _CACHE[key]
 
 
 @pytest.mark.shared_data
@@ -830,3 +834,34 @@ def test_real_clip_rep_count(videos_dir, clip):
     ends = [0.0] + [r.end_t for r in reps]
     assert all(r.start_t >= e for r, e in zip(reps, ends, strict=False))
     assert reps[-1].end_t <= t[-1]
+
+
+# The dev clips that show the failure kinds of real footage: (exercise, reps, crop).
+REAL_KINDS = {
+    "deadlift_oblique_seb.mp4": ("deadlift", 2, 1.0),  # first pull from the floor; a re-set between
+    "deadlift_side_jeff-good.mp4": ("deadlift", 1, 1.0),  # one floor-to-lockout pull, cut at lockout
+    "deadlift_side_jeff-heellift.mp4": ("deadlift", 1, 1.0),
+    "knee_up_side_hacho.mp4": ("knee_up", 4, 1.0),  # alternating legs
+    "side_raise_oblique_noor.mp4": ("side_raise", 4, 1.0),  # legs out of frame
+    "squat_front.mp4": ("squat", 3, 0.72),  # cropped here: the feet below the frame edge
+}
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("clip", sorted(REAL_KINDS))
+def test_real_clips_of_each_failure_kind(videos_dir, clip):
+    exercise, n, keep = REAL_KINDS[clip]
+    t, lm, size = real_landmarks(videos_dir, clip, keep)
+    counter = RepCounter(exercise, image_size=size)
+    reps, missing = [], set()
+    for ti, li in zip(t, lm, strict=True):
+        reps += counter.update(ti, li if np.isfinite(li[:, :2]).any() else None)
+        missing.update(counter.missing)
+    reps += counter.finish()
+    assert len(reps) == n, [(round(r.start_t, 2), round(r.end_t, 2), round(r.depth, 2)) for r in reps]
+    assert reps == count_reps(t, lm, exercise, size)
+    if exercise == "knee_up":
+        sides = [r.side for r in reps]
+        assert set(sides) == {"left", "right"} and all(a != b for a, b in itertools.pairwise(sides)), sides
+    if keep < 1:
+        assert "feet" in missing  # said, while the reps were counted

@@ -165,7 +165,7 @@ RECIPES: dict[str, tuple[Component, ...]] = {
 }
 assert set(RECIPES) == {*EXERCISE_IDS, OTHER}
 # One-sided exercises that may also be done with both sides at once (a two-arm curl): a rep
-# whose sides moved alike reports side "both" (RepConfig.both_within).
+# whose sides moved alike reports side "both" (RepConfig.both_ratio).
 BOTH_SIDES_AT_ONCE = frozenset({"barbell_curl", OTHER})
 # Counted on the one component that moves most, not on a fusion (see RepCounter.push).
 DOMINANT = frozenset({OTHER})
@@ -294,17 +294,17 @@ def body_scale(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray, scale: np.ndarray | None = None,
-                        both_within: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray,
+                        scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The exercise's measures for ``(T, 33, 3)`` isotropic coordinates and visibilities
     ``(T, 33)`` (NaN where a landmark is missing): ``(components (T, C), reliability (T, C),
-    side (T,))``.
+    sides (T, 2))``.
 
     Each component is in nominal-rep units (its change over a typical full rep seen square-on
     is about 1) and grows towards the working end. Reliability is 1 for positions and fades for
-    joint angles whose segments are seen end-on. ``side`` is 0 (left), 1 (right), 2 (both:
-    the two sides within ``both_within`` nominal units of each other, a two-arm curl) or -1:
-    the side that drove the first ``max`` component (which leg or arm did the rep).
+    joint angles whose segments are seen end-on. ``sides`` holds the first ``max``
+    component's left and right values (NaN for two-sided exercises): which leg or arm did a
+    rep is the one whose value rose most over it.
     """
     p = np.asarray(xyz, dtype=np.float64)
     vis = np.asarray(vis, dtype=np.float64)
@@ -313,7 +313,7 @@ def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray, scale: 
     comps = RECIPES[exercise]
     out = np.full((T, len(comps)), np.nan)
     rel = np.ones((T, len(comps)))
-    side = np.full(T, -1, dtype=np.int8)
+    sides = np.full((T, 2), np.nan)
     side_set = False
     rows = np.arange(T)
     sc2 = sc[:, None]
@@ -331,10 +331,7 @@ def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray, scale: 
                 r = rs[rows, arg]
                 v[~ok.any(axis=1)] = np.nan
                 if not side_set:
-                    side = np.where(ok.any(axis=1), arg, -1).astype(np.int8)
-                    with np.errstate(invalid="ignore"):
-                        level = np.abs(vals[:, 0] - vals[:, 1]) / comp.nominal < both_within
-                    side[ok.all(axis=1) & level] = 2
+                    sides = np.where(ok, vals, np.nan) / comp.nominal
                     side_set = True
             else:
                 # Both sides move in a two-sided exercise: where both are clearly seen, the
@@ -353,7 +350,7 @@ def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray, scale: 
                 r = np.where(all_ok, both * rs[rows, arg] + (1 - both) * r_mean, r_mean)
         out[:, k] = v / comp.nominal
         rel[:, k] = np.nan_to_num(r, nan=0.0)
-    return out, rel, side
+    return out, rel, sides
 
 
 # ---- the counter -----------------------------------------------------------------------------
@@ -387,16 +384,18 @@ class RepConfig:
     noise_floor: float = 0.01  # smallest noise level assumed for a component
     typical_reps: int = 5  # the typical depth is the median of this many recent reps
     typical_memory_s: float = 90.0  # ...done within this many seconds
-    both_within: float = 0.3  # a one-sided exercise's two sides this close (nominal units) at the
-    #                           working end: a rep of both at once (a two-arm curl), side "both"
+    both_ratio: float = 0.5  # a curl whose other arm rose at least this share of the working
+    #                          arm's rise is done with both at once (a two-arm curl), side "both"
     settle_s: float = 0.15  # a pull from the floor (STARTS_AT_WORKING_END) ends once the signal,
     #                         back at rest, has made no new low for this long (the lockout)
     max_travel: float = 1.5  # the hips moving sideways more than this (torso units) during an
     #                          excursion: walking in, away or to a rack, not a rep
     dominant_switch: float = 1.5  # ``other``: another joint takes over as the counted signal
     #                               only with this many times the current one's range, at rest
+    dominant_snr: float = 3.0  # ``other``: a joint whose range is under this many times its
+    #                            jitter is not moving (pose noise is not a movement)
     part_visibility: float = 0.5  # a body part is in view from this visibility (missing parts)
-    frame_margin: float = 0.02  # ...and within this margin of the image edges
+    part_margin: float = 0.02  # ...and within this margin of the image edges
 
     def __post_init__(self):
         def bad(name, why):
@@ -417,11 +416,11 @@ class RepConfig:
             bad("typical_reps", "must be >= 1")
         if not 0 <= self.min_observed <= 1:
             bad("min_observed", "must be within 0..1")
-        for name in ("both_within", "settle_s", "max_travel", "frame_margin"):
+        for name in ("both_ratio", "settle_s", "max_travel", "part_margin"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
-        if not self.dominant_switch >= 1:
-            bad("dominant_switch", "must be >= 1")
+        if not self.dominant_switch >= 1 or not self.dominant_snr >= 0:
+            bad("dominant_switch", "dominant_switch must be >= 1, dominant_snr >= 0")
         if not 0 <= self.part_visibility <= 1:
             bad("part_visibility", "must be within 0..1")
 
@@ -469,7 +468,7 @@ def _nanquantile0(a: np.ndarray, qs) -> np.ndarray:
 
 
 class _History:
-    """Append-only ring of per-frame records (time, components, reliabilities, side) with the
+    """Append-only ring of per-frame records (time, components, reliabilities, sides) with the
     oldest dropped from the front; arrays, so that statistics over it are single numpy calls."""
 
     def __init__(self, C: int, capacity: int = 256):
@@ -477,7 +476,7 @@ class _History:
         self.t = np.empty(capacity)
         self.x = np.empty((capacity, C))
         self.r = np.empty((capacity, C))
-        self.side = np.empty(capacity, dtype=np.int8)
+        self.sides = np.empty((capacity, 2))  # the side-naming component, left and right
         self.seen = np.empty(capacity, dtype=bool)  # the frame's landmarks were observed, not held
         self.pos = np.empty(capacity)  # hip centre across the image (NaN: unknown)
         self.a = self.b = 0  # live rows are a..b-1
@@ -485,18 +484,18 @@ class _History:
     def __len__(self) -> int:
         return self.b - self.a
 
-    def append(self, t: float, x: np.ndarray, r: np.ndarray, side: int, seen: bool = True,
+    def append(self, t: float, x: np.ndarray, r: np.ndarray, sides, seen: bool = True,
                pos: float = float("nan")) -> None:
         if self.b == len(self.t):
             n = self.b - self.a
             cap = max(2 * n, 256)
-            for name in ("t", "x", "r", "side", "seen", "pos"):
+            for name in ("t", "x", "r", "sides", "seen", "pos"):
                 old = getattr(self, name)
                 new = np.empty((cap, *old.shape[1:]), dtype=old.dtype)
                 new[:n] = old[self.a:self.b]
                 setattr(self, name, new)
             self.a, self.b = 0, n
-        self.t[self.b], self.x[self.b], self.r[self.b], self.side[self.b] = t, x, r, side
+        self.t[self.b], self.x[self.b], self.r[self.b], self.sides[self.b] = t, x, r, sides
         self.seen[self.b], self.pos[self.b] = seen, pos
         self.b += 1
 
@@ -526,8 +525,8 @@ class _History:
         return self.r[self.a:self.b]
 
     @property
-    def S(self) -> np.ndarray:
-        return self.side[self.a:self.b]
+    def SIDES(self) -> np.ndarray:
+        return self.sides[self.a:self.b]
 
 
 def _fuse(H: np.ndarray, lo: np.ndarray, rng: np.ndarray, w: np.ndarray,
@@ -612,11 +611,11 @@ class RepCounter:
     def components_at(self, t: float, landmarks: np.ndarray | None,
                       image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, bool, float]:
         """Fill missing landmarks and compute one frame's components:
-        ``(x (C,), reliability (C,), side, seen, hip position)``; ``seen`` says whether this
+        ``(x (C,), reliability (C,), sides (2,), seen, hip position)``; ``seen`` says whether this
         frame's own landmarks were there (not held from an earlier frame)."""
         lm = landmarks
         cfg = self.config
-        self.missing = missing_parts(self.exercise, lm, cfg.part_visibility, cfg.frame_margin)
+        self.missing = missing_parts(self.exercise, lm, cfg.part_visibility, cfg.part_margin)
         filled, _ = self._filler.step(t, lm)
         # Seen: the pose found the person on this frame (low visibility still counts: the far
         # side of a side view is always low, and its estimate is what there is).
@@ -640,12 +639,10 @@ class RepCounter:
             self._scale = new
             self._scale_t = t
         scale = self._scale
-        x, rel, side = exercise_components(
-            self.exercise, xyz, filled[None, :, 3], np.array([scale]),
-            both_within=cfg.both_within if self.exercise in BOTH_SIDES_AT_ONCE else 0.0)
+        x, rel, sides = exercise_components(self.exercise, xyz, filled[None, :, 3], np.array([scale]))
         hips = xyz[0, [23, 24], 0]
         pos = float(np.mean(hips[np.isfinite(hips)])) if np.isfinite(hips).any() else float("nan")
-        return x[0], rel[0], int(side[0]), seen, pos
+        return x[0], rel[0], sides[0], seen, pos
 
     def _rescale(self, ratio: float) -> None:
         """The body scale changed: bring the remembered body-unit components to the new one,
@@ -663,10 +660,10 @@ class RepCounter:
         ended on it."""
         if not np.isfinite(t) or (self._last_t is not None and t <= self._last_t):
             return []  # garbage or out-of-order time
-        x, rel, side, seen, pos = self.components_at(t, landmarks if valid else None, image_size)
-        return self.push(t, x, side, rel, seen=seen, pos=pos)
+        x, rel, sides, seen, pos = self.components_at(t, landmarks if valid else None, image_size)
+        return self.push(t, x, sides, rel, seen=seen, pos=pos)
 
-    def push(self, t: float, x: np.ndarray, side: int = -1, rel: np.ndarray | None = None,
+    def push(self, t: float, x: np.ndarray, sides=None, rel: np.ndarray | None = None,
              seen: bool = True, pos: float = float("nan")) -> list[Rep]:
         """Feed one frame's components (C,) (NaN = missing) and their reliabilities (default
         1); ``seen=False`` when they were held from an earlier frame; ``pos`` the hip centre
@@ -696,7 +693,7 @@ class RepCounter:
                 rel = np.min(np.stack([r[2] for r in self._raw]), axis=0)
 
             hist = self._hist
-            hist.append(t, x, rel, side, seen, pos)
+            hist.append(t, x, rel, (np.nan, np.nan) if sides is None else sides, seen, pos)
             # (a rep in progress, or a pull from the floor not yet ended, stays whole)
             keep = self._start_t if self._phase == ACTIVE else None
             if self._phase != PENDING:
@@ -782,7 +779,7 @@ class RepCounter:
         above its own jitter, times how reliably this view shows it), 0 elsewhere; another
         takes over at rest (or before the first rep) and by ``dominant_switch`` times the
         current one's score."""
-        clear = np.where(span >= 3 * noise, span * rel ** 2, 0.0)
+        clear = np.where(span >= self.config.dominant_snr * noise, span * rel ** 2, 0.0)
         best = int(np.argmax(clear))
         if self._pick < 0:
             self._pick = best
@@ -847,6 +844,30 @@ class RepCounter:
         self._pending_end = None
         self._raw.clear()
 
+    def _side_of(self, idx: np.ndarray, j: int) -> int:
+        """Which side did the rep of history samples ``idx`` peaking at ``idx[j]``: 0 left, 1
+        right, 2 both (``BOTH_SIDES_AT_ONCE``: the other side rose at least ``both_ratio`` as
+        much), -1 two-sided or unknown. A side's rise is its value at the peak over its lowest
+        before; a constant bias of the view (a far arm's angle seen obliquely) cancels."""
+        if not self._one_sided:
+            return -1
+        # from a second before the onset: the onset can lag the side's own start (the fused
+        # signal waits while an angle passes through foreshortening)
+        T = self._hist.T
+        k0 = int(np.searchsorted(T, T[idx[0]] - 1.0, side="left"))
+        S = self._hist.SIDES[k0: int(idx[j]) + 1]
+        ok = np.isfinite(S).any(axis=0) & np.isfinite(S[-1])
+        if not ok.any():
+            return -1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rise = np.where(ok, S[-1] - np.nanmin(S, axis=0), -np.inf)
+        ps = int(np.argmax(rise))
+        if (self.exercise in BOTH_SIDES_AT_ONCE and ok.all() and rise[ps] > 0
+                and rise.min() >= self.config.both_ratio * rise[ps]):
+            return 2
+        return ps
+
     def _finish(self, t, idx, U, lo, hi, w, from_start: bool = False) -> Rep | None:
         """Judge the excursion of history samples ``idx`` (fused values ``U``) ending at ``t``;
         ``from_start``: it was under way when counting began (a pull from the floor)."""
@@ -856,7 +877,7 @@ class RepCounter:
         peak_u = float(U[j])
         hist = self._hist
         amp = float(_fuse(hist.X[k:k + 1], lo, np.ones_like(lo), w, hist.R[k:k + 1])[0])  # nominal units
-        ps = int(hist.S[k])
+        ps = self._side_of(idx, j)
         # One-sided exercises seen obliquely show one side's reps smaller than the other's:
         # each side is compared with its own recent reps (its first rep sets the scale).
         key = ps if self._one_sided else -1
@@ -896,7 +917,7 @@ class RepCounter:
             return None
         past.append((t, peak_u))
         self.count += 1
-        side = {0: "left", 1: "right", 2: "both"}.get(ps, "") if self._one_sided else ""
+        side = {0: "left", 1: "right", 2: "both"}.get(ps, "")
         return Rep(exercise=self.exercise, index=self.count, start_t=self._start_t,
                    peak_t=float(hist.T[k]), end_t=t, depth=float(depth), amplitude=amp,
                    range_lo=float(np.nansum(lo * w) / w.sum()), range_hi=float(np.nansum(hi * w) / w.sum()),
@@ -932,10 +953,10 @@ def count_reps(t, landmarks, exercise: str, image_size=None, config: RepConfig |
         if not np.isfinite(t[i]) or (counter._last_t is not None and t[i] <= counter._last_t):
             continue
         person = lm[i] if np.isfinite(lm[i, :, :2]).any() else None
-        x, rel, side, seen, pos = counter.components_at(float(t[i]), person)
+        x, rel, sides, seen, pos = counter.components_at(float(t[i]), person)
         comps[i] = x
         before = counter._last_t
-        reps += counter.push(float(t[i]), x, side, rel, seen=seen, pos=pos)
+        reps += counter.push(float(t[i]), x, sides, rel, seen=seen, pos=pos)
         if counter._last_t != before:
             uu[i] = counter.u
     reps += counter.finish()
