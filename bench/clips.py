@@ -5,10 +5,10 @@ Prints one markdown table.
 
 Every clip in ``videos/LABELS.json`` of the shared data (``$FORMCHECK_SHARED_DATA``, else
 ``../shared/data`` beside the repository) is decoded by the station's frame source and run
-through the pose backend once; the poses then go, as the station sends them (``sanitize_pose``,
-``Judge.update``, ``Judge.finish`` at the end of the input), through the judge the station
-builds (``build_judge`` with the shipped models) twice: with the clip's exercise given, and in
-auto mode. ``--cache DIR`` keeps each clip's landmarks as ``DIR/<stem>.npz`` (``t``, ``lm``,
+through the pose backend once; the poses then go, as the station sends them (``Judge.update``
+with each validated ``Pose``, ``Judge.finish`` at the end of the input), through the judge the
+station builds (``build_judge`` with the shipped models) twice: with the clip's exercise given,
+and in auto mode. ``--cache DIR`` keeps each clip's landmarks as ``DIR/<stem>.npz`` (``t``, ``lm``,
 ``size``) and reuses them, so that a second run skips the pose estimation.
 
 Columns: reps counted / labelled with the exercise given; in auto mode, the reps attributed to
@@ -32,7 +32,7 @@ sys.modules.setdefault("tensorflow", None)  # as the station: never TensorFlow
 import numpy as np  # noqa: E402
 
 from formcheck.device.app import config as C  # noqa: E402
-from formcheck.device.app.station import build_judge, load_models, sanitize_pose  # noqa: E402
+from formcheck.device.app.build import build_estimator, build_judge, load_models  # noqa: E402
 from formcheck.device.events import ExerciseEvent, RepEvent  # noqa: E402
 from formcheck.device.pose.landmarks import NUM_LANDMARKS, Pose  # noqa: E402
 
@@ -56,10 +56,8 @@ def estimate(video: Path, backend: str) -> tuple[np.ndarray, np.ndarray, tuple[i
     """The station's frame source and pose backend over a whole video file:
     ``(t (T,), landmarks (T, 33, 4) NaN where nobody was found, image size)``."""
     from formcheck.device.capture.sources import open_source
-    from formcheck.device.pose.landmarks import create_estimator
 
-    cfg = C.Config()
-    est = create_estimator(backend, threads=cfg.station.threads, model=cfg.station.pose_model)
+    est = build_estimator(C.apply_overrides(C.Config(), {"station.pose_backend": backend}))
     src = open_source(str(video), realtime=False).start()
     ts, lms, size = [], [], (0, 0)
     try:
@@ -71,7 +69,7 @@ def estimate(video: Path, backend: str) -> tuple[np.ndarray, np.ndarray, tuple[i
                 continue
             h, w = frame.image.shape[:2]
             size = (w, h)
-            pose = sanitize_pose(est.estimate(frame.image, frame.t))
+            pose = est.estimate(frame.image, frame.t)
             ts.append(frame.t)
             lms.append(pose.landmarks if pose.landmarks is not None
                        else np.full((NUM_LANDMARKS, 4), np.nan, np.float32))
@@ -101,7 +99,7 @@ def run_judge(judge, clip: Clip) -> list:
     for t, lm in zip(clip.t, clip.lm, strict=True):
         person = lm if np.isfinite(lm[:, :2]).any() else None
         pose = Pose(t=float(t), landmarks=person, image_size=clip.size, score=0.9 if person is not None else 0.0)
-        events += judge.update(sanitize_pose(pose))
+        events += judge.update(pose)
     events += judge.finish()
     return events
 

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clips import SHARED, Clip, estimate, evaluate
 
 from formcheck.device.app import config as C
-from formcheck.device.app.station import load_models
+from formcheck.device.app.build import load_models
 
 DEFAULT_TRANSFORMS = ("identity", "mirror", "half_fps", "zoom60_edge", "rot+7", "rot-7", "dim")
 

@@ -838,11 +838,14 @@ class RepCounter:
         return []
 
     def _lose(self, t: float) -> None:
+        """The person was lost for over ``max_gap_s``: the rep in progress is dropped, and the
+        range is learnt afresh (back in view, they may stand elsewhere or turn to the camera)."""
         if self._phase == ACTIVE:
             log.debug("%s: person lost mid-rep at %.2f s, rep dropped", self.exercise, t)
-        self._phase = BLOCKED
+        self._phase = PENDING if self._floor_start else BLOCKED
         self._pending_end = None
         self._raw.clear()
+        self._hist = _History(len(RECIPES[self.exercise]))
 
     def _side_of(self, idx: np.ndarray, j: int) -> int:
         """Which side did the rep of history samples ``idx`` peaking at ``idx[j]``: 0 left, 1
