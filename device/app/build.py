@@ -125,22 +125,6 @@ def station_id(cfg: Config) -> str:
     return host or "station"
 
 
-def make_pin_factory(name: str):
-    """A gpiozero pin factory by config name ("" = gpiozero's own choice)."""
-    if not name:
-        return None
-    import importlib
-
-    module, cls = {
-        "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
-        "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
-        "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory"),
-        "native": ("gpiozero.pins.native", "NativeFactory"),
-        "mock": ("gpiozero.pins.mock", "MockFactory"),
-    }[name]
-    return getattr(importlib.import_module(module), cls)()
-
-
 def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset: Callable[[], None],
                   pin_factory: Any = None, stream=None, display_device: Any = None):
     """The fan-out with every enabled output. An output whose hardware is absent is logged
@@ -154,7 +138,7 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
     outputs.add(ConsoleOutput())  # readable lines in the journal
 
     if cfg.gpio.enabled:
-        from ..outputs.gpio import SignalPins, Signals
+        from ..outputs.gpio import SignalPins, Signals, make_pin_factory
 
         g = cfg.gpio
         pins = SignalPins(green=g.green_pin, red=g.red_pin, amber=g.amber_pin,
