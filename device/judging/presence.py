@@ -54,9 +54,15 @@ def assess(lm: np.ndarray | None, exercise: str | None, min_visibility: float,
     return Presence(STEP_INTO_VIEW, missing, message(lm, missing, m))
 
 
+# Parts that go missing because the framing cuts them off: BlazePose often still places them
+# inside the picture's edge, with a low visibility.
+_EDGE_PARTS = frozenset({"head", "knees", "feet"})
+
+
 def message(lm: np.ndarray, missing: tuple[str, ...], margin: float) -> str:
     """"feet out of frame — step back" when a missing part lies outside the picture (or was
-    not found), "knees not visible — face the camera" when it is inside but hidden."""
+    not found) or is one the framing cuts off (head, knees, feet); "hands not visible — face
+    the camera" for arms inside the picture but hidden (behind the body in a side view)."""
     if not missing:
         return ""
     ids = [i for part in missing for side in BODY_PARTS[part] for i in side]
@@ -65,7 +71,7 @@ def message(lm: np.ndarray, missing: tuple[str, ...], margin: float) -> str:
         outside = (~np.isfinite(p[:, :2]).all(axis=1) | (p[:, 0] < -margin) | (p[:, 0] > 1 + margin)
                    | (p[:, 1] < -margin) | (p[:, 1] > 1 + margin))
     names = " and ".join(missing) if len(missing) <= 2 else ", ".join(missing[:-1]) + " and " + missing[-1]
-    if outside.any():
+    if outside.any() or _EDGE_PARTS.intersection(missing):
         return f"{names} out of frame — step back"
     return f"{names} not visible — face the camera"
 
