@@ -443,6 +443,22 @@ def test_hovering_near_the_threshold_is_one_rep():
     assert len(reps) == 4
 
 
+def test_a_dip_at_the_top_of_the_first_rep_is_not_two_reps():
+    """Before any rep has shown the range, a dip at the top (a slow curl's pause, the arm
+    easing down a little) is not a touch-and-go valley; later ones are judged against it."""
+    fps = 30
+    up, top, dip, back, down = (np.linspace(a, b, int(d * fps)) for a, b, d in
+                                ((0, 1, 0.6), (1, 1, 0.2), (1, 0.4, 0.4), (0.4, 1, 0.4), (1, 0, 0.7)))
+    first = np.concatenate([np.zeros(30), up, top, dip, back, down, np.zeros(30)])
+    reps, _, _ = run_signal(np.concatenate([first, rep_wave([1.5, 1.5])]), fps=fps)
+    assert len(reps) == 3
+    # touch-and-go reps once the range is known: three reps with no rest in between
+    tng = np.concatenate([rep_wave([1.5]), np.linspace(0, 1, 20), np.linspace(1, 0.3, 20),
+                          np.linspace(0.3, 1, 20), np.linspace(1, 0, 20), np.zeros(30)])
+    reps, _, _ = run_signal(tng, fps=fps)
+    assert len(reps) == 3
+
+
 def test_standing_still_or_swaying_counts_nothing():
     rng = np.random.default_rng(2)
     fps = 30

@@ -759,9 +759,11 @@ class RepCounter:
                 rep = self._finish(t, inside, U, lo, hi, w)
                 if rep is not None:
                     out.append(rep)
-            elif (U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
+            elif (self.count and U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
                   and kmin < len(U) - 1):
-                # Touch-and-go: down by half a range and up again without reaching rest. The
+                # Touch-and-go: down by half a range and up again without reaching rest (once a
+                # rep has shown the range: before, a dip at the top of the first rep, measured
+                # against a range learnt from that rep alone, looks like half of it). The
                 # rep ended at the valley and the next one began there.
                 end = int(inside[kmin])
                 rep = self._finish(float(hist.T[end]), inside[: kmin + 1], U[: kmin + 1], lo, hi, w)
