@@ -137,6 +137,7 @@ def load_config(args) -> Config:
                                "installation; reinstall formcheck, or run on a camera or video "
                                "with --source", EXIT_FATAL)
         o["camera.source"] = str(DEMO_CLIP)
+        o["history.enabled"] = False  # the demonstrator's reps are nobody's history
     return C.apply_overrides(cfg, o)
 
 
@@ -185,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         # A second Ctrl-C while shutting down should still be able to interrupt.
         signal.signal(signum, signal.SIG_DFL)
 
+    def on_hup(_signum, _frame):
+        station.reload()  # systemctl reload: models and personal thresholds, the set goes on
+
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
         return station.run(max_frames=args.max_frames, duration=args.duration)
     finally:

@@ -22,6 +22,8 @@ from ..exercises import EXERCISES
 from ..judging.conditions import ConditionConfig
 from ..judging.judge_config import JudgeConfig
 from ..outputs.gpio import bcm_pin, pin_factory_names, pins_in_use_twice
+from ..outputs.history import HistorySettings
+from ..outputs.speech import SpeechSettings
 from ..pose.landmarks import BACKENDS
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,8 @@ SECTIONS: dict[str, type] = {
     "mqtt": MqttConfig,
     "judge": JudgeConfig,
     "conditions": ConditionConfig,
+    "speech": SpeechSettings,
+    "history": HistorySettings,
     "logging": LoggingConfig,
 }
 
@@ -174,6 +178,8 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     conditions: ConditionConfig = field(default_factory=ConditionConfig)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     path: str | None = field(default=None, compare=False)  # the file it came from
 

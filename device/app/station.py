@@ -43,7 +43,8 @@ class Station:
     built from the config by :meth:`setup`."""
 
     def __init__(self, cfg: Config, *, notifier=None, source=None, estimator=None, judge=None,
-                 outputs=None, pin_factory: Any = None, display_device: Any = None, stream=None):
+                 outputs=None, pin_factory: Any = None, display_device: Any = None, stream=None,
+                 feedback=None):
         from .systemd import Notifier
 
         self.cfg = cfg
@@ -55,6 +56,8 @@ class Station:
         self.pin_factory = pin_factory
         self.display_device = display_device
         self.stream = stream
+        self.feedback = feedback  # speech, rep history, corrections, personal thresholds
+        self.reloads = 0
         self._stop = threading.Event()
         self.stop_reason = ""
         self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -87,11 +90,18 @@ class Station:
             self.judge = build.judge_from_config(cfg, getattr(self.source, "exercise", ""))
         if self.estimator is None and not getattr(self.source, "yields_poses", False):
             self.estimator = build.build_estimator(cfg)
+        if self.feedback is None:
+            from .feedback import PersonalFeedback
+
+            # a single click moves to the next exercise; a double click marks the last rep wrong
+            self.feedback = PersonalFeedback.from_config(cfg, on_single_click=lambda: self._commands.put("next"))
         if self.outputs is None:
-            self.outputs = build.build_outputs(cfg, on_next_exercise=lambda: self._commands.put("next"),
+            self.outputs = build.build_outputs(cfg, on_next_exercise=self.feedback.click,
                                                on_reset=lambda: self._commands.put("reset"),
                                                pin_factory=self.pin_factory, stream=self.stream,
                                                display_device=self.display_device)
+        for out in self.feedback.outputs():
+            self.outputs.add(out)
 
     # ---- control (thread- and signal-safe) ----------------------------------------------
     def stop(self, reason: str = "stop requested") -> None:
@@ -105,10 +115,19 @@ class Station:
     def reset_counts(self) -> None:
         self._commands.put("reset")
 
+    def reload(self) -> None:
+        """Reload the model bundles and the personal thresholds between two frames, keeping the
+        set (SIGHUP, ``systemctl reload formcheck``)."""
+        self._commands.put("reload")
+
     # ---- the loop -----------------------------------------------------------------------
     def run(self, max_frames: int | None = None, duration: float | None = None) -> int:
         """Run until stopped, the input ends, ``max_frames`` frames or ``duration`` seconds."""
         assert self.source is not None and self.judge is not None
+        if self.feedback is None:  # parts injected without setup(): nothing personal
+            from .feedback import PersonalFeedback
+
+            self.feedback = PersonalFeedback()
         cfg = self.cfg
         self.notifier.status(f"starting: {self.source.name}")
         self.source.start()
@@ -147,6 +166,7 @@ class Station:
 
     def _process(self, frame) -> None:
         pose = frame.pose if frame.pose is not None else self._estimate(frame)
+        self.feedback.on_pose(pose.t, pose.landmarks)
         self.frames += 1
         self._period_frames += 1
         try:
@@ -169,6 +189,7 @@ class Station:
 
     def _emit(self, events, frame=None) -> None:
         for e in events or ():
+            e = self.feedback.process(e)
             if isinstance(e, RepEvent):
                 self.good, self.bad = e.good, e.bad
                 if frame is not None:
@@ -182,12 +203,36 @@ class Station:
                 cmd = self._commands.get_nowait()
             except queue.Empty:
                 return
+            if cmd == "reload":
+                self._reload()
+                continue
             try:
                 events = self.judge.next_exercise() if cmd == "next" else self.judge.reset()
             except Exception as e:
                 self.judge_fail(e)
                 continue
             self._emit(events)
+
+    def _reload(self) -> None:
+        """Bundles from ``models.dir`` into the judge and the personal thresholds, told to
+        systemd as RELOADING=1 ... READY=1. A failed reload keeps what runs."""
+        self.notifier.reloading("reloading models and personal thresholds")
+        t0 = time.monotonic()
+        problems = []
+        use = getattr(self.judge, "use_models", None)
+        if callable(use):
+            try:
+                bundles = build.choose_models(build.load_models(self.cfg), self.cfg.station.window_mode)
+                use(build.build_classifiers(bundles, self.cfg.station.threads))
+            except Exception as e:
+                problems.append(f"models not reloaded ({e})")
+        if not self.feedback.reload():
+            problems.append("personal thresholds not reloaded")
+        self.reloads += 1
+        status = "; ".join(problems) if problems else "reloaded"
+        (log.warning if problems else log.info)("reload %d: %s (%.2f s); the set goes on", self.reloads, status,
+                                                time.monotonic() - t0)
+        self.notifier.ready(status if problems else f"running: {self.source.name} (reloaded)")
 
     def _ready(self, have_frame: bool) -> None:
         self.ready_at = time.monotonic()
@@ -242,6 +287,7 @@ class Station:
     def _shutdown(self) -> None:
         """Release everything, each step independent of the others' failures."""
         for what, fn in (("source", getattr(self.source, "close", None)),
+                         ("button gestures", getattr(self.feedback, "close", None)),
                          ("outputs", getattr(self.outputs, "close", None)),
                          ("pose estimator", getattr(self.estimator, "close", None))):
             if fn is None:

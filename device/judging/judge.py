@@ -76,6 +76,22 @@ class Judge:
         self._activate(0.0)
         self._clear_counts(0.0)
 
+    def use_models(self, models: ModelSet | Iterable[Predictor]) -> None:
+        """Swap in reloaded models, keeping the exercise, the set's counts, the rep counter (a
+        rep in progress is still counted) and the pose history."""
+        self.models = models if isinstance(models, ModelSet) else ModelSet.from_predictors(models)
+        self.bank.models = self.models
+        rec = self.models.recogniser
+        if rec is None:
+            self.recogniser = None
+        elif self.recogniser is None or list(self.recogniser.labels) != list(rec.bundle.labels):
+            self.recogniser = Recogniser(rec.bundle.labels, self.config)
+        self._rec_stream = None
+        counter = self._counter
+        self._activate(self._t_or_zero())
+        if counter is not None and self.exercise:
+            self._counter = counter
+
     @property
     def state(self) -> str | None:
         """The announced person state."""
