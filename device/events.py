@@ -66,7 +66,11 @@ class RepEvent(Event):
 class StateEvent(Event):
     kind: ClassVar[str] = "state"
     state: str = NO_PERSON
-    previous: str | None = None
+    previous: str | None = None  # the previously announced state (may equal ``state``)
+    # body parts the exercise needs that are out of view, and what a person is told about them
+    # ("feet out of frame — step back"); reps are counted while tracking all the same
+    missing: list[str] = field(default_factory=list)
+    message: str = ""
 
 
 @dataclass

@@ -46,6 +46,7 @@ class ScreenView:
     cues: tuple[str, ...] = ()
     state: str = NO_PERSON
     setup: str = ""  # while the setup page is open: its PIN and address, shown above all else
+    notice: str = ""  # what is out of view ("feet out of frame — step back")
 
 
 @dataclass
@@ -113,10 +114,11 @@ def _bottom_lines(view: ScreenView, font: Any, width: int, max_lines: int) -> li
     if view.setup:
         return _fit(_wrap(view.setup, font, width), font, width, max_lines)
     if view.state != TRACKING:
-        msg = STATE_TEXT.get(view.state, view.state.replace("_", " "))
+        msg = view.notice or STATE_TEXT.get(view.state, view.state.replace("_", " "))
         return _fit(_wrap(msg, font, width), font, width, max_lines)
-    if view.last is None:
-        return ["Ready" if not view.rep else "No verdict"]
+    if view.last is None:  # (reps are counted while a part is out of view: say so)
+        return _fit(_wrap(view.notice, font, width), font, width, max_lines) if view.notice else \
+            ["Ready" if not view.rep else "No verdict"]
     if view.last:
         return ["OK - good rep"]
     # The first failed condition's cue only: two lines of 20 characters is all there is.
@@ -280,7 +282,8 @@ class Display:
             v = replace(v, exercise=event.exercise or v.exercise, good=event.good, bad=event.bad,
                         rep=event.rep, last=event.correct, cues=tuple(event.cues) if event.correct is False else ())
         elif isinstance(event, StateEvent):
-            v = replace(v, state=event.state)
+            # (the small fonts may lack the dash)
+            v = replace(v, state=event.state, notice=event.message.replace("—", "-"))
         elif isinstance(event, ExerciseEvent):
             v = replace(v, exercise=event.exercise)
         elif isinstance(event, ResetEvent):

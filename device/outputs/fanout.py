@@ -346,7 +346,8 @@ def format_event(event: Event) -> str:
         return head + f"FIX{score}: {cues}" + counts
     if isinstance(event, StateEvent):
         prev = f"{event.previous.replace('_', ' ')} -> " if event.previous else ""
-        return f"state: {prev}{event.state.replace('_', ' ')}"
+        note = f" — {event.message}" if event.message else ""
+        return f"state: {prev}{event.state.replace('_', ' ')}{note}"
     if isinstance(event, ExerciseEvent):
         conf = f", {event.confidence:.2f}" if event.confidence is not None else ""
         return f"exercise: {_title(event.exercise)} ({event.source}{conf})"
