@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..events import NO_PERSON, Event, ExerciseEvent, RepEvent, ResetEvent
-from ..exercises import EXERCISE_IDS, EXERCISES, ROM
+from ..exercises import EXERCISE_IDS, EXERCISES, ROM, cue_for
 from ..pose.landmarks import Pose
 from .conditions import ConditionConfig, ConditionVerdict, judge_conditions
 from .judge_config import JudgeConfig
@@ -262,7 +262,7 @@ class Judge:
                 # rep fails when either does. Where the measure exists but this view cannot see the
                 # range, rom stays unjudged: the typical range of another view is no yardstick.
                 depth = ConditionVerdict(key=ROM, judged=True, holds=bool(rep.full), value=float(rep.depth),
-                                         threshold=cfg.reps.full_depth, source=DEPTH, cue=_cue(ex, ROM))
+                                         threshold=cfg.reps.full_depth, source=DEPTH, cue=cue_for(ex, ROM))
                 judged_rom = any(c.key == ROM and c.judged for c in conditions)
                 conditions = ([*conditions, depth] if judged_rom
                               else [depth if c.key == ROM else c for c in conditions])
@@ -300,12 +300,12 @@ class Judge:
         records = [condition_fields(c) for c in m.bundle.conditions]
         p = self._rep_probs(m, rep)
         if p is None:
-            return [ConditionVerdict(key=k, judged=False, holds=None, source=MODEL, cue=cue or _cue(ex, k),
+            return [ConditionVerdict(key=k, judged=False, holds=None, source=MODEL, cue=cue or cue_for(ex, k),
                                      reason="no model verdict: too few valid frames, or the model failed")
                     for k, cue in records]
         thr = self.config.condition_threshold or float(m.bundle.threshold)
         return [ConditionVerdict(key=k, judged=True, holds=bool(pk >= thr), p=float(pk), threshold=thr,
-                                 source=MODEL, cue=cue or _cue(ex, k))
+                                 source=MODEL, cue=cue or cue_for(ex, k))
                 for (k, cue), pk in zip(records, p, strict=False)]
 
     def _rep_probs(self, m: Predictor, rep: Rep) -> np.ndarray | None:
@@ -433,9 +433,3 @@ def merge_conditions(exercise: str, measured: list[ConditionVerdict],
             out.append(replace(base, reason="; ".join(dict.fromkeys(reasons))))
     return out
 
-
-def _cue(exercise: str, key: str) -> str:
-    try:
-        return EXERCISES[exercise].cue(key)
-    except KeyError:
-        return key

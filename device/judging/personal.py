@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..events import Event, ExerciseEvent, RepEvent, ResetEvent
-from ..exercises import EXERCISES, ROM
+from ..exercises import EXERCISES, ROM, cue_for
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def apply_thresholds(event: RepEvent, thresholds: dict[str, float]) -> RepEvent:
         for c in new_records:
             if c.get("judged") and c.get("holds") is False and c["key"] not in failed:
                 failed.append(c["key"])
-                cue_of[c["key"]] = c.get("cue") or _cue(event.exercise, c["key"])
+                cue_of[c["key"]] = c.get("cue") or cue_for(event.exercise, c["key"])
     else:
         new_records = None
         failed = list(event.failed)
@@ -112,7 +112,7 @@ def apply_thresholds(event: RepEvent, thresholds: dict[str, float]) -> RepEvent:
                 failed.remove(key)
     if failed == list(event.failed):
         return event
-    cues = [cue_of.get(k) or _cue(event.exercise, k) for k in failed]
+    cues = [cue_of.get(k) or cue_for(event.exercise, k) for k in failed]
     # an incorrect verdict no condition explains came from the form model: it stands
     form_failed = event.probs.get("correct", 1.0) < 0.5 or (event.correct is False and not event.failed)
     out = replace(event, failed=failed, cues=cues, correct=not failed and not form_failed)
@@ -120,12 +120,6 @@ def apply_thresholds(event: RepEvent, thresholds: dict[str, float]) -> RepEvent:
         out.conditions = new_records
     return out
 
-
-def _cue(exercise: str, key: str) -> str:
-    try:
-        return EXERCISES[exercise].cue(key)
-    except KeyError:
-        return key
 
 
 class Personaliser:
