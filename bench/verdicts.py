@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.device.judging.bundle import load_bundles, load_default_bundles
 from formcheck.device.events import RepEvent
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, ROM
+from formcheck.device.judging.bundle import load_bundles, load_default_bundles
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.pose.landmarks import Pose
 from formcheck.device.sequences import iter_dataset
@@ -40,7 +40,7 @@ POLICIES = [("conditions", 0.5), ("conditions", 0.35), ("conditions", 0.25),
 
 
 def make_data(out: Path, clips: int, seed: int) -> Path:
-    from formcheck.train.synth_cli import main as synth
+    from formcheck.train.synth.cli import main as synth
 
     synth(["-o", str(out), "--clips-per-exercise", str(clips), "--idle-clips", "0", "--seed", str(seed),
            "--no-progress"])

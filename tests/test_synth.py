@@ -13,8 +13,8 @@ from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
 from formcheck.device.judging.features import FeatureSpec, aspect_corrected, joint_angles, sequence_features
 from formcheck.device.sequences import iter_dataset, read_sequences
 from formcheck.train import synth
-from formcheck.train.synth_cli import main as cli_main
-from formcheck.train.synth_render import render_gif, render_strip
+from formcheck.train.synth.cli import main as cli_main
+from formcheck.train.synth.render import render_gif, render_strip
 
 L_SH, R_SH, L_EL, R_EL, L_WR, R_WR = 11, 12, 13, 14, 15, 16
 L_HIP, R_HIP, L_KN, R_KN, L_AN, R_AN, L_HEEL, R_HEEL, L_FT, R_FT = 23, 24, 25, 26, 27, 28, 29, 30, 31, 32
@@ -496,7 +496,7 @@ def test_cli_generates_renders_and_rejects_bad_input(tmp_path, capsys):
 
 @pytest.mark.shared_data
 def test_realism_report_on_the_real_curl_clip(videos_dir, tmp_path):
-    from formcheck.train.synth_report import build_report
+    from formcheck.train.synth.report import build_report
 
     src = videos_dir / "barbell_curl_side.mp4"
     if not src.exists():

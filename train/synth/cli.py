@@ -108,7 +108,7 @@ def resolve_render(what: str, seed: int, view: str | None, clean: bool, sequence
     """The sequences ``--render WHAT`` means (see the epilog)."""
     from formcheck.device.sequences import read_sequences
 
-    from . import synth
+    from .. import synth
 
     p = Path(what)
     if p.suffix == ".npz":
@@ -149,10 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"formcheck-synth: error: {msg}", file=sys.stderr)
         return 2
 
-    from . import synth
+    from .. import synth
 
     if args.report:
-        from .synth_report import DEFAULT_CACHE, build_report
+        from .report import DEFAULT_CACHE, build_report
 
         videos = Path(args.videos) if args.videos else Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
         if not videos.is_dir():
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         return usage("-o/--out is required (a dataset folder, or the image file for --render)")
 
     if args.render:
-        from .synth_render import render
+        from .render import render
 
         out = Path(args.out)
         if out.suffix.lower() not in (".png", ".gif", ".jpg", ".jpeg", ".webp"):
