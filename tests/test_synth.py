@@ -294,6 +294,49 @@ def test_same_seed_same_clip_other_index_other_clip():
     assert not np.array_equal(a.sequences[0].landmarks[:10], c.sequences[0].landmarks[:10], equal_nan=True)
 
 
+# Clips of generator v3 recorded before the generator was split into modules (seed 7, index 0,
+# default noise): frames, view, first reps, lost frames, sums of x, y, z and visibility. A
+# refactor must reproduce them; a deliberate change to a program re-records its rows and bumps
+# GENERATOR_VERSION. Sums, not bytes, so a platform's last-ulp differences do not fail it.
+PINNED = {
+    "squat": (340, "front", [(0, 43), (55, 96), (108, 150)], 0, (5518.37926, 5924.9733, -1017.6749, 10460.5072)),
+    "deadlift": (377, "front", [(68, 176), (207, 334)], 0, (5406.5967, 5489.96415, -2651.10011, 11645.6556)),
+    "side_lunge": (333, "right-45", [(16, 52), (57, 91), (95, 127)], 0,
+                   (5690.45988, 5378.52167, -2607.41655, 9325.87145)),
+    "leg_raise": (786, "right-45", [(34, 126), (141, 225), (239, 327)], 4,
+                  (13221.561, 13689.5249, 694.637588, 20736.186)),
+    IDLE: (460, "right-45", [], 0, (7240.27635, 6328.86135, -1256.35801, 13389.9625)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PINNED))
+def test_generator_reproduces_the_recorded_clips(kind):
+    s = synth.make_clip(synth.ClipSpec(kind, seed=7, index=0)).sequences[0]
+    n, view, reps, lost, sums = PINNED[kind]
+    lm = s.landmarks.astype(np.float64)
+    assert (len(s.t), s.view, [tuple(r) for r in s.reps[:3]]) == (n, view, reps)
+    assert int(np.isnan(lm[:, 0, 0]).sum()) == lost
+    assert np.allclose([np.nansum(lm[..., j]) for j in range(4)], sums, rtol=1e-6, atol=1e-3)
+
+
+def test_estimator_smooths_with_the_device_filter_in_float64():
+    """The generator's mediapipe smoothing is the device's One-Euro filter, run in float64: it
+    agrees with the device's own float32 arithmetic to float32 precision."""
+    from formcheck.device.pose.smoothing import OneEuroFilter, OneEuroParams
+    from formcheck.train.synth.estimator_model import one_euro
+
+    rng = np.random.default_rng(0)
+    t = np.cumsum(rng.uniform(0.03, 0.04, 200))
+    X = np.cumsum(rng.normal(0, 3, (200, 6)), 0) + 500
+    obj = np.full(200, 250.0)
+    out = one_euro(X, t, obj, min_cutoff=0.05, beta=80.0)
+    f32 = OneEuroFilter(OneEuroParams(0.05, 80.0, 1.0))
+    ref = np.stack([f32.apply(X[i], t[i], 1 / 250.0) for i in range(200)])
+    assert out.dtype == np.float64
+    assert np.allclose(out, ref, rtol=0, atol=0.01)  # pixels
+    assert np.abs(np.diff(out, axis=0)).mean() < np.abs(np.diff(X, axis=0)).mean()  # it smooths
+
+
 def test_dataset_is_identical_whatever_the_worker_count(tmp_path):
     cfg = synth.SynthConfig(exercises=("squat", "knee_up", IDLE), clips_per_exercise=2, seed=11)
     s1 = synth.generate_dataset(tmp_path / "serial", cfg, workers=1, progress=False)

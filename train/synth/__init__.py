@@ -12,7 +12,7 @@ from .body import DEFAULT_BODIES, Body, body_pool, sample_body
 from .camera import AIHUB_VIEWS, ALL_VIEWS, EXTRA_VIEWS, Camera, nearest_view, project, sample_camera
 from .clip import GENERATOR_VERSION, Clip, ClipSpec, clip_id, make_clip
 from .dataset import SynthConfig, generate_dataset
-from .estimator import EstimatorModel, estimator, occlusion, plate_occlusion
+from .estimator_model import EstimatorModel, estimator, occlusion, plate_occlusion
 from .labels import (
     CORRECT_MAX,
     FAULT_MIN,

@@ -11,7 +11,7 @@ from formcheck.device.sequences import LandmarkSequence
 
 from .body import Body, body_pool
 from .camera import FPS_CHOICES, sample_camera
-from .estimator import EstimatorModel, estimator
+from .estimator_model import EstimatorModel, estimator
 from .labels import FAULT_THRESHOLD, KINDS, LYING, condition_keys, normalise_severities, sample_severities
 from .maths import named_stream, weighted_choice
 from .programs import PROGRAMS, prog_idle

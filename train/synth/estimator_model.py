@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from formcheck.device.pose.landmarks import NUM_LANDMARKS
+from formcheck.device.pose.smoothing import LowPassFilter, OneEuroFilter, OneEuroParams
 
 from .camera import Camera, project
 from .maths import smooth_noise, unit
@@ -255,29 +256,15 @@ def _lowpass(v, alpha: float):
     """Exponential smoothing with a fixed per-frame weight (mediapipe's visibility filter)."""
     if alpha >= 1.0:
         return v
-    out = v.copy()
-    for i in range(1, len(v)):
-        out[i] = out[i - 1] + alpha * (v[i] - out[i - 1])
-    return out
+    f = LowPassFilter(alpha, dtype=np.float64)
+    return np.stack([f.apply(row) for row in v])
 
 
 def one_euro(X, t, object_scale, min_cutoff=0.05, beta=80.0, derivate_cutoff=1.0):
-    """mediapipe's landmark smoothing (OneEuroFilter in LandmarksSmoothingCalculator): values in
-    pixels, speeds measured in object sizes per second, so still points are smoothed hard and
-    fast ones pass through. ``X (T, N)``, ``object_scale (T,)`` in pixels."""
+    """mediapipe's landmark smoothing (the device's One-Euro filter) over a whole clip: values
+    in pixels, speeds in object sizes per second, so still points are smoothed hard and fast
+    ones pass through. ``X (T, N)``, ``object_scale (T,)`` in pixels."""
+    f = OneEuroFilter(OneEuroParams(min_cutoff, beta, derivate_cutoff), dtype=np.float64,
+                      microsecond_timestamps=False)
     X = np.asarray(X, dtype=np.float64)
-    out = np.empty_like(X)
-    out[0] = X[0]
-    dx = np.zeros(X.shape[1])
-    prev_raw = X[0]
-    for i in range(1, len(X)):
-        dt = max(t[i] - t[i - 1], 1e-3)
-        scale = 1.0 / max(object_scale[i], 1e-6)
-        dval = (X[i] - prev_raw) * scale / dt
-        a_d = 1.0 / (1.0 + 1.0 / (2 * np.pi * derivate_cutoff * dt))
-        dx = dx + a_d * (dval - dx)
-        cutoff = min_cutoff + beta * np.abs(dx)
-        a = 1.0 / (1.0 + 1.0 / (2 * np.pi * cutoff * dt))
-        out[i] = out[i - 1] + a * (X[i] - out[i - 1])
-        prev_raw = X[i]
-    return out
+    return np.stack([f.apply(X[i], float(t[i]), 1.0 / max(float(object_scale[i]), 1e-6)) for i in range(len(X))])
