@@ -37,8 +37,8 @@ import numpy as np
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
 from formcheck.device.judging.features import FeatureSpec, mirror_features, sequence_features
-from formcheck.device.sequences import LandmarkSequence, iter_dataset
 from formcheck.device.judging.windows import rep_window, sliding_windows
+from formcheck.device.sequences import LandmarkSequence, iter_dataset
 
 log = logging.getLogger(__name__)
 
