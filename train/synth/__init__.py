@@ -22,6 +22,7 @@ from .labels import (
     ROM_EQUIVALENT,
     ROM_IMPLIES,
     SIDED,
+    UNJUDGED,
     condition_keys,
     normalise_severities,
     sample_severities,
@@ -31,7 +32,7 @@ from .skeleton import Motion, Skeleton, build_skeleton
 
 __all__ = [
     "AIHUB_VIEWS", "ALL_VIEWS", "CORRECT_MAX", "DEFAULT_BODIES", "EXTRA_VIEWS", "FAULT_MIN", "FAULT_THRESHOLD",
-    "GENERATOR_VERSION", "KINDS", "LYING", "PROGRAMS", "ROM_EQUIVALENT", "ROM_IMPLIES", "SIDED", "Body", "Camera",
+    "GENERATOR_VERSION", "KINDS", "LYING", "PROGRAMS", "ROM_EQUIVALENT", "ROM_IMPLIES", "SIDED", "UNJUDGED", "Body", "Camera",
     "Clip", "ClipSpec", "EstimatorModel", "Motion", "Skeleton", "SynthConfig", "body_pool", "build_skeleton",
     "clip_id", "condition_keys", "estimator", "generate_dataset", "make_clip", "nearest_view", "normalise_severities",
     "occlusion", "plate_occlusion", "project", "sample_body", "sample_camera", "sample_severities",

@@ -6,20 +6,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from formcheck.device.exercises import EXERCISES, IDLE
+from formcheck.device.exercises import EXERCISES
 from formcheck.device.sequences import LandmarkSequence
 
 from .body import Body, body_pool
 from .camera import FPS_CHOICES, sample_camera
 from .estimator_model import EstimatorModel, estimator
-from .labels import FAULT_THRESHOLD, KINDS, LYING, condition_keys, normalise_severities, sample_severities
+from .labels import (
+    FAULT_THRESHOLD,
+    KINDS,
+    LYING,
+    UNJUDGED,
+    condition_keys,
+    normalise_severities,
+    sample_severities,
+)
 from .maths import named_stream, weighted_choice
-from .programs import PROGRAMS, prog_idle
+from .programs import PROGRAMS
 from .programs.common import ClipContext
 from .schedule import Schedule, rep_frames
 from .skeleton import Motion, Skeleton, build_skeleton
 
-GENERATOR_VERSION = 3  # 2: upright squat variants, barbell plates; 3: side lunges: knee out over the foot, head free
+GENERATOR_VERSION = 4  # 2: upright squat variants, barbell plates; 3: side lunges: knee out over the foot, head free;
+# 4: seated/dumbbell presses, alternating curls, deadlifts from the floor, pelvis-lift leg raises, knee-ups
+# with hands behind the head, the "other" class
 
 
 @dataclass
@@ -41,6 +51,7 @@ class ClipSpec:
     dropouts: bool = True
     views_per_clip: int = 1
     p_correct: float = 0.3
+    variants: dict[str, str] | None = None  # fix program choices, e.g. {"posture": "seated"}
 
 
 @dataclass
@@ -69,7 +80,7 @@ def make_clip(spec: ClipSpec, bodies: list[Body] | None = None) -> Clip:
         body = pool[int(r_meta.integers(0, len(pool)))]
     fps = float(spec.fps) if spec.fps else float(weighted_choice(r_meta, FPS_CHOICES))
     drop = r_meta.uniform(0.0, 0.08) if (fps <= 15 and r_meta.random() < 0.5) else 0.0
-    if spec.kind == IDLE:
+    if spec.kind in UNJUDGED:
         sev = {}
     elif spec.severity is not None:
         sev = {k: float(spec.severity.get(k, 0.0)) for k in condition_keys(spec.kind)}
@@ -82,18 +93,22 @@ def make_clip(spec: ClipSpec, bodies: list[Body] | None = None) -> Clip:
         sev = normalise_severities(spec.kind, {k: (0.7 if k in spec.faults else 0.0) for k in keys})
     else:
         sev = sample_severities(named_stream(ss, "conditions"), spec.kind, spec.p_correct)
-    ctx = ClipContext(spec.kind, body, sev, ss, fps, drop)
-    prog = prog_idle if spec.kind == IDLE else PROGRAMS[spec.kind]
-    m, sch = prog(ctx)
+    ctx = ClipContext(spec.kind, body, sev, ss, fps, drop, forced=dict(spec.variants or {}))
+    m, sch = PROGRAMS[spec.kind](ctx)
+    unknown = sorted(set(ctx.forced) - ctx.picked)
+    if unknown:
+        raise ValueError(f"variants: {spec.kind} has no choice {unknown[0]!r} that can be fixed")
     sk = build_skeleton(body, m)
     cid = clip_id(spec.kind, spec.seed, spec.index)
     reps = rep_frames(m.t, sch.reps)
     active = [[int(np.searchsorted(m.t, a0)), int(np.searchsorted(m.t, a1, side="right")) - 1] for a0, a1 in sch.active]
     seqs = []
-    lying = spec.kind in LYING or ctx.variant.get("behaviour") == "lying"
+    lying = spec.kind in LYING or ctx.variant.get("behaviour") == "lying" or bool(ctx.variant.get("lying"))
     # a loaded barbell: big plates most of the time (a curl bar often carries small ones)
     p_plates = {"deadlift": 0.75, "overhead_press": 0.6, "barbell_curl": 0.3,
                 "squat": 0.7 if ctx.variant.get("bar") in ("high", "low", "front") else 0.0}.get(spec.kind, 0.0)
+    if ctx.variant.get("implement") == "dumbbell":
+        p_plates = 0.0
     plates = bool(named_stream(ss, "plates").random() < p_plates)
     ctx.variant["plates"] = plates
     for v in range(max(1, spec.views_per_clip)):
@@ -104,7 +119,7 @@ def make_clip(spec: ClipSpec, bodies: list[Body] | None = None) -> Clip:
         em = EstimatorModel(spec.noise, spec.swaps, spec.dropouts)
         lm, events = estimator(named_stream(ss, f"estimator{v}"), sk, cam, m.t, em, lying=lying,
                                plates_rng=named_stream(ss, f"plates{v}") if plates else None)
-        if spec.kind == IDLE:
+        if spec.kind in UNJUDGED:
             conds, vals, correct = [], [], None
         else:
             ex = EXERCISES[spec.kind]
@@ -115,7 +130,7 @@ def make_clip(spec: ClipSpec, bodies: list[Body] | None = None) -> Clip:
         seqs.append(LandmarkSequence(
             id=f"{cid}-v{v}", t=m.t, landmarks=lm, exercise=spec.kind, conditions=conds,
             condition_values=vals, correct=correct,
-            label=("idle" if spec.kind == IDLE else "correct" if correct else ",".join(failed)),
+            label=(spec.kind if spec.kind in UNJUDGED else "correct" if correct else ",".join(failed)),
             source=f"formcheck-synth v{GENERATOR_VERSION} seed={spec.seed} index={spec.index}",
             origin="synthetic", view=cam.view, group=cid, subject=body.id, image_size=cam.image_size,
             fps=fps, reps=reps,

@@ -16,7 +16,7 @@ from formcheck.device.sequences import write_manifest, write_sequences
 
 from .body import DEFAULT_BODIES, body_pool
 from .clip import GENERATOR_VERSION, ClipSpec, clip_id, make_clip
-from .labels import KINDS, condition_keys
+from .labels import KINDS, OTHER, UNJUDGED, condition_keys
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ class SynthConfig:
     exercises: tuple[str, ...] = EXERCISE_IDS
     clips_per_exercise: int = 100
     idle_clips: int | None = None  # default: same as clips_per_exercise; 0 for none
+    other_clips: int | None = None  # ``other`` movements (when listed in exercises); default as idle
     seed: int = 0
     views_per_clip: int = 1
     p_correct: float = 0.3
@@ -33,7 +34,7 @@ class SynthConfig:
     bodies: int | None = None  # size of the body pool (default DEFAULT_BODIES)
 
     def __post_init__(self):
-        bad = [e for e in self.exercises if e not in EXERCISE_IDS and e != IDLE]
+        bad = [e for e in self.exercises if e not in KINDS]
         if bad:
             raise ValueError(f"exercises: unknown {', '.join(bad)}; known: {', '.join(KINDS)}")
         if self.clips_per_exercise < 0:
@@ -44,11 +45,11 @@ class SynthConfig:
             raise ValueError("views_per_clip must be >= 1")
 
     def tasks(self) -> list[tuple[str, int]]:
-        kinds = [e for e in self.exercises if e != IDLE]
+        kinds = [e for e in self.exercises if e not in UNJUDGED]
         out = [(k, i) for k in kinds for i in range(self.clips_per_exercise)]
-        if IDLE in self.exercises:
-            n_idle = self.clips_per_exercise if self.idle_clips is None else self.idle_clips
-            out += [(IDLE, i) for i in range(n_idle)]
+        for kind, n in ((IDLE, self.idle_clips), (OTHER, self.other_clips)):
+            if kind in self.exercises:
+                out += [(kind, i) for i in range(self.clips_per_exercise if n is None else n)]
         return out
 
     def pool_size(self) -> int:
@@ -79,7 +80,7 @@ def _run_task(task: tuple[str, int]) -> dict:
         return {"kind": kind, "error": f"{type(e).__name__}: {e}"}
     write_sequences(path, clip.sequences)
     s = clip.sequences[0]
-    keys = condition_keys(kind) if kind != IDLE else []
+    keys = condition_keys(kind) if kind not in UNJUDGED else []
     return {"kind": kind, "frames": int(sum(len(q.t) for q in clip.sequences)), "correct": s.correct,
             "failed": [k for k, v in zip(keys, s.condition_values, strict=True) if v is False],
             "reps": len(s.reps), "views": [q.view for q in clip.sequences]}
@@ -126,7 +127,7 @@ def generate_dataset(out_dir, cfg: SynthConfig, workers: int = 1, progress: bool
     per_kind = Counter(r["kind"] for r in made)
     fails: dict[str, Counter] = {}
     for r in made:
-        if r["kind"] != IDLE:
+        if r["kind"] not in UNJUDGED:
             fails.setdefault(r["kind"], Counter()).update(r["failed"])
     summary = {
         "origin": "synthetic",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
 
+from ..data import OTHER
+
 # Severity scale of a condition: below FAULT_THRESHOLD the condition holds (natural variation),
 # faults are sampled from FAULT_MIN..1 (the small gap keeps labels learnable, mild faults keep
 # them from being trivially separable once camera noise is added).
@@ -12,7 +14,9 @@ FAULT_MIN = 0.3
 CORRECT_MAX = 0.2
 
 
-KINDS: tuple[str, ...] = (*EXERCISE_IDS, IDLE)
+# ``other``: repeated movements that are none of the nine (labelled, no conditions)
+KINDS: tuple[str, ...] = (*EXERCISE_IDS, IDLE, OTHER)
+UNJUDGED = (IDLE, OTHER)  # kinds without conditions
 
 # Exercises whose motion is alternating/one-sided by nature (a rep has a side).
 SIDED = ("knee_up", "side_crunch", "side_lunge")

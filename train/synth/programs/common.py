@@ -23,12 +23,27 @@ class ClipContext:
     fps: float
     drop_rate: float
     variant: dict = field(default_factory=dict)  # program choices (reported in extra)
+    forced: dict = field(default_factory=dict)  # choices the caller fixed (ClipSpec.variants)
+    picked: set = field(default_factory=set)  # the choices made through pick() (the fixable ones)
 
     def rng(self, name: str) -> np.random.Generator:
         return named_stream(self.ss, name)
 
     def sev(self, key: str) -> float:
         return float(self.severity.get(key, 0.0))
+
+    def pick(self, name: str, options: list[str], weights=None) -> str:
+        """A program choice (seated or standing, ...) from its own stream, so adding a choice
+        changes no other draw; ``forced[name]`` overrides the draw (tests, renders)."""
+        w = np.ones(len(options)) if weights is None else np.asarray(weights, float)
+        v = str(self.rng("variant:" + name).choice(options, p=w / w.sum()))
+        if name in self.forced:
+            v = str(self.forced[name])
+            if v not in options:
+                raise ValueError(f"variant {name}={v!r}: choose one of {', '.join(options)}")
+        self.variant[name] = v
+        self.picked.add(name)
+        return v
 
     def fault_rng(self, key: str) -> np.random.Generator:
         return named_stream(self.ss, "fault:" + key)

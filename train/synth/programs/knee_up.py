@@ -57,9 +57,18 @@ def prog_knee_up(ctx: ClipContext) -> tuple[Motion, Schedule]:
     m["root"] = root
     # arms
     arms = str(rng.choice(["hips", "run", "front", "hang"], p=[0.3, 0.3, 0.25, 0.15]))
+    # hands behind the head, as in a side crunch (the knee comes up in front, not to the side):
+    # its own stream, so the other arm styles are drawn as before
+    if ctx.pick("hands_behind_head", ["no", "yes"], [0.8, 0.2]) == "yes":
+        arms = "head"
     ctx.variant["arms"] = arms
     for s, sg in (("l", 1), ("r", -1)):
-        if arms == "hips":
+        if arms == "head":
+            m.arm_ik[s] = True
+            m[f"{s}_hand_local"] = np.tile([sg * 0.045 * H, 0.135 * H, -0.035 * H], (m.T, 1))
+            m[f"{s}_pole_local"] = np.tile([sg * 1.0, 0.3, -0.3], (m.T, 1))
+            m[f"{s}_pron"] = 90 * DEG
+        elif arms == "hips":
             m.arm_ik[s] = True
             m[f"{s}_hand_local"] = np.tile([sg * 0.13 * H, -0.27 * H, 0.0], (m.T, 1))
             m[f"{s}_pole_local"] = np.tile([sg * 1.0, 0.0, -0.3], (m.T, 1))

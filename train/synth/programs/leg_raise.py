@@ -49,6 +49,19 @@ def prog_leg_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
     rom = 1.0 - 0.5 * ctx.sev(ROM)  # legs short of vertical: 0.85..0.5
     peak = rng.uniform(82, 98) * DEG * rom
     rest = rng.uniform(6, 20) * DEG
+    # the pelvis-lift variant (a reverse crunch): the legs swing between part-way down and
+    # vertical, and at the top the pelvis curls up off the floor with the legs near vertical.
+    # The pelvis leaving the floor is what "lower back down" forbids: labelled so.
+    if ctx.pick("style", ["classic", "pelvis_lift"], [0.7, 0.3]) == "pelvis_lift":
+        pl = ctx.rng("pelvis_lift")
+        ctx.severity["lower_back_down"] = max(ctx.sev("lower_back_down"), pl.uniform(0.5, 1.0))
+        rest = pl.uniform(40, 85) * DEG * rom
+        peak = pl.uniform(92, 112) * DEG * rom  # past vertical: the knees come over the hips
+        up = np.clip((np.clip(a, 0, 1) - 0.4) / 0.6, 0, 1) ** 1.5
+        root_y = lie_h + in_set * pl.uniform(0.05, 0.1) * H * up * rom
+        m["root"] = np.stack([np.zeros(m.T), root_y, np.zeros(m.T)], -1)
+        m["pitch"] = np.full(m.T, -90 * DEG)
+        m["lumbar_flex"] = np.zeros(m.T)
     bounce = np.zeros(m.T)
     for r in sch.reps:
         bounce += bump(t, r.end + 0.08, 0.3)
