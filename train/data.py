@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
+from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, OTHER
 from formcheck.device.judging.features import FeatureSpec, mirror_features, sequence_features
 from formcheck.device.judging.windows import rep_window, sliding_windows
 from formcheck.device.sequences import LandmarkSequence, iter_dataset
@@ -46,9 +46,8 @@ TASKS = ("form", "conditions", "exercise")
 SPLITS = ("grouped", "random-window")
 GROUP_BY = ("group", "subject")
 EXERCISE_LABELS: tuple[str, ...] = (*EXERCISE_IDS, IDLE)
-# Repeated movements that are none of the nine: a recogniser trained on data that has them
-# gets this extra output (the station counts them without a verdict).
-OTHER = "other"
+# Repeated movements that are none of the nine (OTHER): a recogniser trained on data that has
+# them gets this extra output (the station counts them without a verdict).
 PAPER_RATIOS = (0.8, 0.1, 0.1)
 
 

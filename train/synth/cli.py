@@ -13,9 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from formcheck.device.exercises import EXERCISE_IDS, IDLE
-
-from ..data import OTHER
+from formcheck.device.exercises import EXERCISE_IDS, IDLE, OTHER
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
-
-from ..data import OTHER
+from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, OTHER, ROM
 
 # Severity scale of a condition: below FAULT_THRESHOLD the condition holds (natural variation),
 # faults are sampled from FAULT_MIN..1 (the small gap keeps labels learnable, mild faults keep
