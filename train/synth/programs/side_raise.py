@@ -30,8 +30,8 @@ def prog_side_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
     rom = 1.0 - 0.55 * ctx.sev(ROM)  # raise to shoulder height: 0.83..0.45 of it
     abd0 = rng.uniform(6, 18) * DEG
     abd_peak = rng.uniform(80, 100) * DEG
-    plane = rng.uniform(8, 30) * DEG
-    el0 = rng.uniform(8, 25) * DEG
+    plane = rng.uniform(8, 42) * DEG  # up to the scapular plane, where many real side raises travel
+    el0 = rng.uniform(8, 32) * DEG
     s_el = ctx.sev("elbow_angle_fixed")
     v_el = fault_variant(ctx, "elbow_angle_fixed", [("bend", 0.75), ("straighten", 0.25)])
     mag = s_el * fault_size(ctx, "elbow_angle_fixed", 35, 70) * DEG
