@@ -38,7 +38,7 @@ def _median_ms(fn, x, calls: int, warmup: int = 20) -> float:
 def bench(run_dir: Path, calls: int, threads: int) -> list[dict]:
     import tensorflow as tf
 
-    from formcheck.convert.cli import load_run
+    from formcheck.convert.bundling import load_run
     from formcheck.convert.quantize import convert_for_device
     from formcheck.device.judging.classifier import TFLiteModel
     from formcheck.train.models import predict

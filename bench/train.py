@@ -7,9 +7,9 @@ recogniser on this machine, per model and in total, 1 CPU thread vs all — one 
 
 Without ``--data`` it first generates a synthetic dataset with formcheck-synth's Python API
 (all nine exercises + idle, ``--clips-per-exercise`` clips each). Each model is trained the way
-``formcheck-train defaults`` trains the shipped bundles — the same feature specs (``rep``
+``formcheck-convert defaults`` trains the shipped bundles — the same feature specs (``rep``
 windows for condition models, ``sliding`` every 0.4 s for the recogniser), batch sizes, split
-and code path (:func:`formcheck.train.cli.fit_one`, :func:`formcheck.convert.cli.convert_run`)
+and code path (:func:`formcheck.train.runs.fit_one`, :func:`formcheck.convert.bundling.convert_run`)
 — but for a fixed ``--epochs`` (no early stopping), so runs are comparable.
 
 Per model it times: building the windows (features + windowing, from sequences already in
@@ -43,8 +43,8 @@ def _cores() -> int:
 
 
 def defaults_args(data: str) -> argparse.Namespace:
-    """``formcheck-train defaults``' own option defaults (batch sizes, strides, spec, split unit)."""
-    from formcheck.train.defaults import add_parser
+    """``formcheck-convert defaults``' own option defaults (batch sizes, strides, spec, split unit)."""
+    from formcheck.convert.defaults import add_parser
 
     ap = argparse.ArgumentParser()
     add_parser(ap.add_subparsers(dest="cmd"))
@@ -66,12 +66,12 @@ def worker(args) -> dict:
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
-    from formcheck.convert.cli import convert_run
+    from formcheck.convert.bundling import convert_run
     from formcheck.device.exercises import EXERCISE_IDS
     from formcheck.device.judging.features import FeatureSpec
-    from formcheck.train.cli import fit_one, run_name
     from formcheck.train.data import build_windows, describe_data, load_sequences
     from formcheck.train.models import TrainConfig
+    from formcheck.train.runs import fit_one, run_name
 
     d = defaults_args(args.data[0])
     t0 = time.perf_counter()
@@ -84,7 +84,7 @@ def worker(args) -> dict:
         for task, ex in plan(args.tasks.split(","), exercises):
             name = run_name(task, ex)
             rec = task == "exercise"
-            # the spec cmd_defaults builds for this task (formcheck.train.defaults)
+            # the spec cmd_defaults builds for this task (formcheck.convert.defaults)
             spec = FeatureSpec(normalisation=d.normalisation, min_visibility=d.min_visibility,
                                window_mode="sliding" if rec else d.window_mode,
                                stride=d.recogniser_stride if rec else 1)

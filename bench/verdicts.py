@@ -41,7 +41,7 @@ POLICIES = [("conditions", 0.5), ("conditions", 0.35), ("conditions", 0.25),
 
 
 def make_data(out: Path, clips: int, seed: int) -> Path:
-    from formcheck.train.synth_cli import main as synth
+    from formcheck.train.synth.cli import main as synth
 
     synth(["-o", str(out), "--clips-per-exercise", str(clips), "--idle-clips", "0", "--seed", str(seed),
            "--no-progress"])

@@ -116,6 +116,8 @@ EXERCISES: dict[str, Exercise] = {
 EXERCISE_IDS: tuple[str, ...] = tuple(EXERCISES)
 # The recogniser's extra class: nobody exercising (standing, walking, resting between sets).
 IDLE = "idle"
+# ... and repeated movements that are none of the nine (counted, never judged).
+OTHER = "other"
 
 _BY_KOREAN = {e.korean: e for e in EXERCISES.values()}
 

@@ -31,7 +31,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 def _keras(run_dir):
-    from formcheck.convert.cli import load_run
+    from formcheck.convert.bundling import load_run
 
     run, model, X, y, rep = load_run(run_dir)
     return run, model, X, y, rep
@@ -130,8 +130,13 @@ def test_incomplete_run_is_reported_by_file(run_dir, tmp_path, capsys):
 
 def test_defaults_command_writes_loadable_bundles(tmp_path, capsys):
     """The shipped-defaults pipeline end to end, on one toy exercise + the recogniser (the
-    conditions path is the one the tests above convert)."""
-    from formcheck.train.cli import main
+    conditions path is the one the tests above convert). It trains and converts, so it is a
+    ``formcheck-convert`` command; ``formcheck-train defaults`` says where it went."""
+    from formcheck.convert.cli import main
+    from formcheck.train.cli import main as train_main
+
+    assert train_main(["defaults", "--data", "x"]) == 2
+    assert "formcheck-convert defaults --data x" in capsys.readouterr().err
 
     data = toy_dataset(tmp_path / "data", n_per_class=5, exercises=("squat", "barbell_curl"), idle=6)
     out = tmp_path / "models"

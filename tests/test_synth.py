@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 
@@ -13,8 +14,8 @@ from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, ROM
 from formcheck.device.judging.features import FeatureSpec, aspect_corrected, joint_angles, sequence_features
 from formcheck.device.sequences import iter_dataset, read_sequences
 from formcheck.train import synth
-from formcheck.train.synth_cli import main as cli_main
-from formcheck.train.synth_render import render_gif, render_strip
+from formcheck.train.synth.cli import main as cli_main
+from formcheck.train.synth.render import render_gif, render_strip
 
 L_SH, R_SH, L_EL, R_EL, L_WR, R_WR = 11, 12, 13, 14, 15, 16
 L_HIP, R_HIP, L_KN, R_KN, L_AN, R_AN, L_HEEL, R_HEEL, L_FT, R_FT = 23, 24, 25, 26, 27, 28, 29, 30, 31, 32
@@ -294,6 +295,50 @@ def test_same_seed_same_clip_other_index_other_clip():
     assert not np.array_equal(a.sequences[0].landmarks[:10], c.sequences[0].landmarks[:10], equal_nan=True)
 
 
+# Clips of generator v3 recorded before the generator was split into modules (seed 7, index 0,
+# default noise): frames, view, first reps, lost frames, sums of x, y, z and visibility. A
+# refactor must reproduce them; a deliberate change to a program re-records its rows and bumps
+# GENERATOR_VERSION (v4's new variants draw from their own streams: these clips drew the v3
+# ones and are unchanged). Sums, not bytes, so a platform's last-ulp differences do not fail it.
+PINNED = {
+    "squat": (340, "front", [(0, 43), (55, 96), (108, 150)], 0, (5518.37926, 5924.9733, -1017.6749, 10460.5072)),
+    "deadlift": (377, "front", [(68, 176), (207, 334)], 0, (5406.5967, 5489.96415, -2651.10011, 11645.6556)),
+    "side_lunge": (333, "right-45", [(16, 52), (57, 91), (95, 127)], 0,
+                   (5690.45988, 5378.52167, -2607.41655, 9325.87145)),
+    "leg_raise": (786, "right-45", [(34, 126), (141, 225), (239, 327)], 4,
+                  (13221.561, 13689.5249, 694.637588, 20736.186)),
+    IDLE: (460, "right-45", [], 0, (7240.27635, 6328.86135, -1256.35801, 13389.9625)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PINNED))
+def test_generator_reproduces_the_recorded_clips(kind):
+    s = synth.make_clip(synth.ClipSpec(kind, seed=7, index=0)).sequences[0]
+    n, view, reps, lost, sums = PINNED[kind]
+    lm = s.landmarks.astype(np.float64)
+    assert (len(s.t), s.view, [tuple(r) for r in s.reps[:3]]) == (n, view, reps)
+    assert int(np.isnan(lm[:, 0, 0]).sum()) == lost
+    assert np.allclose([np.nansum(lm[..., j]) for j in range(4)], sums, rtol=1e-6, atol=1e-3)
+
+
+def test_estimator_smooths_with_the_device_filter_in_float64():
+    """The generator's mediapipe smoothing is the device's One-Euro filter, run in float64: it
+    agrees with the device's own float32 arithmetic to float32 precision."""
+    from formcheck.device.pose.smoothing import OneEuroFilter, OneEuroParams
+    from formcheck.train.synth.estimator_model import one_euro
+
+    rng = np.random.default_rng(0)
+    t = np.cumsum(rng.uniform(0.03, 0.04, 200))
+    X = np.cumsum(rng.normal(0, 3, (200, 6)), 0) + 500
+    obj = np.full(200, 250.0)
+    out = one_euro(X, t, obj, min_cutoff=0.05, beta=80.0)
+    f32 = OneEuroFilter(OneEuroParams(0.05, 80.0, 1.0))
+    ref = np.stack([f32.apply(X[i], t[i], 1 / 250.0) for i in range(200)])
+    assert out.dtype == np.float64
+    assert np.allclose(out, ref, rtol=0, atol=0.01)  # pixels
+    assert np.abs(np.diff(out, axis=0)).mean() < np.abs(np.diff(X, axis=0)).mean()  # it smooths
+
+
 def test_dataset_is_identical_whatever_the_worker_count(tmp_path):
     cfg = synth.SynthConfig(exercises=("squat", "knee_up", IDLE), clips_per_exercise=2, seed=11)
     s1 = synth.generate_dataset(tmp_path / "serial", cfg, workers=1, progress=False)
@@ -496,7 +541,7 @@ def test_cli_generates_renders_and_rejects_bad_input(tmp_path, capsys):
 
 @pytest.mark.shared_data
 def test_realism_report_on_the_real_curl_clip(videos_dir, tmp_path):
-    from formcheck.train.synth_report import build_report
+    from formcheck.train.synth.report import build_report
 
     src = videos_dir / "barbell_curl_side.mp4"
     if not src.exists():
@@ -535,3 +580,227 @@ def test_side_lunge_bends_the_working_knee_out_over_the_foot():
         knees.append(min(kl[i], kr[i]))
     assert np.median(knees) < 140, knees
     assert np.median(thighs) < 40, thighs
+
+
+# ---- variants real footage shows (issue: reps and exercise on real footage) -----------------
+
+def variant(kind, index=1, view="left-45", seed=3, faults=(), **choices):
+    """A noise-free clip with its program choices fixed (e.g. posture="seated")."""
+    return synth.make_clip(synth.ClipSpec(kind, seed=seed, index=index, faults=tuple(faults), view=view,
+                                          noise=0.0, fps=20, variants=choices))
+
+
+def _ang3(P, *triplets):
+    return joint_angles(P, triplets, dims=3).T
+
+
+def _in_reps(s):
+    inside = np.zeros(len(s.t), bool)
+    for a, b in s.reps:
+        inside[a:b + 1] = True
+    return inside
+
+
+@pytest.mark.parametrize("implement", ["barbell", "dumbbell"])
+@pytest.mark.parametrize("posture", ["standing", "seated"])
+def test_overhead_press_seated_and_standing_with_a_barbell_or_dumbbells(posture, implement):
+    for index in (1, 2):
+        c = variant("overhead_press", index=index, posture=posture, implement=implement)
+        s, P = c.sequences[0], c.skeleton.points
+        assert s.extra["variant"]["posture"] == posture and s.extra["variant"]["implement"] == implement
+        hip_l, knee_l, knee_r = _ang3(P, (L_SH, L_HIP, L_KN), (L_HIP, L_KN, L_AN), (R_HIP, R_KN, R_AN))
+        during = _in_reps(s)
+        if posture == "seated":  # hips and knees at about 90 degrees, the legs still
+            assert 75 < np.median(hip_l) < 110 and 75 < np.median(knee_l) < 110
+            assert np.std(knee_l[during]) < 3 and np.std(knee_r[during]) < 3
+            assert s.condition_values[s.conditions.index(EXERCISES["overhead_press"].condition_names[3])] is True
+        else:
+            assert np.median(knee_l) > 160 and np.median(hip_l) > 155
+        wrist = (P[:, L_WR] + P[:, R_WR]) / 2
+        for a, b in s.reps:  # from the shoulders to overhead and back
+            assert wrist[a, 1] < P[a, 0, 1] + 0.08 and wrist[b, 1] < P[b, 0, 1] + 0.08
+            assert wrist[a:b + 1, 1].max() > P[a:b + 1, 0, 1].max() + 0.15
+        spread = np.abs(P[:, L_WR, 0] - P[:, R_WR, 0])
+        top = [a + int(np.argmax(wrist[a:b + 1, 1])) for a, b in s.reps]
+        if implement == "dumbbell":  # the dumbbells start outside the shoulders and come in overhead
+            sh = np.abs(P[:, L_SH, 0] - P[:, R_SH, 0])
+            assert all(spread[a] > sh[a] + 0.12 for a, _ in s.reps)
+            assert all(spread[k] < spread[a] - 0.1 for k, (a, _) in zip(top, s.reps, strict=True))
+        else:  # one bar: the hands keep their grip width
+            assert all(abs(spread[k] - spread[a]) < 0.1 for k, (a, _) in zip(top, s.reps, strict=True))
+        assert not s.extra["variant"]["plates"] or implement == "barbell"
+
+
+@pytest.mark.parametrize("view", ["front", "left-45", "right-45"])
+def test_presses_are_seen_pressing_from_the_front_and_oblique_views(view):
+    """In the image (what the model sees), each rep's elbow opens by a wide angle from the front
+    and from either oblique camera, seated or standing."""
+    for posture in ("standing", "seated"):
+        s = variant("overhead_press", index=3, view=view, posture=posture, implement="dumbbell").sequences[0]
+        xy = aspect_corrected(s.landmarks, s.image_size)[:, :, :2]
+        el = np.nanmax(joint_angles(xy, ((L_SH, L_EL, L_WR), (R_SH, R_EL, R_WR))), axis=1)
+        for a, b in s.reps:
+            assert np.nanmax(el[a:b + 1]) - min(el[a], el[b]) > 40, (view, posture)
+
+
+def test_alternating_one_arm_curls_curl_the_labelled_arm_only():
+    c = variant("barbell_curl", index=2, view="front", implement="dumbbell", arms="alternating")
+    s, P = c.sequences[0], c.skeleton.points
+    sides = s.extra["rep_sides"]
+    assert set(sides) == {"left", "right"} and all(x != y for x, y in itertools.pairwise(sides))
+    el_l, el_r = _ang3(P, (L_SH, L_EL, L_WR), (R_SH, R_EL, R_WR))
+    for (a, b), side in zip(s.reps, sides, strict=True):
+        work, rest = (el_l, el_r) if side == "left" else (el_r, el_l)
+        assert work[a:b + 1].min() < 80, side
+        assert rest[a:b + 1].min() > 140, side
+    assert s.extra["variant"]["plates"] is False
+    both = variant("barbell_curl", index=2, view="front", implement="dumbbell", arms="together").sequences[0]
+    assert set(both.extra["rep_sides"]) == {"both"}
+
+
+def test_knee_ups_alternate_sides_and_lift_the_knee_in_front_even_with_hands_behind_the_head():
+    """Hands behind the head is a side crunch's hold; a knee-up still brings the knee up in front
+    of the hip (a side crunch brings it out to the side)."""
+    ku = next(c for i in range(1, 12) if (c := variant("knee_up", index=i, view="front", hands_behind_head="yes"))
+              .sequences[0].extra["variant"]["sides"] == "alternate")
+    s, P = ku.sequences[0], ku.skeleton.points
+    sides = s.extra["rep_sides"]
+    assert {"left", "right"} <= set(sides)
+    assert np.median(P[:, L_WR, 1] - P[:, L_SH, 1]) > 0.05  # the hands up by the head
+    fwd, lat = [], []
+    for (a, b), side in zip(s.reps, sides, strict=True):
+        knee = L_KN if side == "left" else R_KN
+        k = a + int(np.argmax(P[a:b + 1, knee, 1]))
+        d = P[k, knee] - P[a, knee]
+        fwd.append(d[2])
+        lat.append(abs(d[0]))
+        other = R_KN if side == "left" else L_KN
+        assert P[k, knee, 1] > P[k, other, 1] + 0.15  # the labelled side's knee is the one up
+    assert np.median(fwd) > 2 * np.median(lat) and np.median(fwd) > 0.2
+
+    def tilt(c):  # the shoulder line's tilt at each rep's top: a side crunch bends the trunk sideways
+        P = c.skeleton.points
+        v = P[:, L_SH] - P[:, R_SH]
+        ang = np.degrees(np.arctan2(np.abs(v[:, 1]), np.linalg.norm(v[:, [0, 2]], axis=1)))
+        return np.median([ang[a:b + 1].max() for a, b in c.sequences[0].reps])
+
+    assert tilt(ku) < 10 < 15 < tilt(variant("side_crunch", index=2, view="front"))
+
+
+def test_side_lunges_to_both_sides_are_labelled_by_side():
+    c = next(c for i in range(1, 12) if (c := variant("side_lunge", index=i, view="front"))
+             .sequences[0].extra["variant"]["sides"] == "alternate")
+    s, P = c.sequences[0], c.skeleton.points
+    sides = s.extra["rep_sides"]
+    assert set(sides) == {"left", "right"}
+    kl, kr = _ang3(P, (L_HIP, L_KN, L_AN), (R_HIP, R_KN, R_AN))
+    pelvis_x = (P[:, L_HIP, 0] + P[:, R_HIP, 0]) / 2  # +x is the person's left
+    for (a, b), side in zip(s.reps, sides, strict=True):
+        work, other = (kl, kr) if side == "left" else (kr, kl)
+        k = a + int(np.argmin(work[a:b + 1]))
+        assert work[k] < 130 and other[k] > 150, side
+        assert (pelvis_x[k] - pelvis_x[a]) * (1 if side == "left" else -1) > 0.1, side
+
+
+def test_leg_raise_pelvis_lift_variant_lifts_the_hips_with_the_legs_near_vertical():
+    lift = variant("leg_raise", index=2, view="front", style="pelvis_lift")
+    classic = variant("leg_raise", index=2, view="front", style="classic")
+    for c, lifts in ((lift, True), (classic, False)):
+        s, P = c.sequences[0], c.skeleton.points
+        hip = (P[:, L_HIP] + P[:, R_HIP]) / 2
+        leg = (P[:, L_AN] + P[:, R_AN]) / 2 - hip
+        elev = np.degrees(np.arctan2(leg[:, 1], np.linalg.norm(leg[:, [0, 2]], axis=1)))
+        for a, b in s.reps:
+            k = a + int(np.argmax(elev[a:b + 1]))
+            rise = hip[a:b + 1, 1].max() - hip[a, 1]
+            assert elev[k] > 75  # the legs come up to about vertical
+            if lifts:
+                assert rise > 0.06, rise
+                top = np.flatnonzero(hip[a:b + 1, 1] > hip[a, 1] + 0.5 * rise) + a
+                assert elev[top].min() > 70  # ... and stay there while the pelvis is up
+                assert elev[a] > 30  # the legs do not go down to the floor
+            else:
+                assert rise < 0.02
+        lbd = s.condition_values[s.conditions.index(EXERCISES["leg_raise"].condition_names[0])]
+        assert lbd is (not lifts)  # the pelvis off the floor is what "lower back down" forbids
+
+
+def test_deadlift_from_the_floor_counts_floor_to_lockout_to_floor_and_a_reset_is_not_a_rep():
+    found_reset = False
+    for index in range(1, 6):
+        c = variant("deadlift", index=index, view="left-90", start="floor")
+        s, P = c.sequences[0], c.skeleton.points
+        wrist = (P[:, L_WR, 1] + P[:, R_WR, 1]) / 2
+        hip_y = (P[:, L_HIP, 1] + P[:, R_HIP, 1]) / 2
+        hip_ang = _ang3(P, (L_SH, L_HIP, L_KN))[0]
+        floor = np.median([wrist[a] for a, _ in s.reps])
+        assert floor < 0.4  # the bar (in the hands) is down at a plate's height
+        for a, b in s.reps:  # each rep: from the floor to lockout and back to the floor
+            assert abs(wrist[a] - floor) < 0.05 and abs(wrist[b] - floor) < 0.05
+            k = a + int(np.argmax(wrist[a:b + 1]))
+            assert wrist[k] > floor + 0.4 and hip_ang[k] > 160
+        first, _ = s.reps[0]
+        assert wrist[first] < floor + 0.05  # the first pull starts on the floor
+        for (_, b0), (a1, _) in zip(s.reps, s.reps[1:], strict=False):
+            if any(a0 <= b0 and a1 <= e0 for a0, e0 in s.extra["active"]):  # same set: the bar stays down
+                assert wrist[b0:a1 + 1].max() < floor + 0.08
+                if hip_y[b0:a1 + 1].max() - hip_y[b0] > 0.05:  # a re-set: hips up and down, no rep
+                    found_reset = True
+    assert found_reset
+
+
+OTHER_PRIMARY = {  # (joint triplets of the moving joint, range it must cover per rep, degrees)
+    "front_raise": (((L_HIP, L_SH, L_EL), (R_HIP, R_SH, R_EL)), 50),
+    "forward_lunge": (((L_HIP, L_KN, L_AN), (R_HIP, R_KN, R_AN)), 50),
+    "bent_over_row": (((L_SH, L_EL, L_WR), (R_SH, R_EL, R_WR)), 50),
+    "calf_raise": (((L_KN, L_AN, L_FT), (R_KN, R_AN, R_FT)), 12),
+    "push_up": (((L_SH, L_EL, L_WR), (R_SH, R_EL, R_WR)), 40),
+}
+
+
+@pytest.mark.parametrize("movement", sorted(OTHER_PRIMARY))
+def test_other_class_movements_repeat_with_labelled_reps(movement):
+    """``other`` clips: labelled other (no conditions), each labelled rep one excursion of the
+    moving joint, nothing rep-like between reps: what a class-agnostic counter must find."""
+    c = variant("other", index=2, view="left-45", movement=movement)
+    s, P = c.sequences[0], c.skeleton.points
+    assert (s.exercise, s.label, s.conditions, s.correct) == ("other", "other", [], None)
+    assert len(s.reps) >= 2 and len(s.extra["rep_sides"]) == len(s.reps)
+    triplets, min_range = OTHER_PRIMARY[movement]
+    ang = _ang3(P, *triplets)
+    for (a, b), side in zip(s.reps, s.extra["rep_sides"], strict=True):
+        j = {"left": 0, "right": 1}.get(side)
+        sig = ang[j] if j is not None else ang.mean(0)
+        if movement == "forward_lunge":
+            sig = np.minimum(ang[0], ang[1])
+        seg = sig[a:b + 1]
+        rest = (seg[0] + seg[-1]) / 2
+        amp = np.max(np.abs(seg - rest))
+        assert amp > min_range, (movement, amp)
+        half = np.sign(np.abs(seg - rest) - 0.5 * amp)
+        assert np.count_nonzero(np.diff(half[half != 0]) != 0) == 2
+    if movement == "push_up":
+        body = _ang3(P, (L_SH, L_HIP, L_AN))[0]
+        assert np.median(body) > 160  # a straight plank
+        assert P[:, [L_SH, R_SH], 1].max() < 0.9 and P[..., 1].min() > -0.02  # low, nothing under the floor
+    if movement == "calf_raise":
+        assert min(P[a:b + 1, L_HEEL, 1].max() - P[a, L_HEEL, 1] for a, b in s.reps) > 0.04
+
+
+def test_other_clips_in_datasets_and_the_recogniser_label_space(tmp_path):
+    from formcheck.train.data import EXERCISE_LABELS, OTHER, build_windows, exercises_in, load_sequences
+
+    cfg = synth.SynthConfig(exercises=("squat", IDLE, OTHER), clips_per_exercise=1, other_clips=3, seed=2)
+    summary = synth.generate_dataset(tmp_path, cfg, workers=1, progress=False)
+    assert summary["per_kind"] == {"squat": 1, IDLE: 1, OTHER: 3} and summary["n_errors"] == 0
+    seqs = load_sequences([tmp_path])
+    assert exercises_in(seqs) == ["squat"]  # other is not an exercise to train conditions for
+    ws = build_windows(seqs, FeatureSpec(window_mode="sliding", stride=6), "exercise")
+    assert ws.space.labels == (*EXERCISE_LABELS, OTHER)
+    assert ws.y[:, -1].sum() > 0  # other windows labelled other
+    with pytest.raises(ValueError, match="has no choice"):
+        synth.make_clip(synth.ClipSpec("squat", variants={"posture": "seated"}))
+    with pytest.raises(ValueError, match="has no choice"):  # drawn by the program itself, not fixable
+        synth.make_clip(synth.ClipSpec("side_lunge", variants={"sides": "left"}))
+    with pytest.raises(ValueError, match="choose one of"):
+        synth.make_clip(synth.ClipSpec("overhead_press", variants={"posture": "kneeling"}))

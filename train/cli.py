@@ -8,29 +8,33 @@ Subcommands (``fit`` is the default when the first argument is an option)::
     formcheck-train compare --data DIR --preset paper --seeds 5 -o runs/compare  # Tables 5-7
     formcheck-train evaluate runs/squat --data data/aihub            # a run's model on other data
     formcheck-train fit --data data/aihub --init runs/squat -o runs/squat-ft   # fine-tune
-    formcheck-train defaults --data data/synth -o device/models      # the shipped bundles
 
 A run directory holds ``model.keras`` (best epoch), ``run.json`` (spec, labels, split,
 metrics, history), ``heldout.npz`` (val + test windows, for the converter's parity gate),
 ``representative.npz`` (training windows for int8 calibration) and ``report.md`` + PNGs.
-Convert it with ``formcheck-convert RUN_DIR``.
+Convert it with ``formcheck-convert RUN_DIR``. The shipped bundles (train + convert) are rebuilt
+with ``formcheck-convert defaults``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import logging
 import math
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from formcheck.device.judging.features import ANGLE_UNITS, FEATURE_SETS, NORMALISATIONS, WINDOW_MODES, FeatureSpec
+from formcheck.device.judging.features import (
+    ANGLE_UNITS,
+    FEATURE_SETS,
+    NORMALISATIONS,
+    WINDOW_MODES,
+    FeatureSpec,
+)
 
 from .data import (
     GROUP_BY,
@@ -39,14 +43,12 @@ from .data import (
     CondLabel,
     DataError,
     LabelSpace,
-    WindowSet,
     build_windows,
     describe_data,
     exercises_in,
     load_sequences,
-    representative_sample,
-    split_windows,
 )
+from .runs import fit_one, jsonable, load_run_meta, load_run_model, run_name, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -70,92 +72,6 @@ DEFAULTS = {"task": "conditions", "exercise": "all", "model": "prod", "features"
             "group_by": "group", "epochs": 60, "batch": 32, "lr": 1e-3, "window": 15,
             "sample_rate": 15.0, "stride": 1, "patience": 12, "seed": 0, "class_weight": "balanced",
             "threshold": 0.5, "mirror": False, "rep_jitter": 0}
-
-
-def _jsonable(o):
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, (np.floating, float)):
-        return None if math.isnan(float(o)) else float(o)
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    return o
-
-
-def safe_name(s: str) -> str:
-    return re.sub(r"[^\w.+-]+", "_", s.strip(), flags=re.UNICODE) or "_"
-
-
-def run_name(task: str, exercise: str) -> str:
-    return "recogniser" if task == "exercise" else f"{safe_name(exercise)}-{task}"
-
-
-# ---- one training run ----------------------------------------------------------------------
-
-def fit_one(ws: WindowSet, cfg, split_kind: str, group_by: str, outdir: Path | None,
-            data_desc: dict, save_arrays: bool = True, report: bool = True, desc: str = "",
-            split_seed: int | None = None) -> dict:
-    """Split ``ws`` (seeded by ``split_seed``, default ``cfg.seed``), train, evaluate on val and
-    test, and (with ``outdir``) save the run.
-
-    Returns the run record (what ``run.json`` holds, plus ``_model`` and ``_split``).
-    """
-    from .models import predict, train_model
-    from .report import compute_metrics, write_run_report
-
-    split = split_windows(ws, split_kind, seed=cfg.seed if split_seed is None else split_seed,
-                          group_by=group_by)
-    if outdir is not None:
-        outdir.mkdir(parents=True, exist_ok=True)
-    ckpt = outdir / "model.keras" if outdir is not None else None
-    res = train_model(split, cfg, checkpoint=ckpt, desc=desc)
-    space = ws.space
-    metrics = {}
-    for name in ("val", "test"):
-        part = getattr(split, name)
-        metrics[name] = compute_metrics(space.task, part.y, predict(res.model, part.X), cfg.threshold,
-                                        space.labels)
-    run = {
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "task": space.task,
-        "exercise": space.exercise,
-        "labels": list(space.labels),
-        "conditions": [{"key": c.key, "name": c.name, "cue": c.cue} for c in space.conditions],
-        "feature_spec": ws.spec.to_dict(),
-        "config": cfg.to_dict(),
-        "threshold": cfg.threshold,
-        "split": split.describe(),
-        "data": {**data_desc, "windows": ws.info},
-        "metrics": metrics,
-        "params": res.params,
-        "epochs_run": res.epochs_run,
-        "best_epoch": res.best_epoch,
-        "train_seconds": res.seconds,
-        "history": res.history,
-        "model_file": "model.keras",
-    }
-    run = _jsonable(run)
-    if outdir is not None:
-        res.model.save(outdir / "model.keras")  # the best epoch's weights (restored after training)
-        (outdir / "run.json").write_text(json.dumps(run, indent=1, ensure_ascii=False), encoding="utf-8")
-        if save_arrays:
-            # Both held-out parts (val chose the epoch, test never touched training): the parity
-            # gate compares Keras with TFLite on them — twice the windows, so one borderline
-            # window flipping by a quantisation step weighs half as much.
-            np.savez_compressed(outdir / "heldout.npz", X=np.concatenate([split.val.X, split.test.X]),
-                                y=np.concatenate([split.val.y, split.test.y]),
-                                part=np.array([0] * len(split.val) + [1] * len(split.test), np.int8))
-            np.savez_compressed(outdir / "representative.npz",
-                                X=representative_sample(split.train, seed=cfg.seed))
-        if report:
-            write_run_report(outdir, run, res.history)
-    run["_model"] = res.model
-    run["_split"] = split
-    return run
 
 
 # ---- argument handling ---------------------------------------------------------------------
@@ -267,26 +183,6 @@ def targets(args, seqs) -> list[str]:
     return wanted
 
 
-def load_run_meta(run_dir: Path) -> tuple[dict, FeatureSpec, LabelSpace]:
-    """A run's record, feature spec and label space (to evaluate or fine-tune its model)."""
-    path = Path(run_dir) / "run.json"
-    try:
-        run = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: not a readable run record ({e})") from None
-    conds = tuple(CondLabel(c["key"], c["name"], c.get("cue", "")) for c in run.get("conditions", []))
-    space = LabelSpace(run["task"], run["exercise"], tuple(run["labels"]), conds)
-    return run, FeatureSpec.from_dict(run["feature_spec"]), space
-
-
-def load_run_model(run_dir: Path):
-    import keras
-
-    from . import models as _models  # noqa: F401  registers MaskedBCE
-
-    return keras.models.load_model(Path(run_dir) / "model.keras", compile=False)
-
-
 def cmd_fit(args) -> int:
     init = None
     if args.init:
@@ -369,7 +265,7 @@ def cmd_evaluate(args) -> int:
         print(f"{lab:<22} {fmt(v['f1']):>6} {fmt(v.get('accuracy')):>6} {v['n']:>6}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(_jsonable({"run": str(args.run), "data": describe_data(args.data, seqs),
+        args.out.write_text(json.dumps(jsonable({"run": str(args.run), "data": describe_data(args.data, seqs),
                                                   "metrics": m}), indent=1, ensure_ascii=False))
     return 0
 
@@ -446,7 +342,7 @@ def cmd_compare(args) -> int:
             "epochs": args.epochs, "patience": args.patience, "batch": args.batch, "lr": args.lr,
             "class_weight": args.class_weight, "standardize": args.standardize,
             "seed": args.seed, "seeds": seeds, "preset": args.preset}
-    (args.out / "compare.json").write_text(json.dumps(_jsonable({"meta": meta, "rows": rows}), indent=1,
+    (args.out / "compare.json").write_text(json.dumps(jsonable({"meta": meta, "rows": rows}), indent=1,
                                                       ensure_ascii=False), encoding="utf-8")
     path = write_compare_report(args.out, rows, meta)
     print(f"compare: {len(rows)} runs in {time.perf_counter() - t0:.0f} s; report {path}")
@@ -487,9 +383,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
-    from .defaults import add_parser as add_defaults
-
-    add_defaults(sub)
     from .personal import add_parser as add_personal
 
     add_personal(sub)
@@ -498,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["defaults"]:  # it trains and converts, so it lives with the converter
+        print("formcheck-train: 'defaults' moved: run `formcheck-convert defaults "
+              + " ".join(argv[1:]) + "`", file=sys.stderr)
+        return 2
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv.insert(0, "fit")
     args = build_parser().parse_args(argv)

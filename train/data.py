@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
+from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, OTHER
 from formcheck.device.judging.features import FeatureSpec, mirror_features, sequence_features
-from formcheck.device.sequences import LandmarkSequence, iter_dataset
 from formcheck.device.judging.windows import rep_window, sliding_windows
+from formcheck.device.sequences import LandmarkSequence, iter_dataset
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ TASKS = ("form", "conditions", "exercise")
 SPLITS = ("grouped", "random-window")
 GROUP_BY = ("group", "subject")
 EXERCISE_LABELS: tuple[str, ...] = (*EXERCISE_IDS, IDLE)
+# Repeated movements that are none of the nine (OTHER): a recogniser trained on data that has
+# them gets this extra output (the station counts them without a verdict).
 PAPER_RATIOS = (0.8, 0.1, 0.1)
 
 
@@ -152,7 +154,7 @@ def is_idle(seq: LandmarkSequence) -> bool:
 
 def exercises_in(seqs: Iterable[LandmarkSequence]) -> list[str]:
     """Exercise names present (canonical ids first, in the paper's order, then others)."""
-    names = {s.exercise for s in seqs if s.exercise and not is_idle(s)}
+    names = {s.exercise for s in seqs if s.exercise and not is_idle(s) and s.exercise != OTHER}
     return [e for e in EXERCISE_IDS if e in names] + sorted(names - set(EXERCISE_IDS))
 
 
@@ -164,7 +166,8 @@ def label_space(task: str, exercise: str, seqs: Sequence[LandmarkSequence]) -> L
     if task not in TASKS:
         raise DataError(f"--task: {task!r} is not one of {TASKS}")
     if task == "exercise":
-        return LabelSpace("exercise", "", EXERCISE_LABELS)
+        has_other = any(s.exercise == OTHER and not is_idle(s) for s in seqs)
+        return LabelSpace("exercise", "", (*EXERCISE_LABELS, OTHER) if has_other else EXERCISE_LABELS)
     if task == "form":
         return LabelSpace("form", exercise, ("correct",))
     if exercise in EXERCISES:

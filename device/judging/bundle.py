@@ -28,7 +28,7 @@ TASKS = ("form", "conditions", "exercise")
 QUANTIZATIONS = ("int8", "float16", "float32")
 DTYPES = ("int8", "uint8", "float32")
 FORM_LABELS = ("correct",)
-EXERCISE_LABELS = (*EXERCISE_IDS, IDLE)
+EXERCISE_LABELS = (*EXERCISE_IDS, IDLE, "other")  # exercises.OTHER: none of the nine
 MAX_BUNDLE_JSON = 1 << 20  # a sidecar is a few KB; refuse to parse anything absurd
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..events import NO_PERSON, Event, ExerciseEvent, RepEvent, ResetEvent
-from ..exercises import EXERCISE_IDS, EXERCISES, ROM, cue_for
+from ..exercises import EXERCISE_IDS, EXERCISES, OTHER, ROM, cue_for
 from ..pose.landmarks import Pose
 from .conditions import ConditionConfig, ConditionVerdict, judge_conditions
 from .judge_config import JudgeConfig
@@ -32,7 +32,7 @@ from .model_bank import (
 )
 from .presence import Presence, PresenceDebounce, assess
 from .recogniser import Recogniser
-from .reps import OTHER, Rep, RepCounter
+from .reps import Rep, RepCounter
 from .verdict import DEPTH, MEASURE, MODEL, FormScore, rounded, uses_form, verdict
 from .view import UNKNOWN, View, estimate_view
 

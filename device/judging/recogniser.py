@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exercises import EXERCISES, IDLE
+from ..exercises import EXERCISES, IDLE, OTHER
 from .ema import Ema
-from .reps import OTHER
 
 WINDOW_RATE_HZ = 15.0  # the recogniser's windows come at the sliding-window rate
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..exercises import EXERCISE_IDS
+from ..exercises import EXERCISE_IDS, OTHER
 from ..pose.landmarks import NUM_LANDMARKS
 from .features import FeatureSpec, MissingFiller, aspect_corrected
 
@@ -132,9 +132,6 @@ class Component:
     nominal: float  # the measure's change over a typical full rep (degrees or body units)
     reduce: str = "both"  # both: two-sided exercise (see exercise_components); max: either side
 
-
-# The recogniser's label for a movement that is none of the nine: counted, never judged.
-OTHER = "other"
 
 # Rest is low, the working end high. Nominal amplitudes are those of a textbook rep seen
 # square-on; other views see less, which the adaptive range absorbs. A measure that does not

@@ -27,8 +27,9 @@ class LowPassFilter:
     (``alpha_ * value`` in float, ``(1.0 - alpha_) * stored_value_`` in double).
     """
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: float = 1.0, dtype=np.float32):
         self.alpha = alpha
+        self.dtype = np.dtype(dtype)  # float64: offline use (the synthetic generator) wants no float32 storage
         self.raw: np.ndarray | None = None  # last unfiltered input
         self.value: np.ndarray | None = None  # last output
 
@@ -37,13 +38,13 @@ class LowPassFilter:
         self.value = None
 
     def apply(self, x: np.ndarray, alpha: float | np.ndarray | None = None) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        a = np.asarray(self.alpha if alpha is None else alpha, dtype=np.float32)
+        x = np.asarray(x, dtype=self.dtype)
+        a = np.asarray(self.alpha if alpha is None else alpha, dtype=self.dtype)
         if self.value is None:
             out = x.copy()
         else:
             mixed = (a * x).astype(np.float64) + (1.0 - a.astype(np.float64)) * self.value
-            out = mixed.astype(np.float32)
+            out = mixed.astype(self.dtype)
         self.raw = x
         self.value = out
         return out
@@ -88,14 +89,21 @@ class OneEuroFilter:
     mediapipe's packet timestamps); ``value_scale`` multiplies the speed before it opens the
     cutoff (mediapipe passes 1/object size). A timestamp that does not move forward returns the
     input unfiltered and leaves the state alone, as mediapipe does.
+
+    The defaults are mediapipe's arithmetic (float32 state, microsecond timestamps); offline
+    users that filter whole float64 series (the synthetic generator's emulation of mediapipe)
+    pass ``dtype=np.float64, microsecond_timestamps=False``.
     """
 
-    def __init__(self, params: OneEuroParams = OneEuroParams()):
+    def __init__(self, params: OneEuroParams = OneEuroParams(), dtype=np.float32,
+                 microsecond_timestamps: bool = True):
         self.params = params
         self.frequency = params.frequency
-        self._x = LowPassFilter()
-        self._dx = LowPassFilter()
-        self._last_us: int | None = None
+        self.dtype = np.dtype(dtype)
+        self.microsecond_timestamps = microsecond_timestamps
+        self._x = LowPassFilter(dtype=dtype)
+        self._dx = LowPassFilter(dtype=dtype)
+        self._last_us: int | float | None = None
 
     def reset(self) -> None:
         self.frequency = self.params.frequency
@@ -104,12 +112,15 @@ class OneEuroFilter:
         self._last_us = None
 
     def apply(self, values: np.ndarray, t: float, value_scale: float = 1.0) -> np.ndarray:
-        values = np.asarray(values, dtype=np.float32)
-        us = round(t * 1e6)
+        values = np.asarray(values, dtype=self.dtype)
+        us = round(t * 1e6) if self.microsecond_timestamps else float(t)
         if self._last_us is not None:
             if us <= self._last_us:
                 return values.copy()
-            self.frequency = 1.0 / ((us - self._last_us) * 1000 * 1e-9)
+            if self.microsecond_timestamps:
+                self.frequency = 1.0 / ((us - self._last_us) * 1000 * 1e-9)
+            else:
+                self.frequency = 1.0 / (us - self._last_us)
         self._last_us = us
         p = self.params
         if self._x.raw is None:

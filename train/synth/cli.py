@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from formcheck.device.exercises import EXERCISE_IDS, IDLE
+from formcheck.device.exercises import EXERCISE_IDS, IDLE, OTHER
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,9 @@ modes (pick one):
   --render WHAT       draw a clip as a PNG strip (one rep, several frames) or an animated GIF
                       (by the -o extension). WHAT is a dataset .npz file, a clip id such as
                       synth-0-squat-00012 (regenerated from its seed), or EXERCISE[:FAULT,...]
-                      for a fresh clip (e.g. squat:knees_in_line)
+                      for a fresh clip (e.g. squat:knees_in_line); CHOICE=VALUE items fix a
+                      program choice (overhead_press:posture=seated,implement=dumbbell;
+                      other:movement=push_up; deadlift:start=floor)
   --report OUT        realism report: BlazePose on real videos next to matching synthetic
                       clips (angle ranges, bone ratios, jitter, visibility), figures + report.md
 
@@ -59,10 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--clips-per-exercise", type=int, default=100, metavar="N",
                    help="clips (motions) per exercise (default 100)")
     g.add_argument("--exercises", nargs="+", metavar="EX", default=None,
-                   help=f"exercises to make (space or comma separated; default all nine + {IDLE}): "
-                        + " ".join(EXERCISE_IDS))
+                   help=f"exercises to make (space or comma separated; default all nine + {IDLE} + "
+                        f"{OTHER}): " + " ".join(EXERCISE_IDS))
     g.add_argument("--idle-clips", type=int, default=None, metavar="N",
                    help=f"clips of the '{IDLE}' class (nobody exercising); default = --clips-per-exercise")
+    g.add_argument("--other-clips", type=int, default=None, metavar="N",
+                   help=f"clips of the '{OTHER}' class (repeated movements outside the nine: front raise, "
+                        "forward lunge, bent-over row, calf raise, push-up); default = --clips-per-exercise")
     g.add_argument("--views-per-clip", type=int, default=1, metavar="N",
                    help="cameras per motion (each a sequence of the same group; default 1)")
     g.add_argument("--p-correct", type=float, default=0.3, metavar="P",
@@ -91,13 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _exercises(values: list[str] | None) -> tuple[str, ...]:
     if not values:
-        return (*EXERCISE_IDS, IDLE)
+        return (*EXERCISE_IDS, IDLE, OTHER)
     out = []
     for v in values:
         out += [x for x in re.split(r"[,\s]+", v) if x]
-    bad = [x for x in out if x not in EXERCISE_IDS and x != IDLE]
+    bad = [x for x in out if x not in (*EXERCISE_IDS, IDLE, OTHER)]
     if bad:
-        raise ValueError(f"--exercises: unknown {', '.join(bad)}; known: {' '.join(EXERCISE_IDS)} {IDLE}")
+        raise ValueError(f"--exercises: unknown {', '.join(bad)}; known: {' '.join(EXERCISE_IDS)} {IDLE} {OTHER}")
     return tuple(dict.fromkeys(out))
 
 
@@ -108,7 +113,7 @@ def resolve_render(what: str, seed: int, view: str | None, clean: bool, sequence
     """The sequences ``--render WHAT`` means (see the epilog)."""
     from formcheck.device.sequences import read_sequences
 
-    from . import synth
+    from .. import synth
 
     p = Path(what)
     if p.suffix == ".npz":
@@ -132,9 +137,11 @@ def resolve_render(what: str, seed: int, view: str | None, clean: bool, sequence
     if kind not in synth.KINDS:
         raise ValueError(f"--render: {what!r} is not a .npz file, a clip id, or EXERCISE[:FAULT,...] "
                          f"(exercises: {' '.join(synth.KINDS)})")
-    fl = tuple(f for f in re.split(r"[,\s]+", faults) if f)
-    spec = synth.ClipSpec(kind, seed, 0, faults=fl if kind != IDLE else None, view=view,
-                          noise=0.0 if clean else 1.0)
+    items = [f for f in re.split(r"[,\s]+", faults) if f]
+    fl = tuple(f for f in items if "=" not in f)
+    variants = dict(f.split("=", 1) for f in items if "=" in f)  # program choices, e.g. posture=seated
+    spec = synth.ClipSpec(kind, seed, 0, faults=fl if kind not in synth.UNJUDGED else None, view=view,
+                          noise=0.0 if clean else 1.0, variants=variants or None)
     return synth.make_clip(spec).sequences
 
 
@@ -149,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"formcheck-synth: error: {msg}", file=sys.stderr)
         return 2
 
-    from . import synth
+    from .. import synth
 
     if args.report:
-        from .synth_report import DEFAULT_CACHE, build_report
+        from .report import DEFAULT_CACHE, build_report
 
         videos = Path(args.videos) if args.videos else Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
         if not videos.is_dir():
@@ -169,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         return usage("-o/--out is required (a dataset folder, or the image file for --render)")
 
     if args.render:
-        from .synth_render import render
+        from .render import render
 
         out = Path(args.out)
         if out.suffix.lower() not in (".png", ".gif", ".jpg", ".jpeg", ".webp"):
@@ -186,14 +193,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.noise < 0:
         return usage("--noise must be >= 0")
-    if args.idle_clips is not None and args.idle_clips < 0:
-        return usage("--idle-clips must be >= 0")
+    for name, n in (("--idle-clips", args.idle_clips), ("--other-clips", args.other_clips)):
+        if n is not None and n < 0:
+            return usage(f"{name} must be >= 0")
     try:
         exercises = _exercises(args.exercises)
         if args.idle_clips and IDLE not in exercises:
             exercises = (*exercises, IDLE)
+        if args.other_clips and OTHER not in exercises:
+            exercises = (*exercises, OTHER)
         cfg = synth.SynthConfig(exercises=exercises, clips_per_exercise=args.clips_per_exercise,
-                                idle_clips=args.idle_clips, seed=args.seed, views_per_clip=args.views_per_clip,
+                                idle_clips=args.idle_clips, other_clips=args.other_clips, seed=args.seed, views_per_clip=args.views_per_clip,
                                 p_correct=args.p_correct, noise=args.noise, bodies=args.bodies)
     except ValueError as e:
         return usage(str(e))

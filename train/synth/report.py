@@ -32,7 +32,7 @@ from formcheck.device.exercises import EXERCISE_IDS
 from formcheck.device.judging.features import ANGLE_NAMES, aspect_corrected, joint_angles
 from formcheck.device.sequences import LandmarkSequence, read_sequences, write_sequences
 
-from . import synth
+from .. import synth
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def extract_real(videos_dir, cache_dir=DEFAULT_CACHE) -> list[LandmarkSequence]:
     content in ``cache_dir``; a video that fails is logged and skipped."""
     from formcheck.device.pose.landmarks import create_estimator
 
-    from .videos import VIDEO_EXTENSIONS, labels_from_path, video_sequence
+    from ..videos import VIDEO_EXTENSIONS, labels_from_path, video_sequence
 
     videos_dir, cache_dir = Path(videos_dir), Path(cache_dir)
     files = sorted(p for p in videos_dir.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
@@ -268,7 +268,7 @@ def _fig_vis(rows, path):
 def fault_gallery(out_dir, exercises=EXERCISE_IDS, seed: int = 1) -> list[Path]:
     """One PNG per exercise: a correct rep and each condition's fault (noise-free), from the
     front-ish and a side view."""
-    from .synth_render import render_strip
+    from .render import render_strip
 
     paths = []
     for ex in exercises:

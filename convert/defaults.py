@@ -1,4 +1,4 @@
-"""``formcheck-train defaults``: regenerate the bundles shipped in ``formcheck/device/models``.
+"""``formcheck-convert defaults``: regenerate the bundles shipped in ``formcheck/device/models``.
 
 From a synthetic dataset (``formcheck-synth`` output), for each of the nine exercises a
 ``conditions`` model and a ``form`` model, plus the exercise recogniser: production CNNs,
@@ -6,7 +6,7 @@ trained with a grouped split, converted to full-integer int8 behind the parity g
 against the size budget (64 KB each), and written as bundles — all or nothing::
 
     formcheck-synth -o data/synth ...                     # see formcheck-synth --help
-    formcheck-train defaults --data data/synth -o device/models
+    formcheck-convert defaults --data data/synth -o device/models
 
 Form and condition models use ``rep`` windows (one verdict per rep, tempo invariant; on
 synthetic data they score far better than 1-second sliding windows, which see part of a rep);
@@ -16,6 +16,7 @@ and occluded or out-of-frame joints (a side view's far arm, feet below the frame
 otherwise invalidate most frames of real side-view clips. The
 printed table holds the held-out metrics (Keras and int8) and the training time per model — the
 benchmark for "time to train the nine production CNNs + the recogniser on this machine".
+It trains and converts, so it lives in ``convert`` (which imports ``train``; never the reverse).
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from formcheck.device.exercises import EXERCISE_IDS, IDLE
+from formcheck.device.judging.bundle import default_bundle_dir
+from formcheck.device.judging.features import FeatureSpec
+from formcheck.train.data import DataError, build_windows, describe_data, exercises_in, load_sequences
+from formcheck.train.models import TrainConfig
+from formcheck.train.runs import fit_one, run_name
 
-from .data import DataError, build_windows, describe_data, exercises_in, load_sequences
+from .bundling import convert_run, write_all
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,7 @@ class Row:
 
 
 def add_parser(sub) -> None:
+    """The ``defaults`` subcommand on a subparsers object (``formcheck-convert defaults``)."""
     p = sub.add_parser(
         "defaults", help="regenerate the shipped default bundles from synthetic data",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,13 +118,6 @@ def _fmt(v) -> str:
 
 
 def cmd_defaults(args) -> int:
-    from formcheck.convert.cli import convert_run, write_all
-    from formcheck.device.judging.bundle import default_bundle_dir
-    from formcheck.device.judging.features import FeatureSpec
-
-    from .cli import fit_one, run_name
-    from .models import TrainConfig
-
     out = args.out or default_bundle_dir()
     tasks = [t.strip() for t in args.tasks.split(",")]
     seqs = load_sequences(args.data)
@@ -239,3 +239,17 @@ def table(rows: list[Row], total_s: float) -> str:
     lines.append(f"{len(rows)} models: training {train_s:.0f} s, whole run (windows, training, "
                  f"conversion, parity) {total_s:.0f} s; int8 total {sum(r.kb for r in rows):.0f} KB")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``formcheck-convert defaults ARGS``: ``argv`` without the word ``defaults``."""
+    ap = argparse.ArgumentParser(prog="formcheck-convert")
+    add_parser(ap.add_subparsers(dest="cmd", required=True))
+    args = ap.parse_args(["defaults", *(sys.argv[2:] if argv is None else argv)])
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return cmd_defaults(args)
+    except DataError as e:
+        print(f"formcheck-convert defaults: {e}", file=sys.stderr)
+        return 2

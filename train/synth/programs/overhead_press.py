@@ -1,0 +1,116 @@
+"""The ``overhead_press`` program: its motion and each of its conditions' faults."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from formcheck.device.exercises import ROM
+
+from ..maths import DEG, bump
+from ..schedule import Schedule, build_schedule, idle_spans
+from ..skeleton import Motion
+from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, sagittal_root, stand_feet
+
+
+def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
+    b, rng, H = ctx.body, ctx.rng("style"), ctx.body.height
+    sch = build_schedule(ctx.rng("timing"), "overhead_press")
+    m = Motion(ctx.times(sch.duration))
+    t = m.t
+    a = sch.activation(t)
+    _out_m, _back_m = sch.phase_masks(t)
+    # seated on a bench (hips and knees at ~90 degrees, legs still) or standing; a barbell or
+    # two dumbbells (their own streams: the standing barbell press is drawn as before)
+    seated = ctx.pick("posture", ["standing", "seated"], [0.6, 0.4]) == "seated"
+    dumbbell = ctx.pick("implement", ["barbell", "dumbbell"], [0.6, 0.4]) == "dumbbell"
+    if seated:
+        ctx.severity["no_leg_drive"] = 0.0  # sitting, the legs cannot drive the weight
+    half_w = b.hip_w / 2 * rng.uniform(1.0, 1.5)
+    toe_out = rng.uniform(0, 20) * DEG
+    # leg drive: a quick knee dip right before each press, then the legs drive the bar
+    s_leg = ctx.sev("no_leg_drive")
+    dip = np.zeros(m.T)
+    for r in sch.reps:
+        dip += bump(t, r.start + 0.05, 0.45)
+    knee = rng.uniform(2, 7) * DEG + s_leg * fault_size(ctx, "no_leg_drive", 14, 28) * DEG * np.clip(dip, 0, 1)
+    if seated:
+        seat = ctx.rng("seat")
+        # feet planted under the knees: the thighs horizontal, the shins vertical
+        stand_feet(m, b, half_w * seat.uniform(1.0, 1.4), toe_out, z=b.thigh * seat.uniform(0.9, 1.1))
+        m["root"] = np.tile([0.0, b.ankle_h + b.shank * seat.uniform(0.97, 1.06), 0.0], (m.T, 1))
+    else:
+        stand_feet(m, b, half_w, toe_out)
+        m["root"] = sagittal_root(b, half_w, knee, knee * 0.45)
+    style = rng.choice(["rack", "wide"], p=[0.55, 0.45])  # elbows forward (bar) or out to the sides
+    ctx.variant["start"] = str(style)
+    grip = rng.uniform(0.15, 0.2) * H if style == "rack" else rng.uniform(0.19, 0.24) * H
+    rom = 1.0 - 0.5 * ctx.sev(ROM)  # lockout missing: 0.85..0.5 of the press
+    reach = (b.upper_arm + b.forearm) * 0.985
+    s_fv = ctx.sev("forearms_vertical")
+    v_fv = fault_variant(ctx, "forearms_vertical", [("flare", 0.5), ("tuck", 0.5)])
+    fv = s_fv * fault_size(ctx, "forearms_vertical", 0.35, 0.6)
+    grip_f = grip * (1 - fv * 0.55) if v_fv == "tuck" else grip
+    if dumbbell:
+        ctx.variant.pop("start", None)
+        _dumbbells(ctx, m, a * rom, reach, fv if v_fv == "tuck" else 0.0, fv if v_fv == "flare" else 0.0)
+    for s, sg in (("l", 1), ("r", -1)):
+        if dumbbell:
+            break
+        m.arm_ik[s] = True
+        x0 = sg * grip_f
+        y_top = math.sqrt(max(reach ** 2 - (grip_f - b.shoulder_w / 2) ** 2, 0.01)) - 0.015 * H
+        y0 = 0.0 * H + rng.uniform(-0.01, 0.03) * H
+        z0 = (0.075 if style == "rack" else 0.03) * H
+        ah = a * rom
+        y = y0 + ah * (y_top - y0)
+        z = z0 * (1 - ah) + ah * (1 - ah) * 0.08 * H - 0.01 * H * ah
+        x = x0 * (1 - 0.08 * ah)
+        m[f"{s}_hand_local"] = np.stack([x, y, z], -1)
+        pole_bottom = np.array([sg * 0.35, -1.0, 0.9]) if style == "rack" else np.array([sg * 1.0, -0.6, 0.1])
+        if v_fv == "flare":
+            pole_bottom = pole_bottom + fv * np.array([sg * 1.5, 0.4, -1.4])
+        pole_top = np.array([sg * 1.0, 0.0, -0.1])
+        w = np.clip(ah, 0, 1)[:, None]
+        m[f"{s}_pole_local"] = (1 - w) * pole_bottom + w * pole_top
+        m[f"{s}_pron"] = 175 * DEG
+    # shoulder girdle: set = stable; the fault lets the shoulders roll forward and hike up
+    s_sg = ctx.sev("shoulders_set")
+    g = s_sg * fault_size(ctx, "shoulders_set", 0.025, 0.045) * H
+    for s in ("l", "r"):
+        m[f"{s}_elev"] = g * np.clip(a, 0, 1) ** 1.5 + 0.008 * H * a
+        m[f"{s}_prot"] = g * 0.9 * (1 - a) * sch.in_set(t)
+    # back: leaning back / over-arching to press
+    s_back = ctx.sev("back_neutral")
+    lb = s_back * fault_size(ctx, "back_neutral", 12, 25) * DEG * np.clip(a * 1.5, 0, 1)
+    m["lumbar_flex"] = rng.uniform(-5, 2) * DEG - 0.8 * lb
+    m["pitch"] = -0.3 * lb + rng.uniform(-2, 2) * DEG
+    m["root"] = m["root"] + np.stack([np.zeros(m.T), np.zeros(m.T), 0.04 * H * lb / (25 * DEG)], -1)
+    m["neck_flex"] = -a * rng.uniform(0, 12) * DEG + 0.5 * lb
+    add_life(m, rng, b, 0.6)
+    idle_gesture(m, ctx.rng("idle"), b, idle_spans(sch), arms_free=not (m.arm_ik["l"] or m.arm_ik["r"]))
+    return m, sch
+
+
+def _dumbbells(ctx: ClipContext, m: Motion, ah, reach: float, tuck: float, flare: float) -> None:
+    """Two dumbbells: from beside the ears (elbows out and a little down, forearms vertical)
+    up and slightly in to straight arms overhead. ``ah``: 0 bottom .. 1 lockout."""
+    b, H = ctx.body, ctx.body.height
+    rng = ctx.rng("dumbbells")
+    out0 = rng.uniform(0.55, 0.8) * b.upper_arm * (1 - 0.5 * tuck)  # the hands' start outside the shoulders
+    y0 = rng.uniform(0.02, 0.07) * H
+    x_top = b.shoulder_w / 2 * rng.uniform(0.6, 1.0)
+    for s, sg in (("l", 1), ("r", -1)):
+        m.arm_ik[s] = True
+        x = sg * ((b.shoulder_w / 2 + out0) * (1 - ah) + x_top * ah)
+        dx = np.abs(x) - b.shoulder_w / 2
+        y_top = np.sqrt(np.maximum(reach ** 2 - dx ** 2, 0.01)) - 0.015 * H
+        y = y0 + ah * (y_top - y0)
+        z = (0.02 + 0.03 * tuck) * H * (1 - ah) + 0.01 * H * ah
+        m[f"{s}_hand_local"] = np.stack([x, y, z], -1)
+        pole_bottom = np.array([sg * 1.0, -0.7, 0.1 + 0.8 * tuck]) + flare * np.array([sg * 0.5, 0.6, -1.0])
+        pole_top = np.array([sg * 1.0, 0.0, -0.1])
+        w = np.clip(ah, 0, 1)[:, None]
+        m[f"{s}_pole_local"] = (1 - w) * pole_bottom + w * pole_top
+        m[f"{s}_pron"] = rng.uniform(150, 180) * DEG
