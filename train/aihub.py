@@ -102,6 +102,11 @@ class AihubFormatError(ValueError):
         super().__init__(f"{path}: field {field!r}: {problem}")
 
 
+class NotAihubFileError(AihubFormatError):
+    """A JSON document with none of AI-Hub's top-level fields: not a label file at all (a
+    folder's notes or its own labels beside the videos), so nothing to extract from it."""
+
+
 @dataclass
 class AihubClip:
     """One parsed, validated label file (pixel coordinates, not yet mapped)."""
@@ -171,6 +176,8 @@ def parse_clip(doc, path: str | os.PathLike = "<memory>") -> AihubClip:
 
     if not isinstance(doc, dict):
         bad("<root>", f"expected an object, got {_type_name(doc)}")
+    if "type_info" not in doc and "frames" not in doc:
+        raise NotAihubFileError(path, "<root>", "not an AI-Hub label file (neither type_info nor frames)")
     ti = need(doc, "type_info", dict, "type_info")
     key = need(ti, "key", (str, int), "type_info.key")
     if "type" in doc and str(doc["type"]) != str(key):
