@@ -83,7 +83,10 @@ def _float(lo: float | None = None, hi: float | None = None, lo_open: bool = Fal
     def check(v):
         if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
             raise _Bad(desc)
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:  # an integer beyond any float
+            raise _Bad(desc) from None
         if lo is not None and (v < lo or (lo_open and v == lo)):
             raise _Bad(desc)
         if hi is not None and v > hi:
@@ -115,7 +118,7 @@ def _choice(*options):
 
 
 def _exercise(v):
-    if v != "auto" and v not in EXERCISES:
+    if not isinstance(v, str) or (v != "auto" and v not in EXERCISES):
         raise _Bad('"auto" or an exercise id (' + ", ".join(EXERCISES) + ")")
     return v
 
@@ -359,6 +362,9 @@ def _build(data: dict, base: Config, relative_to: Path | None, problems: list[st
                 problems.append(f"{dotted}: expected {e}, got {_show(value)}")
                 continue
             if meta.get("path"):
+                if "\0" in value:  # no file system takes it; Path.exists() would raise
+                    problems.append(f"{dotted}: a path cannot contain a NUL character")
+                    continue
                 value = _resolve_path(value, relative_to, dotted)
             changes[key] = value
         sections[name] = replace(getattr(base, name), **changes)
@@ -385,7 +391,7 @@ def loads(text: str, base: Config | None = None, source: str | None = None,
     """Parse TOML text into a Config (defaults for anything unset)."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, or an integer past Python's parsing limit
         raise ConfigError([f"not valid TOML: {e}"], source) from None
     problems: list[str] = []
     cfg = _build(data, base or Config(), relative_to, problems)

@@ -399,7 +399,7 @@ def load_bundle(path: str | os.PathLike, check_model: bool = True) -> Bundle:
         raise BundleError(f"{where}: metadata is {len(raw)} bytes; not a bundle sidecar")
     try:
         meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # not UTF-8, not JSON, or a number past Python's parsing limit
         raise BundleError(f"{where}: corrupt metadata, not JSON ({e})") from None
     if not isinstance(meta, dict):
         raise BundleError(f"{where}: metadata must be a JSON object")
