@@ -18,9 +18,9 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from formcheck.device.exercises import EXERCISE_IDS
 from formcheck.device.judging.bundle import default_bundle_dir, find_bundle, load_bundles
 from formcheck.device.judging.classifier import Classifier
-from formcheck.device.exercises import EXERCISE_IDS
 from formcheck.device.sequences import iter_dataset
 from formcheck.train.data import sequence_windows
 

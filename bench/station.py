@@ -15,7 +15,7 @@ Rows (each a median of ``--runs`` runs, unless said otherwise):
 - **frame → verdict latency** p50 / p99 at the camera's rate: the video played in real time,
   from the moment a frame is captured until the judge's events for it reach the outputs; all
   frames, and separately the frames that finished a rep.
-- **RSS at start and after N frames** (20k by default) with the replay backend, fast: the
+- **RSS at start and after N frames** (20k by default) from a landmark clip, fast: the
   memory growth of a long run (goal: flat within 5 MB). The same run gives the loop's CPU per
   frame without pose, next to the judge's alone: the rest is the station's plumbing.
 - **time to READY**: the daemon started as systemd would (``NOTIFY_SOCKET``), from spawn to
@@ -42,8 +42,8 @@ sys.modules.setdefault("tensorflow", None)  # as the station: never TensorFlow
 import numpy as np  # noqa: E402
 
 from formcheck.device.app import config as C  # noqa: E402
-from formcheck.device.pose.landmarks import create_estimator  # noqa: E402
 from formcheck.device.app.station import Station, rss_mb  # noqa: E402
+from formcheck.device.pose.landmarks import create_estimator  # noqa: E402
 from formcheck.train.demo import squat_landmarks, squat_phases  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,24 +128,32 @@ def latency(video: Path, backend: str, exercise: str) -> tuple[np.ndarray, np.nd
 
 
 def soak(frames: int, clip_seconds: float = 20.0) -> tuple[float, float, float]:
-    from formcheck.device.capture.replay import ReplayPose
+    from formcheck.device.capture.landmark_clip import LandmarkClipReader, recorded_pose
+    from formcheck.device.capture.sources import FrameSource
     from formcheck.device.sequences import LandmarkSequence
-    from formcheck.device.capture.sources import clock_source
 
     t, lm = squat_clip(n_reps=int(clip_seconds / 3), fps=30.0)
-    seq = LandmarkSequence(id="soak", t=t, landmarks=lm, exercise="squat", image_size=(640, 480), fps=30.0)
-    cfg = base_config(**{"station.exercise": "squat", "station.pose_backend": "replay"})
+    warm = 1000
+    loops = -(-max(warm + frames, 5000) // len(t))  # the clip played over and over on one timeline
+    n = np.arange(loops * len(t))
+    seq = LandmarkSequence(id="soak", t=n / 30.0, landmarks=np.tile(lm, (loops, 1, 1)), exercise="squat",
+                           image_size=(640, 480), fps=30.0)
+
+    def part(a: int, b: int) -> FrameSource:
+        s = LandmarkSequence(id="soak", t=seq.t[a:b], landmarks=seq.landmarks[a:b], exercise="squat",
+                             image_size=seq.image_size, fps=30.0)
+        return FrameSource(LandmarkClipReader(s), realtime=False)
+
+    cfg = base_config(**{"station.exercise": "squat"})
     from formcheck.device.outputs.fanout import JsonLinesOutput, Outputs
 
     outputs = Outputs([JsonLinesOutput(open(os.devnull, "w"))])
-    warm = 1000
-    st = Station(cfg, source=clock_source(np.arange(warm + frames) / 30.0, realtime=False),
-                 estimator=ReplayPose(seq, loop=True), outputs=outputs)
+    st = Station(cfg, source=part(0, warm), outputs=outputs)
     st.setup()
     st.run(max_frames=warm)
     start = rss_mb()
-    st2 = Station(cfg, source=clock_source(np.arange(warm, warm + frames) / 30.0, realtime=False),
-                  estimator=st.estimator, judge=st.judge, outputs=Outputs([JsonLinesOutput(open(os.devnull, "w"))]))
+    st2 = Station(cfg, source=part(warm, warm + frames), judge=st.judge,
+                  outputs=Outputs([JsonLinesOutput(open(os.devnull, "w"))]))
     c0 = time.process_time()
     st2.run()
     loop_cpu = (time.process_time() - c0) / st2.frames
@@ -154,7 +162,7 @@ def soak(frames: int, clip_seconds: float = 20.0) -> tuple[float, float, float]:
     from formcheck.device.judging.judge import Judge
 
     judge = Judge([], "squat", cfg.judge)
-    poses = [st.estimator.estimate(None, i / 30.0) for i in range(5000)]
+    poses = [recorded_pose(seq, i) for i in range(5000)]
     c0 = time.process_time()
     for pose in poses:
         judge.update(pose)
@@ -247,8 +255,8 @@ def main(argv=None) -> int:
                                                   f"({np.isfinite(lat_rep).sum()} reps)"),
         ("frames dropped in real time", f"{dropped} of {args.runs * len(frames)}"),
         ("CPU per frame without pose: station loop / judge alone", f"{loop_cpu * 1000:.2f} / "
-                                                                  f"{judge_cpu * 1000:.2f} ms (replay)"),
-        (f"RSS start / after {n} frames (replay)", f"{start:.1f} / {end:.1f} MB "
+                                                                  f"{judge_cpu * 1000:.2f} ms (clip)"),
+        (f"RSS start / after {n} frames (clip)", f"{start:.1f} / {end:.1f} MB "
                                                   f"(delta {end - start:+.1f} MB, goal within 5)"),
         ("time to READY (median)", f"{ready:.2f} s"),
     ]

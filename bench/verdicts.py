@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.device.judging.bundle import load_bundles, load_default_bundles
 from formcheck.device.events import RepEvent
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, ROM
+from formcheck.device.judging.bundle import load_bundles, load_default_bundles
+from formcheck.device.judging.classifier import Classifier
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.pose.landmarks import Pose
 from formcheck.device.sequences import iter_dataset
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     bundles = load_bundles(args.models) if args.models else load_default_bundles()
-    models = ModelSet.from_predictors([b for b in bundles if b.task != "exercise"])
+    models = ModelSet.from_predictors([Classifier(b) for b in bundles if b.task != "exercise"])
     tmp = None
     data = args.data
     if data is None:

@@ -55,6 +55,9 @@ class RepEvent(Event):
     # re-thresholds them); full_depth: the rep counter found the rep full range
     probs: dict[str, float] = field(default_factory=dict)
     full_depth: bool | None = None
+    # every condition's record (ConditionVerdict.to_dict()), and the keys nothing could judge
+    conditions: list[dict] = field(default_factory=list)
+    not_judged: list[str] = field(default_factory=list)
 
 
 @dataclass

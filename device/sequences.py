@@ -139,8 +139,11 @@ def read_sequences(path: str | os.PathLike) -> list[LandmarkSequence]:
     except DatasetError:
         raise
     # What numpy, zipfile and json raise for a file that is not a dataset file (truncated,
-    # corrupt, a pickle, missing arrays, wrong shapes); OSError when it cannot be read at all.
-    except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile, zlib.error) as e:
+    # corrupt, a pickle, missing arrays, wrong shapes; zipfile's RuntimeError and
+    # NotImplementedError: a flipped "encrypted" flag or compression method); OSError when it
+    # cannot be read at all.
+    except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, NotImplementedError,
+            MemoryError, zipfile.BadZipFile, zlib.error) as e:
         raise DatasetError(f"{path}: not a readable dataset file ({type(e).__name__}: {e})") from e
     return out
 

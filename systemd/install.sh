@@ -423,7 +423,7 @@ packaged_config() {
     local p
     p=$("$venv/bin/python" -I - <<'EOF' 2>/dev/null
 import importlib.util, os
-spec = importlib.util.find_spec("formcheck.device")
+spec = importlib.util.find_spec("formcheck.device.app")
 for d in (spec.submodule_search_locations or []) if spec else []:
     f = os.path.join(d, "formcheck.toml")
     if os.path.isfile(f):

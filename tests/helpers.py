@@ -79,3 +79,61 @@ def write_json(path: Path, doc) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+# ---- recorded poses -----------------------------------------------------------------------------
+
+class RecordedPose:
+    """A fake pose estimator: the recorded pose of a landmark sequence at or before each
+    frame's time, whatever the frame shows (drives the station from any frame source)."""
+
+    name = "recorded"
+
+    def __init__(self, sequence):
+        self.sequence = sequence
+
+    def estimate(self, frame_rgb, t: float):
+        from formcheck.device.capture.landmark_clip import recorded_pose
+        from formcheck.device.pose.landmarks import Pose
+
+        seq = self.sequence
+        i = int(np.searchsorted(seq.t, t, side="right")) - 1
+        if i < 0:
+            return Pose.none(t, seq.image_size)
+        pose = recorded_pose(seq, i)
+        pose.t = t
+        return pose
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def clip_source(sequence, realtime: bool = False):
+    """A landmark sequence as the station's source (recorded poses, no estimator)."""
+    from formcheck.device.capture.landmark_clip import LandmarkClipReader
+    from formcheck.device.capture.sources import FrameSource
+
+    return FrameSource(LandmarkClipReader(sequence), realtime=realtime)
+
+
+def blank_frames(times, size=(64, 48)):
+    """A file-like source of blank frames at ``times``: drives a fake pose estimator."""
+    from formcheck.device.capture.sources import FrameSource, Reader
+
+    class Blank(Reader):
+        describe = "blank frames"
+
+        def __init__(self):
+            self.i = 0
+            self.image = np.zeros((size[1], size[0], 3), np.uint8)
+
+        def read(self):
+            if self.i >= len(times):
+                return None
+            self.i += 1
+            return self.image, float(times[self.i - 1])
+
+    return FrameSource(Blank(), realtime=False)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from test_train import toy_dataset  # the toy motion generator (tests/ is on sys.path)
 
+from formcheck.device.exercises import EXERCISES
 from formcheck.device.judging.bundle import load_bundle, load_bundles, sha256_hex
 from formcheck.device.judging.classifier import Classifier, TFLiteModel
-from formcheck.device.exercises import EXERCISES
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from PIL import Image
 pytest.importorskip("luma.core")
 from luma.core.device import dummy
 
-from formcheck.device.outputs.display import Display, ScreenView, open_device, render
 from formcheck.device.events import (
     NO_PERSON,
     STEP_INTO_VIEW,
@@ -22,6 +21,7 @@ from formcheck.device.events import (
     StateEvent,
     StatsEvent,
 )
+from formcheck.device.outputs.display import Display, ScreenView, open_device, render
 from formcheck.device.outputs.fanout import Outputs
 
 # Regions of the 128×64 layout (x0, y0, x1, y1).

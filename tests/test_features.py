@@ -19,8 +19,8 @@ from formcheck.device.judging.features import (
     mirror_features,
     sequence_features,
 )
-from formcheck.device.pose.landmarks import MIRROR, PAPER_LANDMARKS
 from formcheck.device.judging.windows import StreamWindower, rep_window, resample, sliding_windows
+from formcheck.device.pose.landmarks import MIRROR, PAPER_LANDMARKS
 
 
 def standing_pose(rng=None) -> np.ndarray:

@@ -23,7 +23,6 @@ from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
 from formcheck.device.judging.features import FeatureSpec
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.pose.landmarks import Pose
-from formcheck.device.judging.reps import RepConfig
 
 FPS = 15.0
 
@@ -143,7 +142,7 @@ def kinds(events):
 
 def test_person_arrives_squats_and_leaves_exact_event_sequence():
     form = FakeModel("form", "squat", spec=rep_spec(), fn=sequence([0.9, 0.2, 0.8]))
-    judge = Judge(ModelSet(form={"squat": form}), "squat", JudgeConfig(absence_reset_s=30.0))
+    judge = Judge(ModelSet(form={"squat": form}), "squat", JudgeConfig(absence_reset=30.0))
     stream = no_person(0.0, 2.0)
     stream += legs_hidden(standing(end_of(stream), 2.0))
     reps, truth = squats(end_of(stream), n=3)
@@ -392,7 +391,7 @@ def test_wrongly_shaped_model_output_is_no_verdict():
 # ---- resets -----------------------------------------------------------------------------------------
 
 def test_inactivity_resets_the_set_once():
-    judge = Judge(None, "squat", JudgeConfig(inactivity_reset_s=6.0))
+    judge = Judge(None, "squat", JudgeConfig(inactivity_reset=6.0))
     poses, _ = squats(0.0, n=2)
     events = run(judge, poses)
     events += run(judge, standing(end_of(poses), 10.0))
@@ -507,7 +506,7 @@ def test_a_confidently_wrong_first_window_does_not_hold_up_recognition():
     ex = [e for e in events if isinstance(e, ExerciseEvent)]
     assert [e.exercise for e in ex] == ["squat"]
     # first window + auto_first_s (the average started at the wrong window: 5.6 s, p = 0.60)
-    assert ex[0].t < 1.0 + judge.config.auto_first_s + 0.1, ex[0].t
+    assert ex[0].t < 1.0 + judge.config.auto_first + 0.1, ex[0].t
     assert ex[0].confidence > 0.65
 
 
@@ -515,7 +514,7 @@ def test_reps_done_while_recognising_are_counted():
     clock = Clock()
     rec = scheduled_recogniser(clock, [(1e9, "squat", 0.9)])
     judge = Judge(ModelSet(recogniser=rec, form={"squat": FakeModel("form", "squat", spec=rep_spec())}), None,
-                  JudgeConfig(auto_first_s=6.0))  # decides well after the first reps
+                  JudgeConfig(auto_first=6.0))  # decides well after the first reps
     poses, truth = squats(0.0, n=4, seed=4, idle_s=0.3)
     events = run_clocked(judge, clock, poses)
     ex = [e for e in events if isinstance(e, ExerciseEvent)]
@@ -529,7 +528,7 @@ def test_reps_done_while_recognising_are_counted():
 def test_finish_decides_a_short_clip():
     clock = Clock()
     rec = scheduled_recogniser(clock, [(1e9, "barbell_curl", 0.9)])
-    judge = Judge(ModelSet(recogniser=rec), None, JudgeConfig(auto_first_s=60.0))
+    judge = Judge(ModelSet(recogniser=rec), None, JudgeConfig(auto_first=60.0))
     t, lm, size, _ = synth_clip("barbell_curl", 45.0, n_reps=1, seed=2, fps=FPS, idle_s=0.6)
     events = run_clocked(judge, clock, poses_from(t, lm, size, 0.0))
     assert not any(isinstance(e, ExerciseEvent | RepEvent) for e in events)
@@ -595,20 +594,22 @@ def test_step_into_view_depends_on_the_exercise():
 
 # ---- config -------------------------------------------------------------------------------------------
 
-def test_config_validation_and_station_section():
-    with pytest.raises(ValueError, match="min_visibility"):
-        JudgeConfig(min_visibility=1.5)
-    with pytest.raises(ValueError, match="history_s"):
-        JudgeConfig(history_s=5.0)
-    with pytest.raises(ValueError, match="'bogus'"):
-        JudgeConfig.coerce({"bogus": 1})
-    from formcheck.device.app.config import JudgeConfig as StationJudge
+def test_config_is_the_station_section_and_validates_with_the_key_named():
+    from formcheck.device.app import config as C
+    from formcheck.device.errors import ConfigError
 
-    c = JudgeConfig.coerce(StationJudge(inactivity_reset=30.0, min_rep=0.6, max_rep=20.0, auto_confidence=0.7))
-    assert (c.inactivity_reset_s, c.reps.min_rep_s, c.reps.max_rep_s, c.auto_confidence) == (30.0, 0.6, 20.0, 0.7)
-    assert c.history_s > c.reps.max_rep_s
-    assert JudgeConfig.coerce(None) == JudgeConfig()
-    assert JudgeConfig.coerce({"reps.enter": 0.5}).reps == RepConfig(enter=0.5)
+    with pytest.raises(ConfigError, match=r"judge\.min_visibility"):
+        JudgeConfig(min_visibility=1.5)
+    with pytest.raises(ValueError, match=r"judge\.max_rep: must be longer"):
+        JudgeConfig(min_rep=5.0, max_rep=2.0)
+    with pytest.raises(ValueError, match=r"judge\.auto_replay"):
+        JudgeConfig(auto_replay=100.0)
+    assert C.Config().judge == JudgeConfig()  # one class: the TOML section is the judge's config
+    c = C.loads("[judge]\ninactivity_reset = 30\nmin_rep = 0.6\nmax_rep = 40.0\nauto_confidence = 0.7\n").judge
+    assert isinstance(c, JudgeConfig)
+    assert (c.inactivity_reset, c.reps.min_rep_s, c.reps.max_rep_s, c.auto_confidence) == (30.0, 0.6, 40.0, 0.7)
+    assert c.history_s > c.reps.max_rep_s  # the history always holds the longest rep
+    assert isinstance(c.inactivity_reset, float)
 
 
 def test_model_set_sorts_predictors_by_task():

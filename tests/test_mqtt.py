@@ -27,8 +27,8 @@ from formcheck.device.events import (  # noqa: E402
     StateEvent,
     StatsEvent,
 )
-from formcheck.device.outputs.mqtt import SENSORS, MqttOutput  # noqa: E402
 from formcheck.device.outputs.fanout import Outputs  # noqa: E402
+from formcheck.device.outputs.mqtt import SENSORS, MqttOutput  # noqa: E402
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 pytestmark = pytest.mark.skipif(

@@ -16,10 +16,10 @@ from formcheck.device.capture.sources import (
     FrameSource,
     Reader,
     SourceError,
-    clock_source,
     describe_spec,
     open_source,
 )
+from formcheck.device.sequences import LandmarkSequence, write_sequences
 
 
 def write_video(path: Path, n: int, fps: float, size=(64, 48)) -> Path:
@@ -127,8 +127,11 @@ def test_unusable_specs_fail_fast_with_clear_errors(tmp_path):
         open_source(str(tmp_path / "missing.mp4"))
     with pytest.raises(SourceError, match="no images"):
         open_source(str(tmp_path))
-    with pytest.raises(SourceError, match="replay"):
+    with pytest.raises(SourceError, match="no such landmark clip"):
         open_source(str(tmp_path / "clip.npz"))
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(SourceError, match="cannot read landmark clip"):
+        open_source(str(tmp_path / "bad.npz"))
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(SourceError, match="cannot open video"):
@@ -246,12 +249,33 @@ def test_rotate_turns_frames(tmp_path):
     assert frames[0].image.shape == (64, 48, 3)
 
 
-def test_clock_source_gives_blank_frames_at_the_given_times():
-    times = np.arange(50) / 25.0
-    with clock_source(times, realtime=False) as src:
+def clip(tmp_path, n: int = 50, fps: float = 25.0, sequences: int = 1) -> Path:
+    rng = np.random.default_rng(0)
+    seqs = []
+    for k in range(sequences):
+        lm = rng.random((n, 33, 4)).astype(np.float32)
+        lm[10:15] = np.nan  # nobody for a moment
+        seqs.append(LandmarkSequence(id=f"s{k}", t=np.arange(n) / fps, landmarks=lm, exercise="squat",
+                                     image_size=(640, 480), fps=fps))
+    return write_sequences(tmp_path / "clip.npz", seqs)
+
+
+def test_landmark_clip_yields_its_recorded_poses(tmp_path):
+    with open_source(str(clip(tmp_path)), realtime=False) as src:
+        assert src.yields_poses and src.exercise == "squat" and src.name == "landmark clip clip"
         frames = drain(src)
-    assert [f.t for f in frames] == list(times)
-    assert frames[0].image.shape == (48, 64, 3)
+    assert [f.t for f in frames] == list(np.arange(50) / 25.0)
+    assert all(f.image is None and f.pose.t == f.t and f.size == (640, 480) for f in frames)
+    assert [f.pose.person for f in frames[8:17]] == [True] * 2 + [False] * 5 + [True] * 2
+
+
+def test_landmark_clip_plays_its_sequences_one_after_another(tmp_path):
+    with open_source(str(clip(tmp_path, sequences=2)), realtime=False) as src:
+        frames = drain(src)
+    t = np.array([f.t for f in frames])
+    assert len(frames) == 2 * 50 + 2 * 25  # two seconds of nobody between them
+    assert (np.diff(t) > 0).all()
+    assert not any(f.pose.person for f in frames[50:100])
 
 
 def test_reader_exception_in_a_file_ends_the_source_cleanly():
@@ -273,12 +297,11 @@ def test_reader_exception_in_a_file_ends_the_source_cleanly():
     assert len(frames) == 3
 
 
-def test_blocked_fast_file_stops_on_close():
+def test_blocked_fast_file_stops_on_close(tmp_path):
     """A fast file whose loop stops reading must not keep its capture thread alive."""
-    times = np.arange(1000) / 30.0
-    src = clock_source(times, realtime=False).start()
+    src = open_source(str(clip(tmp_path, n=1000)), realtime=False).start()
     assert src.read(timeout=1) is not None
     t0 = time.monotonic()
     src.close()
     assert time.monotonic() - t0 < 1.0
-    assert not any(t.name.startswith("capture: clock") and t.is_alive() for t in threading.enumerate())
+    assert not any(t.name.startswith("capture: landmark clip") and t.is_alive() for t in threading.enumerate())

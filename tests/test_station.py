@@ -1,4 +1,4 @@
-"""The station end to end: command line, replayed clips through judge and outputs, faults
+"""The station end to end: command line, recorded clips through judge and outputs, faults
 injected at every stage (camera, pose, judge, display), SIGTERM mid-rep, real videos, and the
 doctor's checklist."""
 
@@ -18,13 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import RecordedPose, blank_frames, clip_source
 
+from formcheck.device.app import build as B
+from formcheck.device.app import cli
 from formcheck.device.app import config as C
 from formcheck.device.app import station as S
-from formcheck.device.events import RepEvent, StateEvent, event_from_dict
-from formcheck.device.capture.replay import ReplayPose
-from formcheck.device.sequences import LandmarkSequence, write_sequences
 from formcheck.device.capture.sources import FrameSource, Reader
+from formcheck.device.events import RepEvent, StateEvent, event_from_dict
+from formcheck.device.pose.landmarks import Pose
+from formcheck.device.sequences import LandmarkSequence, write_sequences
 from formcheck.train import demo
 
 FPS = 30.0
@@ -89,7 +92,9 @@ def reps_of(events) -> list[RepEvent]:
 
 def run_station(cfg, seq=None, **parts) -> tuple[S.Station, list, int]:
     out = io.StringIO()
-    st = S.Station(cfg, replay_sequence=seq, stream=out, **parts)
+    if seq is not None:
+        parts.setdefault("source", clip_source(seq, cfg.camera.realtime))
+    st = S.Station(cfg, stream=out, **parts)
     st.setup()
     code = st.run()
     return st, parse_events(out.getvalue()), code
@@ -98,7 +103,7 @@ def run_station(cfg, seq=None, **parts) -> tuple[S.Station, list, int]:
 # ---- command line ----------------------------------------------------------------------------
 
 def test_help_lists_every_option_with_examples(capsys):
-    assert S.main(["--help"]) == 0
+    assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
     for flag in ("--config", "--check-config", "--source", "--exercise", "--pose-backend", "--threads",
                  "--models", "--realtime", "--fast", "--max-frames", "--duration", "--json", "--no-json",
@@ -110,7 +115,7 @@ def test_help_lists_every_option_with_examples(capsys):
 def test_check_config_prints_the_effective_config(tmp_path, capsys):
     p = tmp_path / "f.toml"
     p.write_text('[station]\nexercise = "squat"\n')
-    assert S.main(["--config", str(p), "--check-config", "--threads", "3", "--fast"]) == 0
+    assert cli.main(["--config", str(p), "--check-config", "--threads", "3", "--fast"]) == 0
     cap = capsys.readouterr()
     cfg = C.loads(cap.out)
     assert cfg.station.exercise == "squat" and cfg.station.threads == 3 and cfg.camera.realtime is False
@@ -120,35 +125,35 @@ def test_check_config_prints_the_effective_config(tmp_path, capsys):
 def test_bad_config_and_bad_flags_exit_2_naming_the_key(tmp_path, capsys):
     p = tmp_path / "f.toml"
     p.write_text('[gpio]\ngreen_pin = "x"\n')
-    assert S.main(["--config", str(p), "--check-config"]) == 2
+    assert cli.main(["--config", str(p), "--check-config"]) == 2
     assert 'gpio.green_pin: expected an integer 0..27, got "x"' in capsys.readouterr().err
-    assert S.main(["--config", str(tmp_path / "none.toml"), "--check-config"]) == 2
+    assert cli.main(["--config", str(tmp_path / "none.toml"), "--check-config"]) == 2
     assert "cannot read the config file" in capsys.readouterr().err
     p.write_text("")
-    assert S.main(["--config", str(p), "--exercise", "pushups", "--check-config"]) == 2
+    assert cli.main(["--config", str(p), "--exercise", "pushups", "--check-config"]) == 2
     assert "station.exercise" in capsys.readouterr().err
-    assert S.main(["--pose-backend", "opencv"]) == 2
-    assert S.main(["--max-frames", "0"]) == 2
-    assert S.main(["--duration", "-1"]) == 2
+    assert cli.main(["--pose-backend", "opencv"]) == 2
+    assert cli.main(["--max-frames", "0"]) == 2
+    assert cli.main(["--duration", "-1"]) == 2
     assert "--duration must be > 0" in capsys.readouterr().err
 
 
 def test_missing_source_file_exits_2(tmp_path, capsys):
-    code = S.main(["--source", str(tmp_path / "nope.mp4"), "--no-json", "--exercise", "squat"])
+    code = cli.main(["--source", str(tmp_path / "nope.mp4"), "--no-json", "--exercise", "squat"])
     assert code == 2
     assert "camera.source" in capsys.readouterr().err
 
 
 def test_demo_without_the_bundled_clip_is_a_clear_error(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(S, "DEMO_CLIP", tmp_path / "demo.npz")
-    assert S.main(["--demo"]) == 1
+    monkeypatch.setattr(cli, "DEMO_CLIP", tmp_path / "demo.npz")
+    assert cli.main(["--demo"]) == 1
     err = capsys.readouterr().err
     assert "demo clip" in err and "--source" in err
 
 
 def test_demo_runs_the_clip_through_the_whole_pipeline(monkeypatch, squat_clip, capsys):
-    monkeypatch.setattr(S, "DEMO_CLIP", squat_clip)
-    assert S.main(["--demo", "--fast", "--exercise", "squat"]) == 0
+    monkeypatch.setattr(cli, "DEMO_CLIP", squat_clip)
+    assert cli.main(["--demo", "--fast", "--exercise", "squat"]) == 0
     events = parse_events(capsys.readouterr().out)
     reps = reps_of(events)
     assert [r.rep for r in reps] == list(range(1, REPS + 1))
@@ -158,7 +163,7 @@ def test_demo_runs_the_clip_through_the_whole_pipeline(monkeypatch, squat_clip, 
 
 def test_a_clip_file_with_several_sequences_plays_them_one_after_another(tmp_path, squats, capsys):
     two = write_sequences(tmp_path / "two.npz", [squats, make_sequence(squat_phases(2), seed=5, id_="more")])
-    assert S.main(["--source", str(two), "--fast", "--exercise", "squat", "--config", str(_empty_config(tmp_path))]) == 0
+    assert cli.main(["--source", str(two), "--fast", "--exercise", "squat", "--config", str(_empty_config(tmp_path))]) == 0
     events = parse_events(capsys.readouterr().out)
     assert [r.rep for r in reps_of(events)] == list(range(1, REPS + 2 + 1))
     states = [e.state for e in events if isinstance(e, StateEvent)]
@@ -171,9 +176,9 @@ def _empty_config(tmp_path) -> Path:
     return p
 
 
-# ---- end to end with the replay backend ------------------------------------------------------
+# ---- end to end from a landmark clip ---------------------------------------------------------
 
-def test_replay_clip_counts_every_rep_once_at_the_right_time(squats):
+def test_landmark_clip_counts_every_rep_once_at_the_right_time(squats):
     st, events, code = run_station(config(**{"logging.stats_interval": 0.5}), squats)
     assert code == 0 and st.stop_reason == "end of input"
     reps = reps_of(events)
@@ -241,7 +246,7 @@ def test_verdicts_light_the_leds_and_beep_on_bad_reps(squats):
     model = FakeFormModel()
     cfg = config(**{"gpio.enabled": True})
     out = io.StringIO()
-    st = S.Station(cfg, replay_sequence=squats, stream=out, pin_factory=factory,
+    st = S.Station(cfg, source=clip_source(squats), stream=out, pin_factory=factory,
                    judge=Judge([model], "squat", cfg.judge))
     st.setup()
     rec = PinRecorder(factory)
@@ -265,11 +270,11 @@ def test_window_mode_chooses_between_installed_models():
 
     bundles = [b("form", "squat", "sliding"), b("form", "squat", "rep"), b("conditions", "squat", "sliding"),
                b("exercise", "", "sliding")]
-    names = {x.name for x in S.choose_models(bundles, "sliding")}
+    names = {x.name for x in B.choose_models(bundles, "sliding")}
     assert names == {"squat-form-sliding", "squat-conditions-sliding", "-exercise-sliding"}
-    names = {x.name for x in S.choose_models(bundles, "rep")}
+    names = {x.name for x in B.choose_models(bundles, "rep")}
     assert names == {"squat-form-rep", "squat-conditions-sliding", "-exercise-sliding"}
-    assert {x.name for x in S.choose_models(bundles, "model")} == names
+    assert {x.name for x in B.choose_models(bundles, "model")} == names
 
 
 def test_packaged_models_judge_every_rep(squats):
@@ -327,7 +332,7 @@ def test_camera_raising_then_recovering_keeps_the_station_running(squats):
     cam = FlakyCamera(squats.t)
     src = FrameSource(cam, reconnect_min=0.01, reconnect_max=0.05)
     cfg = config()
-    st = S.Station(cfg, source=src, estimator=ReplayPose(squats), stream=io.StringIO())
+    st = S.Station(cfg, source=src, estimator=RecordedPose(squats), stream=io.StringIO())
     st.setup()
     done = threading.Event()
 
@@ -412,8 +417,8 @@ class BrokenPose:
         if self.n % self.raise_every == 0:
             raise RuntimeError("XNNPACK delegate failed")
         pose = self.inner.estimate(frame, t)
-        if self.n % self.garbage_every == 0:
-            pose.landmarks = np.zeros((17, 2), np.float32)
+        if self.n % self.garbage_every == 0:  # malformed: the Pose it is made into says "nobody"
+            pose = Pose(pose.t, np.zeros((17, 2), np.float32), pose.image_size)
         return pose
 
     def reset(self):
@@ -424,7 +429,8 @@ class BrokenPose:
 
 
 def test_pose_backend_failures_are_counted_and_survived(squats, caplog):
-    st, events, code = run_station(config(), squats, estimator=BrokenPose(ReplayPose(squats)))
+    st, events, code = run_station(config(), source=blank_frames(squats.t),
+                                   estimator=BrokenPose(RecordedPose(squats)))
     assert code == 0
     assert st.pose_fail.count == len(squats.t) // 37
     assert caplog.text.count("pose estimation failed") == 1  # logged once, not per frame
@@ -432,7 +438,7 @@ def test_pose_backend_failures_are_counted_and_survived(squats, caplog):
 
 
 def test_judge_failures_are_survived(squats):
-    st0 = S.Station(config(), replay_sequence=squats, stream=io.StringIO())
+    st0 = S.Station(config(), source=clip_source(squats), stream=io.StringIO())
     st0.setup()
     real = st0.judge
     n = {"i": 0}
@@ -478,7 +484,7 @@ def test_stop_while_nobody_is_seen_turns_the_amber_led_off_and_releases_everythi
     factory = MockFactory()
     out = io.StringIO()
     ref = []
-    st = S.Station(config(**{"gpio.enabled": True}), replay_sequence=seq, stream=out, pin_factory=factory)
+    st = S.Station(config(**{"gpio.enabled": True}), source=clip_source(seq), stream=out, pin_factory=factory)
     ref.append(st)
     st.setup()
     amber = factory.pin(22)
@@ -507,7 +513,7 @@ def test_button_short_and_long_press_reach_the_judge(squats):
     factory = MockFactory()
     cfg = config(**{"gpio.enabled": True, "gpio.long_press": 0.3, "camera.realtime": True})
     out = io.StringIO()
-    st = S.Station(cfg, replay_sequence=squats, stream=out, pin_factory=factory)
+    st = S.Station(cfg, source=clip_source(squats, realtime=True), stream=out, pin_factory=factory)
     st.setup()
     button = factory.pin(23)
 
@@ -533,7 +539,7 @@ def test_button_short_and_long_press_reach_the_judge(squats):
 def test_stats_are_periodic_not_per_frame(squats, caplog):
     caplog.set_level("INFO", logger="formcheck.device.app.station")
     cfg = config(**{"logging.stats_interval": 0.5, "camera.realtime": True})
-    st = S.Station(cfg, replay_sequence=squats, stream=io.StringIO())
+    st = S.Station(cfg, source=clip_source(squats, realtime=True), stream=io.StringIO())
     st.setup()
     st.run(duration=2.2)
     lines = [r for r in caplog.records if r.getMessage().startswith("stats:")]
@@ -543,19 +549,19 @@ def test_stats_are_periodic_not_per_frame(squats, caplog):
     assert stats[1].camera_fps == pytest.approx(stats[1].fps, abs=3)
 
 
-def test_sanitize_pose_handles_garbage():
-    from formcheck.device.pose.landmarks import Pose
-
+def test_a_pose_is_validated_where_it_is_made():
     lm = np.random.default_rng(0).random((33, 4)).astype(np.float32)
-    assert S.sanitize_pose(Pose(0.0, lm)).landmarks is lm  # clean poses pass untouched
+    assert Pose(0.0, lm).landmarks is lm  # clean poses pass untouched
     bad = lm.copy()
     bad[5, 0] = np.inf
     bad[6, 2] = np.nan
-    out = S.sanitize_pose(Pose(0.0, bad, score=float("nan")))
+    out = Pose(0.0, bad, score=float("nan"))
     assert np.isnan(out.landmarks[5, :3]).all() and out.landmarks[5, 3] == 0
     assert out.landmarks[6, 2] == 0 and out.score == 0
-    assert not S.sanitize_pose(Pose(0.0, np.full((33, 4), np.nan, np.float32))).person
-    assert not S.sanitize_pose(Pose(0.0, np.zeros((17, 4), np.float32))).person
+    assert not Pose(0.0, np.full((33, 4), np.nan, np.float32)).person
+    assert not Pose(0.0, np.zeros((17, 4), np.float32)).person
+    assert not Pose(0.0, "garbage").person  # type: ignore[arg-type]
+    assert Pose(0.0, None, image_size=None).image_size == (0, 0)  # type: ignore[arg-type]
 
 
 # ---- the daemon as a process: SIGTERM mid-rep ------------------------------------------------------
@@ -609,7 +615,7 @@ def test_the_station_process_never_imports_tensorflow(tmp_path):
     for _ in range(5):
         w.write(np.zeros((120, 160, 3), np.uint8))
     w.release()
-    code = ("import sys\nfrom formcheck.device.app.station import main\n"
+    code = ("import sys\nfrom formcheck.device.app.cli import main\n"
             f"rc = main(['--source', {str(video)!r}, '--pose-backend', 'mediapipe', '--exercise', 'squat', "
             "'--fast', '--no-json', '--max-frames', '3', '-q'])\n"
             "print(rc, 'mediapipe' in sys.modules, sys.modules.get('tensorflow', 'absent'))\n")
@@ -689,17 +695,17 @@ def test_real_videos_are_counted_exactly(video_runs, name):
 
 # ---- the doctor ------------------------------------------------------------------------------------
 
-def test_doctor_on_a_video_and_replay_clip(squat_clip, tmp_path, capsys):
+def test_doctor_on_a_landmark_clip(squat_clip, tmp_path, capsys):
     from formcheck.device.app import doctor
 
     cfg = tmp_path / "d.toml"
-    cfg.write_text(f'[station]\nexercise = "squat"\npose_backend = "replay"\nreplay_file = "{squat_clip}"\n'
-                   "[gpio]\nenabled = false\n[display]\nenabled = false\n")
+    cfg.write_text('[station]\nexercise = "squat"\n[gpio]\nenabled = false\n[display]\nenabled = false\n')
     models = tmp_path / "models"
     models.mkdir()
     code = doctor.main(["--config", str(cfg), "--source", str(squat_clip), "--models", str(models)])
     out = capsys.readouterr().out
-    assert "[ OK ] config" in out and "[ OK ] camera" in out and "[ OK ] pose" in out
+    assert "[ OK ] config" in out and "[ OK ] camera" in out
+    assert "[SKIP] pose" in out and "recorded poses" in out  # a landmark clip needs no estimator
     assert "[FAIL] models" in out and "no valid model bundle" in out and "->" in out
     assert "[SKIP] gpio" in out and "[SKIP] display" in out and "[SKIP] mqtt" in out
     assert code == 1  # models are required

@@ -14,6 +14,7 @@ import uuid
 
 import numpy as np
 import pytest
+from helpers import RecordedPose
 
 from formcheck.device.app.systemd import Notifier
 
@@ -161,10 +162,9 @@ def test_ready_even_without_a_camera_after_the_ready_timeout():
     import io
 
     from formcheck.device.app import config as C
-    from formcheck.device.capture.replay import ReplayPose
-    from formcheck.device.sequences import LandmarkSequence
-    from formcheck.device.capture.sources import open_source
     from formcheck.device.app.station import Station
+    from formcheck.device.capture.sources import open_source
+    from formcheck.device.sequences import LandmarkSequence
 
     class NoCamera:
         def __init__(self, target):
@@ -183,7 +183,7 @@ def test_ready_even_without_a_camera_after_the_ready_timeout():
                                          "logging.stats_interval": 0.0})
     seq = LandmarkSequence(id="x", t=np.arange(3) / 30, landmarks=np.zeros((3, 33, 4)))
     st = Station(cfg, notifier=notifier, source=open_source("0", capture_factory=NoCamera, reconnect_max=0.1),
-                 estimator=ReplayPose(seq), stream=io.StringIO())
+                 estimator=RecordedPose(seq), stream=io.StringIO())
     st.setup()
     assert st.run(duration=1.0) == 0
     sd.collect(0.3, until=lambda m: "STOPPING" in m)

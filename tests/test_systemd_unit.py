@@ -32,7 +32,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "formcheck.service"
 INSTALL = REPO / "systemd" / "install.sh"
-PACKAGED_CONFIG = REPO / "device" / "formcheck.toml"
+PACKAGED_CONFIG = REPO / "device" / "app" / "formcheck.toml"
 MAX_EXPOSURE = 2.0
 
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -153,7 +153,7 @@ def test_unit_command_line_and_default_config_pass_check_config(tmp_path):
     shutil.copy(PACKAGED_CONFIG, config)
     args = unit_settings(UNIT.read_text())[("Service", "ExecStart")][0].split()[1:]
     args = [str(config) if a == "/etc/formcheck/formcheck.toml" else a for a in args]
-    r = subprocess.run([sys.executable, "-c", "import sys; from formcheck.device.app.station import main; "
+    r = subprocess.run([sys.executable, "-c", "import sys; from formcheck.device.app.cli import main; "
                         "sys.exit(main(sys.argv[1:]))", *args, "--check-config"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -173,7 +173,7 @@ def build_wheel(tmp_path: Path, version: str, config_note: str = "") -> Path:
     pyproject = re.sub(r'(?m)^version = "[^"]+"', f'version = "{version}"', pyproject, count=1)
     (src / "pyproject.toml").write_text(pyproject)
     if config_note:
-        with open(src / "device" / "formcheck.toml", "a") as f:
+        with open(src / "device" / "app" / "formcheck.toml", "a") as f:
             f.write(f"\n# {config_note}\n")
     out = tmp_path / "wheels"
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",

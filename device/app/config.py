@@ -7,7 +7,7 @@ sections or keys and bad values are rejected with the dotted key named, e.g.
 once. Command-line flags override the file through :func:`apply_overrides`, validated the
 same way.
 
-Relative paths in a file (``models.dir``, ``station.replay_file``, a file ``camera.source``) are
+Relative paths in a file (``models.dir``, a file ``camera.source``) are
 relative to the folder of that file, so ``/etc/formcheck/formcheck.toml`` can say
 ``dir = "models"``; relative paths given on the command line are relative to the working
 directory.
@@ -24,7 +24,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..checks import Bad, boolean, choice, integer, number, setting, show, text
+from ..errors import ConfigError
 from ..exercises import EXERCISES
+from ..judging.judge_config import JudgeConfig
 from ..pose.landmarks import BACKENDS
 
 log = logging.getLogger(__name__)
@@ -33,103 +36,19 @@ SYSTEM_CONFIG = Path("/etc/formcheck/formcheck.toml")
 PACKAGED_NAME = "formcheck.toml"
 
 
-class ConfigError(ValueError):
-    """A config file or override is invalid; ``problems`` lists every ``key: why`` message."""
-
-    def __init__(self, problems: list[str], source: str | None = None):
-        self.problems = list(problems)
-        self.source = source
-        head = f"{source}: " if source else ""
-        if len(self.problems) == 1:
-            super().__init__(head + self.problems[0])
-        else:
-            super().__init__(head + f"{len(self.problems)} problems:\n  " + "\n  ".join(self.problems))
-
-
-# ---- value checkers: each returns the (normalised) value or raises _Bad(expected) ---------
-
-class _Bad(Exception):
-    pass
-
-
-def _show(v: Any) -> str:
-    try:
-        return json.dumps(v, ensure_ascii=False)
-    except TypeError:
-        return repr(v)
-
-
-def _int(lo: int | None = None, hi: int | None = None):
-    desc = "an integer" + (f" {lo}..{hi}" if lo is not None and hi is not None
-                           else f" >= {lo}" if lo is not None else "")
-
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise _Bad(desc)
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise _Bad(desc)
-        return v
-    return check
-
-
-def _float(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
-    if lo is not None and hi is not None:
-        desc = f"a number > {lo:g} and <= {hi:g}" if lo_open else f"a number {lo:g}..{hi:g}"
-    elif lo is not None:
-        desc = f"a number {'>' if lo_open else '>='} {lo:g}"
-    else:
-        desc = "a number"
-
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
-            raise _Bad(desc)
-        try:
-            v = float(v)
-        except OverflowError:  # an integer beyond any float
-            raise _Bad(desc) from None
-        if lo is not None and (v < lo or (lo_open and v == lo)):
-            raise _Bad(desc)
-        if hi is not None and v > hi:
-            raise _Bad(desc)
-        return v
-    return check
-
-
-def _bool(v):
-    if not isinstance(v, bool):
-        raise _Bad("true or false")
-    return v
-
-
-def _str(v):
-    if not isinstance(v, str):
-        raise _Bad("a string")
-    return v
-
-
-def _choice(*options):
-    desc = "one of " + ", ".join(_show(o) for o in options)
-
-    def check(v):
-        if v not in options or isinstance(v, bool):
-            raise _Bad(desc)
-        return v
-    return check
-
-
 def _exercise(v):
     if not isinstance(v, str) or (v != "auto" and v not in EXERCISES):
-        raise _Bad('"auto" or an exercise id (' + ", ".join(EXERCISES) + ")")
+        raise Bad('"auto" or an exercise id (' + ", ".join(EXERCISES) + ")")
     return v
 
 
 def _source(v):
-    # An int is a camera index; strings are parsed by sources.parse_source at open time.
+    # An int is a camera index; strings are parsed by sources.open_source at open time.
     if isinstance(v, bool) or not isinstance(v, int | str) or v == "":
-        raise _Bad('a camera index, "picamera2", a URL, a video file or an image folder')
+        raise Bad('a camera index, "picamera2", a URL, a video file, an image folder or a landmark clip')
     if isinstance(v, int):
         if v < 0:
-            raise _Bad("a camera index >= 0")
+            raise Bad("a camera index >= 0")
         return str(v)
     return v
 
@@ -138,7 +57,7 @@ def _size(v):
     desc = "[width, height] in pixels, each 16..4096"
     if not isinstance(v, list) or len(v) != 2 or any(
             isinstance(x, bool) or not isinstance(x, int) or not 16 <= x <= 4096 for x in v):
-        raise _Bad(desc)
+        raise Bad(desc)
     return (v[0], v[1])
 
 
@@ -147,113 +66,87 @@ _ID = re.compile(r"^[A-Za-z0-9_-]*$")
 
 def _ident(v):
     if not isinstance(v, str) or not _ID.match(v):
-        raise _Bad("letters, digits, '_' or '-' only")
+        raise Bad("letters, digits, '_' or '-' only")
     return v
 
 
 def _topic(v):
     if not isinstance(v, str) or not v or any(c in v for c in "#+\0") or v.startswith("/") or v.endswith("/"):
-        raise _Bad("an MQTT topic prefix without wildcards or leading/trailing '/'")
+        raise Bad("an MQTT topic prefix without wildcards or leading/trailing '/'")
     return v
-
-
-def _key(check, doc: str = "", path: bool = False):
-    """Field metadata: the checker, and whether the value is a path relative to its file."""
-    return {"check": check, "doc": doc, "path": path}
-
-
-def _f(default, check, path: bool = False):
-    if isinstance(default, list | tuple | dict):
-        return field(default_factory=lambda: default, metadata=_key(check, path=path))
-    return field(default=default, metadata=_key(check, path=path))
 
 
 # ---- the sections ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class StationConfig:
-    exercise: str = _f("auto", _exercise)
-    pose_backend: str = _f("mediapipe", _choice(*BACKENDS))
-    pose_model: str = _f("full", _choice("lite", "full", "heavy"))
-    threads: int = _f(0, _int(0, 64))
-    window_mode: str = _f("model", _choice("model", "sliding", "rep"))
-    replay_file: str = _f("", _str, path=True)
-    ready_timeout: float = _f(10.0, _float(0.0, 600.0))
+    exercise: str = setting("auto", _exercise)
+    pose_backend: str = setting("mediapipe", choice(*BACKENDS))
+    pose_model: str = setting("full", choice("lite", "full", "heavy"))
+    threads: int = setting(0, integer(0, 64))
+    window_mode: str = setting("model", choice("model", "sliding", "rep"))
+    ready_timeout: float = setting(10.0, number(0.0, 600.0))
 
 
 @dataclass(frozen=True)
 class CameraConfig:
-    source: str = _f("0", _source, path=True)
-    size: tuple[int, int] = _f((640, 480), _size)
-    fps: float = _f(30.0, _float(0.0, 240.0, lo_open=True))
-    realtime: bool = _f(True, _bool)
-    rotate: int = _f(0, _choice(0, 90, 180, 270))
-    reconnect_max: float = _f(30.0, _float(0.1, 3600.0))
+    source: str = setting("0", _source, path=True)
+    size: tuple[int, int] = setting((640, 480), _size)
+    fps: float = setting(30.0, number(0.0, 240.0, lo_open=True))
+    realtime: bool = setting(True, boolean)
+    rotate: int = setting(0, choice(0, 90, 180, 270))
+    reconnect_max: float = setting(30.0, number(0.1, 3600.0))
 
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    dir: str = _f("", _str, path=True)
+    dir: str = setting("", text, path=True)
 
 
 @dataclass(frozen=True)
 class GpioConfig:
-    enabled: bool = _f(True, _bool)
-    pin_factory: str = _f("", _choice("", "lgpio", "rpigpio", "pigpio", "native", "mock"))
-    green_pin: int = _f(17, _int(0, 27))
-    red_pin: int = _f(27, _int(0, 27))
-    amber_pin: int = _f(22, _int(0, 27))
-    buzzer_pin: int = _f(18, _int(0, 27))
-    button_pin: int = _f(23, _int(0, 27))
-    buzzer: bool = _f(True, _bool)
-    long_press: float = _f(2.0, _float(0.2, 30.0))
+    enabled: bool = setting(True, boolean)
+    pin_factory: str = setting("", choice("", "lgpio", "rpigpio", "pigpio", "native", "mock"))
+    green_pin: int = setting(17, integer(0, 27))
+    red_pin: int = setting(27, integer(0, 27))
+    amber_pin: int = setting(22, integer(0, 27))
+    buzzer_pin: int = setting(18, integer(0, 27))
+    button_pin: int = setting(23, integer(0, 27))
+    buzzer: bool = setting(True, boolean)
+    long_press: float = setting(2.0, number(0.2, 30.0))
 
 
 @dataclass(frozen=True)
 class DisplayConfig:
-    enabled: bool = _f(True, _bool)
-    driver: str = _f("ssd1306", _choice("ssd1306", "sh1106"))
-    address: int = _f(0x3C, _int(0x03, 0x77))
-    port: int = _f(1, _int(0, 255))
-    width: int = _f(128, _choice(128))
-    height: int = _f(64, _choice(32, 64))
-    rotate: int = _f(0, _choice(0, 90, 180, 270))
+    enabled: bool = setting(True, boolean)
+    driver: str = setting("ssd1306", choice("ssd1306", "sh1106"))
+    address: int = setting(0x3C, integer(0x03, 0x77))
+    port: int = setting(1, integer(0, 255))
+    width: int = setting(128, choice(128))
+    height: int = setting(64, choice(32, 64))
+    rotate: int = setting(0, choice(0, 90, 180, 270))
 
 
 @dataclass(frozen=True)
 class MqttConfig:
-    enabled: bool = _f(False, _bool)
-    host: str = _f("localhost", _str)
-    port: int = _f(1883, _int(1, 65535))
-    topic: str = _f("formcheck", _topic)
-    station_id: str = _f("", _ident)
-    username: str = _f("", _str)
-    password: str = _f("", _str)
-    tls: bool = _f(False, _bool)
-    discovery: bool = _f(True, _bool)
-    discovery_prefix: str = _f("homeassistant", _topic)
-    keepalive: int = _f(30, _int(5, 3600))
-
-
-@dataclass(frozen=True)
-class JudgeConfig:
-    # Names match judge.JudgeConfig.coerce's aliases (inactivity_reset -> inactivity_reset_s, ...).
-    inactivity_reset: float = _f(120.0, _float(0.0, 86400.0))
-    absence_reset: float = _f(30.0, _float(0.0, 86400.0))
-    state_hold: float = _f(0.5, _float(0.0, 10.0))
-    min_rep: float = _f(0.4, _float(0.05, 60.0))
-    max_rep: float = _f(12.0, _float(0.5, 600.0))
-    auto_confidence: float = _f(0.6, _float(0.0, 1.0))
-    auto_margin: float = _f(0.2, _float(0.0, 1.0))
-    condition_threshold: float = _f(0.35, _float(0.0, 0.99))
-    verdict: str = _f("conditions", _choice("conditions", "form", "both"))
+    enabled: bool = setting(False, boolean)
+    host: str = setting("localhost", text)
+    port: int = setting(1883, integer(1, 65535))
+    topic: str = setting("formcheck", _topic)
+    station_id: str = setting("", _ident)
+    username: str = setting("", text)
+    password: str = setting("", text)
+    tls: bool = setting(False, boolean)
+    discovery: bool = setting(True, boolean)
+    discovery_prefix: str = setting("homeassistant", _topic)
+    keepalive: int = setting(30, integer(5, 3600))
 
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    level: str = _f("info", _choice("debug", "info", "warning", "error"))
-    json: bool = _f(True, _bool)
-    stats_interval: float = _f(30.0, _float(0.0, 86400.0))
+    level: str = setting("info", choice("debug", "info", "warning", "error"))
+    json: bool = setting(True, boolean)
+    stats_interval: float = setting(30.0, number(0.0, 86400.0))
 
 
 SECTIONS: dict[str, type] = {
@@ -345,7 +238,7 @@ def _build(data: dict, base: Config, relative_to: Path | None, problems: list[st
             problems.append(f"{name}: unknown section (known: {', '.join(SECTIONS)})")
             continue
         if not isinstance(table, dict):
-            problems.append(f"{name}: expected a [{name}] table, got {_show(table)}")
+            problems.append(f"{name}: expected a [{name}] table, got {show(table)}")
             continue
         cls = SECTIONS[name]
         known = {f.name: f for f in fields(cls)}
@@ -358,8 +251,8 @@ def _build(data: dict, base: Config, relative_to: Path | None, problems: list[st
             meta = known[key].metadata
             try:
                 value = meta["check"](value)
-            except _Bad as e:
-                problems.append(f"{dotted}: expected {e}, got {_show(value)}")
+            except Bad as e:
+                problems.append(f"{dotted}: expected {e}, got {show(value)}")
                 continue
             if meta.get("path"):
                 if "\0" in value:  # no file system takes it; Path.exists() would raise
@@ -367,7 +260,10 @@ def _build(data: dict, base: Config, relative_to: Path | None, problems: list[st
                     continue
                 value = _resolve_path(value, relative_to, dotted)
             changes[key] = value
-        sections[name] = replace(getattr(base, name), **changes)
+        try:
+            sections[name] = replace(getattr(base, name), **changes)
+        except ConfigError as e:  # a section's own cross-checks ([judge] min_rep < max_rep)
+            problems.extend(e.problems)
     cfg = replace(base, **sections)
     _cross_check(cfg, problems)
     return cfg
@@ -382,8 +278,6 @@ def _cross_check(cfg: Config, problems: list[str]) -> None:
             if pin in pins:
                 problems.append(f"gpio.{name}: pin {pin} is already gpio.{pins[pin]}")
             pins.setdefault(pin, name)
-    if cfg.judge.min_rep >= cfg.judge.max_rep:
-        problems.append(f"judge.max_rep: must be longer than judge.min_rep ({cfg.judge.min_rep})")
 
 
 def loads(text: str, base: Config | None = None, source: str | None = None,

@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .config import Config, ConfigError
+from ..errors import ConfigError, PoseError, SourceError
+from ..pose.landmarks import BACKENDS
+from .config import Config
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class Check:
 
 def check_config(args) -> tuple[Check, Config | None]:
     from . import config as C
-    from .station import flag_overrides
+    from .cli import flag_overrides
 
     try:
         cfg = C.load(args.config) if args.config else C.load_default()
@@ -70,18 +72,10 @@ def _camera_fix(kind: str) -> str:
 
 
 def check_camera(cfg: Config, timeout: float) -> Check:
-    from ..capture.sources import SourceError, describe_spec, open_source
+    from ..capture.sources import describe_spec, open_source
 
     c = cfg.camera
     kind = describe_spec(c.source)
-    if kind == "landmarks":
-        from ..sequences import read_sequences
-
-        try:
-            seqs = read_sequences(c.source)
-        except Exception as e:
-            return Check("camera", FAIL, f"landmark clip {c.source}: {e}", _camera_fix(kind))
-        return Check("camera", OK, f"landmark clip {c.source}: {len(seqs[0].t)} frames (replay)")
     if kind == "camera" and sys.platform == "linux" and not Path(f"/dev/video{c.source}").exists():
         have = ", ".join(sorted(str(p) for p in Path("/dev").glob("video*"))) or "none"
         return Check("camera", FAIL, f"camera {c.source}: no /dev/video{c.source} (present: {have})",
@@ -100,21 +94,19 @@ def check_camera(cfg: Config, timeout: float) -> Check:
     if frame is None:
         why = err or "no frame"
         return Check("camera", FAIL, f"{src.name}: no frame within {timeout:g} s ({why})", _camera_fix(kind))
-    h, w = frame.image.shape[:2]
+    w, h = frame.size
     return Check("camera", OK, f"{src.name}: {w}x{h} frame in {time.monotonic() - t0:.2f} s")
 
 
 def check_pose(cfg: Config) -> Check:
-    from ..pose.landmarks import PoseError, create_estimator
+    from ..capture.sources import yields_poses
+    from ..pose.landmarks import create_estimator
 
     st = cfg.station
     backend = st.pose_backend
+    if yields_poses(cfg.camera.source):
+        return Check("pose", SKIP, f"not needed: {cfg.camera.source} holds recorded poses", required=False)
     options: dict = {"threads": st.threads, "model": st.pose_model}
-    if backend == "replay":
-        if not st.replay_file and not cfg.camera.source.endswith(".npz"):
-            return Check("pose", FAIL, "replay backend without station.replay_file",
-                         "set station.replay_file to a landmark clip, or use mediapipe/litert")
-        options["path"] = st.replay_file or cfg.camera.source
     try:
         t0 = time.perf_counter()
         est = create_estimator(backend, **options)
@@ -190,7 +182,7 @@ def check_gpio(cfg: Config) -> Check:
     except ImportError as e:
         return Check("gpio", WARN, f"gpiozero is not installed ({e})", "pip install 'formcheck[device]'",
                      required=False)
-    from .station import make_pin_factory
+    from .build import make_pin_factory
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -344,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", metavar="PATH", help="config file (default: as formcheck-station)")
     p.add_argument("--source", metavar="SRC", help="check this camera/source instead of the configured one")
-    p.add_argument("--pose-backend", choices=("mediapipe", "litert", "replay"), help="check this backend")
+    p.add_argument("--pose-backend", choices=tuple(BACKENDS), help="check this backend")
     p.add_argument("--models", metavar="DIR", help="check this models folder")
     p.add_argument("--camera-timeout", type=float, default=5.0, metavar="S",
                    help="seconds to wait for a first frame (default 5)")

@@ -1,4 +1,4 @@
-"""Frame sources: Pi camera, OpenCV camera or stream, video file, image folder, clock.
+"""Frame sources: Pi camera, OpenCV camera or stream, video file, image folder, landmark clip.
 
 Every source captures in its own thread into a one-slot *mailbox*: the loop always gets the
 newest frame, and when inference falls behind older frames are dropped and counted, never
@@ -11,7 +11,7 @@ frame has been taken, :meth:`FrameSource.read` returns None and :attr:`FrameSour
 True. Construction fails fast with :class:`SourceError` for what no retry can fix (a missing
 file, picamera2 not installed).
 
-Frames are RGB ``uint8`` ``(H, W, 3)``. Timestamps are seconds: ``time.monotonic()`` at
+Frames are RGB ``uint8`` ``(H, W, 3)``, or, from a landmark clip, recorded poses. Timestamps are seconds: ``time.monotonic()`` at
 capture for cameras, media time for files (the clip's own timeline, so a file processed at
 any speed gives the same timestamps).
 """
@@ -27,6 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SourceError
+from ..outputs.resilience import Backoff
+from ..pose.landmarks import Pose
+from .landmark_clip import LandmarkClipReader, read_clip
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -34,16 +39,20 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mjpeg", "
 BACKOFF_START = 0.25  # seconds before the first reopen; doubles up to reconnect_max
 
 
-class SourceError(RuntimeError):
-    """A source cannot be used at all (missing file, missing library, bad spec)."""
-
-
 @dataclass
 class Frame:
-    image: np.ndarray  # RGB uint8 (H, W, 3)
+    image: np.ndarray | None  # RGB uint8 (H, W, 3); None when the source yields poses
     t: float  # seconds: monotonic for cameras, media time for files
     index: int  # 0-based number of the frame among those captured (gaps are drops)
     captured: float  # time.monotonic() when capture finished (for latency)
+    pose: Pose | None = None  # the pose, from a source that records poses (landmark clip)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        if self.image is not None:
+            return self.image.shape[1], self.image.shape[0]
+        return self.pose.image_size if self.pose is not None else (0, 0)
 
 
 @dataclass
@@ -281,26 +290,6 @@ class _ImageFolder(Reader):
         return None
 
 
-class _Clock(Reader):
-    """Blank frames at given timestamps: drives the replay pose backend (demo, tests)."""
-
-    def __init__(self, times, size: tuple[int, int] = (64, 48), describe: str = "clock"):
-        self.times = np.asarray(times, dtype=np.float64)
-        if self.times.ndim != 1 or len(self.times) == 0:
-            raise SourceError("a clock source needs at least one timestamp")
-        self.fps = float((len(self.times) - 1) / (self.times[-1] - self.times[0])) if len(self.times) > 1 and self.times[-1] > self.times[0] else 30.0
-        self._blank = np.zeros((size[1], size[0], 3), np.uint8)
-        self._blank.flags.writeable = False  # shared by every frame
-        self.describe = describe
-        self._i = 0
-
-    def read(self):
-        if self._i >= len(self.times):
-            return None
-        self._i += 1
-        return self._blank, float(self.times[self._i - 1])
-
-
 def _redact(url: str) -> str:
     # rtsp://user:password@host/... must not end up in logs.
     return re.sub(r"//[^/@]*@", "//***@", url)
@@ -317,6 +306,8 @@ class FrameSource:
         self.live = reader.live
         self.name = reader.describe
         self.realtime = realtime or reader.live  # a camera is always real time
+        self.yields_poses = getattr(reader, "yields_poses", False)
+        self.exercise = getattr(reader, "exercise", "")  # what a recorded clip says is done
         self.rotate = rotate
         self.reconnect_min = min(reconnect_min, reconnect_max)
         self.reconnect_max = reconnect_max
@@ -380,7 +371,13 @@ class FrameSource:
         self.close()
 
     # ---- the capture thread
-    def _post(self, image: np.ndarray, t: float, block: bool) -> None:
+    def _post(self, item: np.ndarray | Pose, t: float, block: bool) -> None:
+        if isinstance(item, Pose):
+            frame = Frame(image=None, t=t, index=self._captured, captured=time.monotonic(), pose=item)
+            self._captured += 1
+            self._box.put(frame, block=block, stop=self._stop)
+            return
+        image = item
         if self.rotate:
             import cv2
 
@@ -408,7 +405,7 @@ class FrameSource:
             self._box.close()
 
     def _run_live(self) -> None:
-        backoff = self.reconnect_min
+        backoff = Backoff(self.reconnect_min, self.reconnect_max)
         opened = False
         lost_since: float | None = None
         while not self._stop.is_set():
@@ -424,7 +421,7 @@ class FrameSource:
                     lost_since = time.monotonic()
                     log.warning("%s: %s; reopening with backoff", self.name, self.last_error)
                 else:
-                    log.debug("%s: still failing: %s (retry in %.1f s)", self.name, self.last_error, backoff)
+                    log.debug("%s: still failing: %s (retry in %.1f s)", self.name, self.last_error, backoff.delay)
                 if opened:
                     try:
                         self._reader.close()
@@ -432,15 +429,14 @@ class FrameSource:
                         log.debug("closing %s after failure: %s", self.name, ce)
                     opened = False
                 self._connected = False
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.reconnect_max)
+                self._stop.wait(backoff.failed())
                 continue
             if lost_since is not None:
                 if self._captured:  # it had worked before: this is a comeback
                     self._reconnects += 1
                 log.info("%s: capturing (after %.1f s without frames)", self.name, time.monotonic() - lost_since)
                 lost_since = None
-            backoff = self.reconnect_min
+            backoff.succeeded()
             self._connected = True
             image, t = item
             self._post(image, t, block=False)
@@ -497,7 +493,7 @@ def open_source(spec: str | int, *, size: tuple[int, int] = (640, 480), fps: flo
                 realtime: bool = True, rotate: int = 0, reconnect_max: float = 30.0,
                 reconnect_min: float = BACKOFF_START, capture_factory=None) -> FrameSource:
     """Create (not start) a source from a spec: a camera index, ``picamera2``, a URL, a video
-    file or an image folder. Raises :class:`SourceError` for specs no retry can fix."""
+    file, an image folder or a landmark clip (``.npz``). Raises :class:`SourceError` for specs no retry can fix."""
     s = str(spec).strip()
     kind = describe_spec(s)
     if kind == "camera":
@@ -508,8 +504,7 @@ def open_source(spec: str | int, *, size: tuple[int, int] = (640, 480), fps: flo
     elif kind == "url":
         reader = _OpenCVCamera(s, size, fps, capture_factory)
     elif kind == "landmarks":
-        raise SourceError(f"{s} is a landmark clip: play it with the replay pose backend "
-                          "(formcheck-station --source CLIP.npz selects it)")
+        reader = LandmarkClipReader(read_clip(s))
     else:
         p = Path(s).expanduser()
         if kind == "folder":
@@ -523,7 +518,6 @@ def open_source(spec: str | int, *, size: tuple[int, int] = (640, 480), fps: flo
                        reconnect_min=reconnect_min)
 
 
-def clock_source(times, *, size: tuple[int, int] = (64, 48), realtime: bool = True,
-                 describe: str = "clock") -> FrameSource:
-    """Blank frames at ``times`` (seconds): a camera-less source for the replay backend."""
-    return FrameSource(_Clock(times, size, describe), realtime=realtime)
+def yields_poses(spec: str | int) -> bool:
+    """Whether a source spec records poses (a landmark clip), so no pose estimator is needed."""
+    return describe_spec(str(spec)) == "landmarks"

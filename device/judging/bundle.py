@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import Standardization
 from ..exercises import EXERCISE_IDS, EXERCISES, IDLE
+from .classifier import Standardization
 from .features import FeatureSpec, SpecError
 
 log = logging.getLogger(__name__)

@@ -41,6 +41,7 @@ from ..events import (
     ResetEvent,
     StateEvent,
 )
+from .resilience import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -259,9 +260,7 @@ class Display:
         self.fonts = Fonts.from_file(font)
         self.view = ScreenView()
         self._shown: ScreenView | None = None  # what the device shows now
-        self._backoff_min, self._backoff_max = reopen_backoff
-        self._backoff = self._backoff_min
-        self._next_open = 0.0
+        self._reopen = Backoff(*reopen_backoff)
         if device is not None:
             self._factory = device_factory  # an injected device is kept and retried, unless told how
         elif device_factory is not None:
@@ -337,20 +336,19 @@ class Display:
         if self._factory is None:
             return None
         now = time.monotonic()
-        if now < self._next_open:
+        if not self._reopen.due(now):
             if raise_:
-                raise RuntimeError(f"display unavailable; reopening in {self._next_open - now:.0f} s")
+                raise RuntimeError(f"display unavailable; reopening in {self._reopen.next_at - now:.0f} s")
             return None
         try:
             dev = self._factory()
         except Exception as e:
-            self._next_open = now + self._backoff
-            self._backoff = min(self._backoff * 2, self._backoff_max)
+            self._reopen.failed(now)
             if raise_:
                 raise
             log.warning("display: cannot open (%s: %s); will retry", type(e).__name__, e)
             return None
-        self._backoff = self._backoff_min
+        self._reopen.succeeded()
         self._shown = None
         self.asleep = False  # a freshly opened panel is on
         return dev

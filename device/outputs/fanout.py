@@ -31,7 +31,6 @@ import logging
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TextIO, runtime_checkable
@@ -44,6 +43,7 @@ from ..events import (
     StateEvent,
     StatsEvent,
 )
+from .resilience import Backoff, DropQueue, FailureLog
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,10 @@ class _Slot:
         self._had_instance = output is not None
         self.threaded = threaded
         self._lock = threading.Lock()  # one event at a time into the output
-        self._last_log = -float("inf")
-        self._unlogged = 0  # failures since the last log line
-        self._backoff = owner.backoff_min
-        self._next_attempt = 0.0  # monotonic time of the next factory attempt
-        self._queue: deque[Event] = deque()
+        self._fail_log = FailureLog(f"output {name}", owner.log_interval, log, logging.WARNING)
+        self._retry = Backoff(owner.backoff_min, owner.backoff_max)  # re-creation attempts
+        self._queue = DropQueue(owner.queue_size, kept=lambda e: isinstance(e, RepEvent),
+                                kept_size=owner.rep_cap, on_lost=self._lost_rep)
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -141,19 +140,14 @@ class _Slot:
             return True
         if self.factory is None:
             return False
-        now = time.monotonic()
-        if now < self._next_attempt:
+        if not self._retry.due():
             return False
         try:
             out = self.factory()
         except Exception as e:
             self.stats.create_failures += 1
-            self._next_attempt = now + self._backoff
-            log.warning(
-                "output %s: could not be created (%s: %s); retrying in %.1f s",
-                self.name, type(e).__name__, e, self._backoff,
-            )
-            self._backoff = min(self._backoff * 2, self.owner.backoff_max)
+            log.warning("output %s: could not be created (%s: %s); retrying in %.1f s",
+                        self.name, type(e).__name__, e, self._retry.failed())
             return False
         self.output = out
         self.stats.alive = True
@@ -167,29 +161,15 @@ class _Slot:
         st = self.stats
         st.failures += 1
         st.consecutive_failures += 1
-        self._unlogged += 1
-        now = time.monotonic()
-        if st.consecutive_failures == 1 and now - self._last_log >= self.owner.log_interval:
-            log.warning("output %s failed; the station goes on without it", self.name, exc_info=e)
-            self._last_log, self._unlogged = now, 0
-        elif now - self._last_log >= self.owner.log_interval:
-            log.warning(
-                "output %s: still failing (%d failures since last report, %d in a row): %s: %s",
-                self.name, self._unlogged, st.consecutive_failures, type(e).__name__, e,
-            )
-            self._last_log, self._unlogged = now, 0
+        self._fail_log(e, first_of_streak=st.consecutive_failures == 1)
         if self.factory is not None and st.consecutive_failures >= self.owner.max_failures:
             # Give up on this instance: close it and let the factory build a fresh one later.
             out, self.output = self.output, None
             st.alive = False
             st.consecutive_failures = 0
             self._close_output(out)
-            self._next_attempt = now + self._backoff
-            log.warning(
-                "output %s: %d failures in a row; re-creating it in %.1f s",
-                self.name, self.owner.max_failures, self._backoff,
-            )
-            self._backoff = min(self._backoff * 2, self.owner.backoff_max)
+            log.warning("output %s: %d failures in a row; re-creating it in %.1f s",
+                        self.name, self.owner.max_failures, self._retry.failed())
 
     def _succeeded(self) -> None:
         st = self.stats
@@ -197,7 +177,7 @@ class _Slot:
         if st.consecutive_failures:
             log.info("output %s recovered after %d failures in a row", self.name, st.consecutive_failures)
             st.consecutive_failures = 0
-        self._backoff = self.owner.backoff_min
+        self._retry.succeeded()
 
     def _close_output(self, out: Output | None) -> None:
         if out is None:
@@ -209,24 +189,15 @@ class _Slot:
 
     # ---- threaded queue -------------------------------------------------------------------
     def _put(self, event: Event) -> None:
-        st = self.stats
-        is_rep = isinstance(event, RepEvent)
         with self._cond:
             q = self._queue
-            same = [i for i, e in enumerate(q) if isinstance(e, RepEvent) == is_rep]
-            if not is_rep and len(same) >= self.owner.queue_size:
-                del q[same[0]]  # superseded by newer state/exercise/stats events
-                st.dropped += 1
-            elif is_rep and len(same) >= self.owner.rep_cap:
-                del q[same[0]]
-                st.lost_reps += 1
-                log.error(
-                    "output %s: stalled with %d reps queued; dropping the oldest (%d lost)",
-                    self.name, len(same), st.lost_reps,
-                )
-            q.append(event)
-            st.queued = len(q)
+            q.put(event)
+            self.stats.dropped, self.stats.lost_reps, self.stats.queued = q.dropped, q.lost, len(q)
             self._cond.notify()
+
+    def _lost_rep(self, waiting: int) -> None:
+        log.error("output %s: stalled with %d reps queued; dropping the oldest (%d lost)",
+                  self.name, waiting, self._queue.lost + 1)
 
     def _run(self) -> None:
         if self.output is None:

@@ -43,7 +43,6 @@ import math
 import re
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +56,7 @@ from ..events import (
     StateEvent,
     StatsEvent,
 )
+from .resilience import DropQueue
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,6 @@ class MqttOutput:
         self.buffer_size = buffer_size
         self.max_inflight = max_inflight
 
-        self.dropped = 0  # non-rep messages dropped from a full buffer
-        self.lost_reps = 0  # rep messages dropped from a buffer full of reps
         self.published = 0  # messages acknowledged (QoS 1) or written (QoS 0)
         self.connects = 0
 
@@ -145,7 +143,8 @@ class MqttOutput:
             "exercise": "", "state": NO_PERSON, "good": 0, "bad": 0, "rep": 0,
             "last_verdict": "none", "last_cue": "", "score": None, "t": None,
         }
-        self._buf: deque[_Msg] = deque()
+        self._buf = DropQueue(buffer_size, kept=lambda m: m.kind == "rep", total=buffer_size,
+                              on_lost=self._lost_rep)
         self._lock = threading.Lock()  # guards _buf and the flags below; never held inside paho calls' callbacks
         self._wake = threading.Event()
         self._connected = False
@@ -221,26 +220,22 @@ class MqttOutput:
         yield _Msg(f"{self.base}/summary", json.dumps(s, separators=(",", ":")), True, "summary")
 
     def _enqueue(self, m: _Msg) -> None:
-        buf = self._buf
-        if m.kind in ("summary", "stats"):
-            # Retained snapshots: only the newest matters.
-            for i, old in enumerate(buf):
-                if old.kind == m.kind:
-                    del buf[i]
-                    break
-        if len(buf) >= self.buffer_size:
-            victim = next((i for i, old in enumerate(buf) if old.kind != "rep"), None)
-            if victim is not None:
-                del buf[victim]
-                self.dropped += 1
-            elif m.kind != "rep":
-                self.dropped += 1
-                return
-            else:
-                buf.popleft()
-                self.lost_reps += 1
-                log.error("mqtt: %d reps waiting for the broker; oldest dropped (%d lost)", len(buf) + 1, self.lost_reps)
-        buf.append(m)
+        if m.kind in ("summary", "stats"):  # retained snapshots: only the newest matters
+            self._buf.remove_first(lambda old: old.kind == m.kind)
+        self._buf.put(m)
+
+    def _lost_rep(self, waiting: int) -> None:
+        log.error("mqtt: %d reps waiting for the broker; oldest dropped (%d lost)", waiting, self._buf.lost + 1)
+
+    @property
+    def dropped(self) -> int:
+        """Non-rep messages dropped from a full buffer."""
+        return self._buf.dropped
+
+    @property
+    def lost_reps(self) -> int:
+        """Rep messages dropped from a buffer full of reps."""
+        return self._buf.lost
 
     @property
     def pending(self) -> int:

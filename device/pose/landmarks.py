@@ -1,6 +1,6 @@
 """The pose boundary: the BlazePose 33-landmark record and the estimator interface.
 
-Every backend (``mediapipe``, ``litert``, ``replay``) returns the same :class:`Pose`, so that
+Every backend (``mediapipe``, ``litert``) returns the same :class:`Pose`, so that
 features, windows and judging never know which one ran. Backends register themselves in
 :data:`BACKENDS` and are created by name with :func:`create_estimator`; the heavy imports
 (mediapipe, LiteRT) happen only when a backend is created.
@@ -9,10 +9,13 @@ features, windows and judging never know which one ran. Backends register themse
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ..errors import PoseError
 
 # BlazePose GHUM 33-landmark topology (MediaPipe's order).
 LANDMARK_NAMES: tuple[str, ...] = (
@@ -43,19 +46,34 @@ EDGES: tuple[tuple[int, int], ...] = (
 
 @dataclass
 class Pose:
-    """One frame's pose.
+    """One frame's pose, validated where it is made: later stages trust it.
 
     ``landmarks`` is ``(33, 4)`` float32: x, y in normalised image coordinates (0..1, may fall
     outside when a joint is out of frame), z in the same scale as x (BlazePose's relative
-    depth, hips at 0), and visibility in 0..1. ``landmarks`` is ``None`` when no person was
-    found; ``person`` says the same in one word.
+    depth, hips at 0), and visibility in 0..1; ``None`` when no person was found. On
+    construction a wrong shape becomes "no person", a joint with non-finite x/y becomes missing
+    (NaN, visibility 0), a non-finite depth or visibility 0, and a pose without any finite
+    joint no person.
     """
 
     t: float
     landmarks: np.ndarray | None
-    image_size: tuple[int, int] = (0, 0)  # (width, height) in pixels
+    image_size: tuple[int, int] = (0, 0)  # (width, height) in pixels; (0, 0): unknown
     score: float = 0.0  # the backend's presence score for the person, 0 when none
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        try:
+            self.t = float(self.t)
+        except (TypeError, ValueError):
+            self.t = math.nan  # a frame without a usable time is never judged
+        self.landmarks = clean_landmarks(self.landmarks)
+        self.image_size = _clean_size(self.image_size)
+        try:
+            score = float(self.score)
+        except (TypeError, ValueError):
+            score = 0.0
+        self.score = score if math.isfinite(score) else 0.0
 
     @property
     def person(self) -> bool:
@@ -66,8 +84,37 @@ class Pose:
         return cls(t=t, landmarks=None, image_size=image_size, score=0.0)
 
 
-class PoseError(RuntimeError):
-    """A pose backend cannot be created or run (missing model file, bad option)."""
+def clean_landmarks(lm) -> np.ndarray | None:
+    """Landmarks a backend produced, made safe to judge (see :class:`Pose`); a clean float32
+    array is returned as it is."""
+    if lm is None:
+        return None
+    try:
+        a = np.asarray(lm, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    if a.shape != (NUM_LANDMARKS, 4):
+        return None
+    finite = np.isfinite(a[:, :2]).all(axis=1)
+    if finite.all() and np.isfinite(a[:, 2:]).all():
+        return a
+    if not finite.any():
+        return None
+    a = a.copy()
+    # A bad depth or visibility alone does not lose a joint; bad x/y does.
+    a[:, 2] = np.where(np.isfinite(a[:, 2]), a[:, 2], 0.0)
+    a[:, 3] = np.where(np.isfinite(a[:, 3]), a[:, 3], 0.0)
+    a[~finite, :3] = np.nan
+    a[~finite, 3] = 0.0
+    return a
+
+
+def _clean_size(size) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in size)
+    except (TypeError, ValueError):
+        return (0, 0)
+    return (w, h) if w > 0 and h > 0 else (0, 0)
 
 
 @runtime_checkable
@@ -91,7 +138,6 @@ class PoseEstimator(Protocol):
 BACKENDS: dict[str, str] = {
     "mediapipe": "formcheck.device.pose.mediapipe_backend:MediapipePose",
     "litert": "formcheck.device.pose.litert_backend:LitertPose",
-    "replay": "formcheck.device.capture.replay:ReplayPose",
 }
 
 
