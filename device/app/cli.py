@@ -17,6 +17,7 @@ from ..pose.landmarks import BACKENDS
 from . import config as C
 from .build import EXIT_FATAL, EXIT_OK, EXIT_USAGE
 from .config import Config
+from .native_log import native_chatter_to_debug
 from .station import Station
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
 
     station = Station(cfg)
     try:
-        station.setup()
+        # Native libraries print their own notices while models load: debug-only (-v).
+        with native_chatter_to_debug(enabled=cfg.logging.level != "debug"):
+            station.setup()
     except Exception as e:
         if isinstance(e, StartupError):
             log.error("%s", e)

@@ -70,6 +70,12 @@ def _ident(v):
     return v
 
 
+def _json_mode(v):
+    if v is True or v is False or v == "auto":
+        return v
+    raise Bad('true, false or "auto"')
+
+
 def _topic(v):
     if not isinstance(v, str) or not v or any(c in v for c in "#+\0") or v.startswith("/") or v.endswith("/"):
         raise Bad("an MQTT topic prefix without wildcards or leading/trailing '/'")
@@ -86,6 +92,7 @@ class StationConfig:
     threads: int = setting(0, integer(0, 64))
     window_mode: str = setting("model", choice("model", "sliding", "rep"))
     ready_timeout: float = setting(10.0, number(0.0, 600.0))
+    allow_degraded: bool = setting(False, boolean)
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,7 @@ class MqttConfig:
 @dataclass(frozen=True)
 class LoggingConfig:
     level: str = setting("info", choice("debug", "info", "warning", "error"))
-    json: bool = setting(True, boolean)
+    json: bool | str = setting("auto", _json_mode)
     stats_interval: float = setting(30.0, number(0.0, 86400.0))
 
 

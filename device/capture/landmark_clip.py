@@ -4,6 +4,7 @@ the station plays a clip through judge and outputs with no pose estimator and no
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,25 @@ def join_sequences(seqs: list[LandmarkSequence], gap_s: float = GAP_S) -> Landma
                             exercise=first.exercise, image_size=first.image_size, fps=first.fps)
 
 
+def repair_timestamps(seq: LandmarkSequence, where: str) -> LandmarkSequence:
+    """``seq`` without the frames whose timestamp is not finite or not after the previous
+    kept one (a clip must move forward in time), with one warning naming them."""
+    t = seq.t
+    keep = np.zeros(len(t), bool)
+    last = -np.inf
+    for i, v in enumerate(t):
+        if np.isfinite(v) and v > last:
+            keep[i], last = True, v
+    if keep.all():
+        return seq
+    bad = np.flatnonzero(~keep)
+    named = ", ".join(f"frame {i} (t={t[i]:g})" for i in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    log.warning("%s: %d frame(s) with a non-finite or out-of-order timestamp dropped: %s%s",
+                where, len(bad), named, more)
+    return replace(seq, t=t[keep], landmarks=seq.landmarks[keep])
+
+
 def read_clip(path: str | Path, gap_s: float = GAP_S) -> LandmarkSequence:
     """Every sequence of a landmark clip file on one timeline; :class:`SourceError` when the
     file cannot be read or holds nothing."""
@@ -46,9 +66,12 @@ def read_clip(path: str | Path, gap_s: float = GAP_S) -> LandmarkSequence:
     if not path.is_file():
         raise SourceError(f"no such landmark clip {path}")
     try:
-        seqs = [s for s in read_sequences(path) if len(s.t)]
+        seqs = read_sequences(path)
     except (OSError, ValueError, KeyError) as e:
         raise SourceError(f"cannot read landmark clip {path}: {e}") from e
+    seqs = [repair_timestamps(s, f"landmark clip {path}" + (f", sequence {i}" if len(seqs) > 1 else ""))
+            for i, s in enumerate(seqs)]
+    seqs = [s for s in seqs if len(s.t)]
     if not seqs:
         raise SourceError(f"landmark clip {path} holds no sequence")
     if len(seqs) > 1:

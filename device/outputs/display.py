@@ -35,6 +35,7 @@ from ..events import (
     NO_PERSON,
     STEP_INTO_VIEW,
     TRACKING,
+    CameraEvent,
     Event,
     ExerciseEvent,
     RepEvent,
@@ -61,6 +62,7 @@ class ScreenView:
     last: bool | None = None  # verdict of the last rep; None: no rep yet, or no verdict
     cues: tuple[str, ...] = ()
     state: str = NO_PERSON
+    camera_lost: bool = False  # a live camera stopped delivering: said before anything else
 
 
 @dataclass
@@ -124,6 +126,8 @@ def _cross(draw: ImageDraw.ImageDraw, x: int, y: int, s: int, width: int = 3) ->
 
 def _bottom_lines(view: ScreenView, font: Any, width: int, max_lines: int) -> list[str]:
     """The state when not tracking, else the last verdict and its cue."""
+    if view.camera_lost:
+        return _fit(_wrap("Camera lost - reconnecting", font, width), font, width, max_lines)
     if view.state != TRACKING:
         msg = STATE_TEXT.get(view.state, view.state.replace("_", " "))
         return _fit(_wrap(msg, font, width), font, width, max_lines)
@@ -297,6 +301,8 @@ class Display:
             v = replace(v, exercise=event.exercise)
         elif isinstance(event, ResetEvent):
             v = replace(v, good=0, bad=0, rep=0, last=None, cues=())
+        elif isinstance(event, CameraEvent):
+            v = replace(v, camera_lost=event.state == "lost")
         self.view = v
         return v
 

@@ -31,8 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..events import NO_PERSON, TRACKING, Event, RepEvent, ResetEvent, StateEvent
+from ..events import NO_PERSON, TRACKING, CameraEvent, Event, RepEvent, ResetEvent, StateEvent
 
+CAMERA_LOST_BLINK_S = 0.25  # amber on/off while the camera is lost: unlike steady "nobody"
 log = logging.getLogger(__name__)
 
 PinSpec = int | str  # BCM number, or any name gpiozero accepts ("GPIO17", "BOARD11", "J8:11")
@@ -151,6 +152,7 @@ class Signals:
                 "user is in the gpio group, or set gpio.enabled = false"
             ) from e
         self.state = NO_PERSON
+        self.camera_lost = False
 
     # ---- output ---------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -161,8 +163,18 @@ class Signals:
                 self._rep(event)
             elif isinstance(event, StateEvent):
                 self.state = event.state
-                if self.amber is not None:
+                if self.amber is not None and not self.camera_lost:
                     if event.state == TRACKING:
+                        self.amber.off()
+                    else:
+                        self.amber.on()
+            elif isinstance(event, CameraEvent):
+                # Camera lost: amber blinks until frames come again (steady amber = nobody).
+                self.camera_lost = event.state == "lost"
+                if self.amber is not None:
+                    if self.camera_lost:
+                        self.amber.blink(on_time=CAMERA_LOST_BLINK_S, off_time=CAMERA_LOST_BLINK_S, background=True)
+                    elif self.state == TRACKING:
                         self.amber.off()
                     else:
                         self.amber.on()

@@ -49,6 +49,7 @@ from typing import Any
 from .. import __version__
 from ..events import (
     NO_PERSON,
+    CameraEvent,
     Event,
     ExerciseEvent,
     RepEvent,
@@ -141,7 +142,7 @@ class MqttOutput:
 
         self._summary: dict[str, Any] = {
             "exercise": "", "state": NO_PERSON, "good": 0, "bad": 0, "rep": 0,
-            "last_verdict": "none", "last_cue": "", "score": None, "t": None,
+            "last_verdict": "none", "last_cue": "", "score": None, "t": None, "camera": "ok",
         }
         self._buf = DropQueue(buffer_size, kept=lambda m: m.kind == "rep", total=buffer_size,
                               on_lost=self._lost_rep)
@@ -209,6 +210,9 @@ class MqttOutput:
         elif isinstance(event, ResetEvent):
             yield _Msg(f"{self.base}/reset", payload, False, "reset")
             s.update(good=0, bad=0, rep=0, last_verdict="none", last_cue="", score=None)
+        elif isinstance(event, CameraEvent):
+            yield _Msg(f"{self.base}/camera", payload, True, "camera")  # retained: the current state
+            s["camera"] = "lost" if event.state == "lost" else "ok"
         elif isinstance(event, StatsEvent):
             yield _Msg(f"{self.base}/stats", payload, True, "stats")
             if (event.good, event.bad) == (s["good"], s["bad"]):
