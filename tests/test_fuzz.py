@@ -382,3 +382,66 @@ def test_what_fuzzing_found_is_a_named_error(case, scratch):
     call, error = FOUND[case]
     with pytest.raises(error):
         call(scratch)
+
+
+# ---- the landmark-clip reader (a clip file played as the station's source) -----------------------------
+
+@st.composite
+def clips(draw):
+    """A landmark clip with random timestamps (NaN, inf, repeats, backwards, huge) and
+    landmarks (NaN rows, inf, out of range), some sequences empty."""
+    seqs = []
+    for i in range(draw(st.integers(1, 3))):
+        n = draw(st.integers(0, 12))
+        t = draw(st.lists(st.one_of(st.floats(-10, 1e6), st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1e308])),
+                          min_size=n, max_size=n))
+        fill = draw(st.sampled_from([0.5, math.nan, math.inf, -1.0, 1e30]))
+        lm = np.full((n, 33, 4), fill, np.float32)
+        if n and draw(st.booleans()):
+            lm[draw(st.integers(0, n - 1))] = 0.5
+        seqs.append(LandmarkSequence(id=f"c{i}", t=np.array(t, np.float64), landmarks=lm,
+                                     exercise=draw(st.sampled_from(["squat", "", "nosuch"])),
+                                     image_size=(draw(st.integers(0, 4000)), draw(st.integers(0, 4000))),
+                                     fps=draw(st.sampled_from([0.0, 30.0, 1e-9, 1e9]))))
+    return seqs
+
+
+def play_clip(path: Path) -> int:
+    """Read a clip as the station does and take every pose from it."""
+    from formcheck.device.capture.landmark_clip import LandmarkClipReader, read_clip
+
+    reader = LandmarkClipReader(read_clip(path))
+    n = 0
+    while (item := reader.read()) is not None:
+        pose, t = item
+        assert math.isfinite(t) and (pose.landmarks is None or pose.landmarks.shape == (33, 4))
+        n += 1
+    return n
+
+
+@fuzz(300)
+@given(data=st.data())
+def test_landmark_clip_reader_random_clips(data, scratch):
+    from formcheck.device.errors import SourceError
+
+    path = write_sequences(scratch / "clip.npz", data.draw(clips()))
+    outcome("clip", lambda: play_clip(path), SourceError)
+
+
+@fuzz(200)
+@given(data=st.data())
+def test_landmark_clip_reader_damaged_files(data, scratch):
+    from formcheck.device.errors import SourceError
+
+    raw = good_npz(scratch / "base.npz").read_bytes()
+    path = scratch / "clip_bytes.npz"
+    path.write_bytes(damage_bytes(data, raw))
+    outcome("clip", lambda: play_clip(path), SourceError)
+
+
+def test_what_fuzzing_found_in_clips_absurd_frame_rates_and_times(scratch):
+    """A 1e9 fps sequence once made the gap between two sequences 2e9 blank frames (out of
+    memory); 1e308 s timestamps added up to inf. Both now play, the bad frames dropped."""
+    seqs = [LandmarkSequence(id=f"c{i}", t=np.array([0.0, 1.0, 1e308]), landmarks=np.full((3, 33, 4), 0.5),
+                             fps=1e9) for i in range(2)]
+    assert play_clip(write_sequences(scratch / "absurd.npz", seqs)) == 2 + int(2.0 * 30) + 2

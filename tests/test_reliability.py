@@ -24,7 +24,7 @@ from formcheck.device.app import cli
 from formcheck.device.app import config as C
 from formcheck.device.app import station as S
 from formcheck.device.capture.sources import FrameSource, Reader, open_source
-from formcheck.device.events import CameraEvent, RepEvent, event_from_dict
+from formcheck.device.events import RepEvent, event_from_dict
 from formcheck.device.judging.bundle import default_bundle_dir
 from formcheck.device.sequences import LandmarkSequence, write_sequences
 from formcheck.train import demo
@@ -117,6 +117,8 @@ class MJPEGServer:
 
 def test_network_camera_outage_is_an_event_on_every_output_and_in_stats():
     pytest.importorskip("cv2")
+    from formcheck.device.events import CameraEvent
+
     from gpiozero.pins.mock import MockFactory
     from luma.core.device import dummy
 
@@ -170,6 +172,7 @@ def test_network_camera_outage_is_an_event_on_every_output_and_in_stats():
 def test_camera_events_reach_mqtt_display_text_and_console():
     from formcheck.device.outputs.display import ScreenView, _bottom_lines
     from formcheck.device.outputs.fanout import format_event
+    from formcheck.device.events import CameraEvent
     from formcheck.device.outputs.mqtt import MqttOutput
 
     lost = CameraEvent(t=1.0, state="lost", reason="OSError: stream 1: no frame")
