@@ -117,10 +117,10 @@ class MJPEGServer:
 
 def test_network_camera_outage_is_an_event_on_every_output_and_in_stats():
     pytest.importorskip("cv2")
-    from formcheck.device.events import CameraEvent
-
     from gpiozero.pins.mock import MockFactory
     from luma.core.device import dummy
+
+    from formcheck.device.events import CameraEvent
 
     cam = MJPEGServer().start()
     cfg = config(**{"camera.source": cam.url, "camera.reconnect_max": 0.5, "logging.stats_interval": 0.5,
@@ -141,13 +141,17 @@ def test_network_camera_outage_is_an_event_on_every_output_and_in_stats():
         cam.stop()  # the camera goes away...
         assert wait_until(lambda: any(e.kind == "camera" for e in events_of(out.getvalue())), 10)
         assert wait_until(lambda: display.view.camera_lost, 5)
-        assert (signals.camera_lost and signals.amber.is_active) or signals.amber._blink_thread is not None
+        assert signals.camera_lost
+        amber, seen, end = factory.pin(cfg.gpio.amber_pin), set(), time.monotonic() + 1.5
+        while time.monotonic() < end and len(seen) < 2:  # blinking, not steady "nobody"
+            seen.add(bool(amber.state))
+            time.sleep(0.02)
+        assert seen == {True, False}
         lost_stats = wait_until(lambda: any(e.kind == "stats" and e.camera == "lost"
                                             for e in events_of(out.getvalue())), 5)
         frames_lost = st.frames
         time.sleep(2.0)
-        cam.port = cam.port  # ...and comes back on the same address
-        cam.start()
+        cam.start()  # ...and comes back on the same address
         assert wait_until(lambda: any(isinstance(e, CameraEvent) and e.state == "back"
                                       for e in events_of(out.getvalue())), 15)
         assert wait_until(lambda: st.frames > frames_lost + 10, 10)
@@ -160,7 +164,7 @@ def test_network_camera_outage_is_an_event_on_every_output_and_in_stats():
     events = events_of(out.getvalue())
     cams = [e for e in events if isinstance(e, CameraEvent)]
     assert [c.state for c in cams] == ["lost", "back"], cams
-    assert (cams[0].reason and "stream" in cams[0].reason.lower()) or "no frame" in cams[0].reason
+    assert "stream" in cams[0].reason and cams[0].t > 0  # the capture error, named
     assert cams[1].reconnects == 1 and cams[1].outage_s >= 1.5
     stats = [e for e in events if e.kind == "stats"]
     assert lost_stats and stats[-1].camera == "ok" and stats[-1].reconnects == 1 and stats[-1].camera_fps > 0
@@ -170,9 +174,9 @@ def test_network_camera_outage_is_an_event_on_every_output_and_in_stats():
 
 
 def test_camera_events_reach_mqtt_display_text_and_console():
+    from formcheck.device.events import CameraEvent
     from formcheck.device.outputs.display import ScreenView, _bottom_lines
     from formcheck.device.outputs.fanout import format_event
-    from formcheck.device.events import CameraEvent
     from formcheck.device.outputs.mqtt import MqttOutput
 
     lost = CameraEvent(t=1.0, state="lost", reason="OSError: stream 1: no frame")

@@ -8,7 +8,8 @@ part       default  behaviour
 green LED  GPIO17   lit ``good_s`` (1.5 s) after a correct rep
 red LED    GPIO27   lit ``bad_s`` (1.5 s) after an incorrect rep
 amber LED  GPIO22   lit while the state is ``no_person`` or ``step_into_view`` (and at start,
-                    before any state is known); off while tracking
+                    before any state is known); off while tracking; blinking (0.25 s on/off)
+                    while a live camera is lost
 buzzer     GPIO18   ``beeps`` short beeps (2 × 0.1 s) on an incorrect rep; an *active* buzzer
                     module (it sounds when driven high), not a bare piezo needing PWM
 button     GPIO23   to GND (internal pull-up). Short press: ``on_next_exercise()``; held

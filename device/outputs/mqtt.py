@@ -9,9 +9,10 @@ topic           QoS    retain  payload
 ``state``       1      yes     the StateEvent JSON (current person state)
 ``exercise``    1      yes     the ExerciseEvent JSON
 ``reset``       1      no      the ResetEvent JSON
+``camera``      1      yes     the CameraEvent JSON (a live camera ``lost`` / ``back``)
 ``stats``       1      yes     the StatsEvent JSON (periodic; fps, dropped, pose ms, RSS)
 ``summary``     1      yes     {"exercise","state","good","bad","rep","last_verdict",
-                               "last_cue","score","t"}: what Home Assistant shows
+                               "last_cue","score","t","camera"}: what Home Assistant shows
 ``status``      1      yes     ``online`` / ``offline`` (offline also as the last will)
 ==============  =====  ======  ===========================================================
 
