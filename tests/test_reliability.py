@@ -167,7 +167,8 @@ def test_network_camera_outage_is_an_event_on_every_output_and_in_stats():
     assert "stream" in cams[0].reason and cams[0].t > 0  # the capture error, named
     assert cams[1].reconnects == 1 and cams[1].outage_s >= 1.5
     stats = [e for e in events if e.kind == "stats"]
-    assert lost_stats and stats[-1].camera == "ok" and stats[-1].reconnects == 1 and stats[-1].camera_fps > 0
+    assert lost_stats and stats[-1].camera == "ok" and stats[-1].reconnects == 1
+    assert any(e.camera_fps > 0 for e in stats if e.t > cams[1].t)  # frames again, at a rate
     # while it was lost the judge saw nobody (no stale "tracking")
     states = [e.state for e in events if e.kind == "state"]
     assert "no_person" in states

@@ -38,6 +38,9 @@ def rss_mb() -> float:
         return 0.0
 
 
+NOBODY_AFTER_S = 0.5  # a camera silent this long is "nobody" to the judge (a glitch is not)
+
+
 class ThreadFailed(RuntimeError):
     """A capture or output thread died: the station stops with a non-zero exit."""
 
@@ -80,6 +83,8 @@ class Station:
         self._period_captured = 0
         self.last_stats: StatsEvent | None = None
         self._last_t: float | None = None  # the newest frame's timestamp: the events' clock
+        self._last_wall = 0.0  # time.monotonic() when that frame was processed
+        self._nobody_wall = 0.0  # when the judge was last told "nobody" during a camera outage
         self.degraded: list[str] = []  # station.allow_degraded: what cannot be judged, and why
 
     # ---- setup --------------------------------------------------------------------------
@@ -173,7 +178,7 @@ class Station:
         return EXIT_OK
 
     def _process(self, frame) -> None:
-        self._last_t = frame.t
+        self._last_t, self._last_wall = frame.t, time.monotonic()
         pose = frame.pose if frame.pose is not None else self._estimate(frame)
         self.frames += 1
         self._period_frames += 1
@@ -185,21 +190,26 @@ class Station:
         self._emit(events, frame)
         self.frame_latency.append(time.monotonic() - frame.captured)
 
+    def _clock(self, now: float) -> float:
+        """``now`` on the frames' clock: the newest frame's time plus the wall time since."""
+        return now if self._last_t is None else self._last_t + (now - self._last_wall)
+
     def _camera(self, now: float, no_frame: bool) -> None:
-        """Announce camera outages and comebacks; while the camera is lost the judge sees
-        nobody (a live source's frames are on the monotonic clock, like ``now``)."""
+        """Announce camera outages and comebacks. While the camera has been lost for
+        ``NOBODY_AFTER_S`` the judge sees nobody, a few times a second: the rep in progress
+        is dropped, and a long outage resets the set by the judge's own absence rule."""
         changes = self.source.camera_changes() if hasattr(self.source, "camera_changes") else []
         for state, reason, away in changes:
-            self._emit([CameraEvent(t=now, state=state, reason=reason,
+            self._emit([CameraEvent(t=self._clock(now), state=state, reason=reason,
                                     reconnects=self.source.stats().reconnects,
                                     outage_s=None if away is None else round(away, 2))])
-        if no_frame and getattr(self.source, "camera_lost", False) and self.source.stats().captured:
-            if now - (self._last_t or 0.0) >= 0.5:  # a few "nobody" frames a second are plenty
-                self._last_t = now
-                try:
-                    self._emit(self.judge.update(Pose.none(now)))
-                except Exception as e:
-                    self.judge_fail(e)
+        if (no_frame and self._last_t is not None and getattr(self.source, "camera_lost", False)
+                and now - self._last_wall >= NOBODY_AFTER_S and now - self._nobody_wall >= NOBODY_AFTER_S):
+            self._nobody_wall = now
+            try:
+                self._emit(self.judge.update(Pose.none(self._clock(now))))
+            except Exception as e:
+                self.judge_fail(e)
 
     def _estimate(self, frame) -> Pose:
         t0 = time.perf_counter()
