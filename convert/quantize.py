@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from formcheck.device.judging.classifier import Standardization
+from formcheck.device.judging.bundle import Standardization
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

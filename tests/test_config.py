@@ -68,7 +68,7 @@ def test_camera_index_and_urls_are_not_treated_as_paths(tmp_path):
     ("[station]\ncolour = 1\n", "station.colour: unknown key"),
     ("[stations]\nexercise = 1\n", "stations: unknown section"),
     ("station = 3\n", "station: expected a [station] table, got 3"),
-    ("[gpio]\nred_pin = 17\n", "gpio.red_pin: pin 17 is already gpio.green_pin"),
+    ("[gpio]\nred_pin = 17\n", "gpio.red_pin: pin 17 is already used by gpio.green_pin"),
     ("[judge]\nmin_rep = 5.0\nmax_rep = 2.0\n", "judge.max_rep: must be longer than judge.min_rep"),
 ])
 def test_bad_values_name_the_dotted_key(toml, message):

@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-from formcheck.device.judging.classifier import Standardization
+from formcheck.device.judging.bundle import Standardization
 from formcheck.device.judging.features import SpecError
 
 from .data import DataError, Split, WindowSet, class_weights, mirrored

@@ -195,22 +195,6 @@ def station_id(cfg: Config) -> str:
     return host or "station"
 
 
-def make_pin_factory(name: str):
-    """A gpiozero pin factory by config name ("" = gpiozero's own choice)."""
-    if not name:
-        return None
-    import importlib
-
-    module, cls = {
-        "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
-        "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
-        "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory"),
-        "native": ("gpiozero.pins.native", "NativeFactory"),
-        "mock": ("gpiozero.pins.mock", "MockFactory"),
-    }[name]
-    return getattr(importlib.import_module(module), cls)()
-
-
 def json_events(cfg: Config, stream=None) -> bool:
     """Events as JSON lines (True) or readable lines (False) on ``stream`` (stdout):
     ``logging.json = "auto"`` is readable on a terminal, JSON anywhere else."""
@@ -242,7 +226,7 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
                                   on_closed=on_stream_closed))
 
     if cfg.gpio.enabled:
-        from ..outputs.gpio import SignalPins, Signals
+        from ..outputs.gpio import SignalPins, Signals, make_pin_factory
 
         g = cfg.gpio
         pins = SignalPins(green=g.green_pin, red=g.red_pin, amber=g.amber_pin,

@@ -189,7 +189,7 @@ def check_gpio(cfg: Config) -> Check:
     except ImportError as e:
         return Check("gpio", WARN, f"gpiozero is not installed ({e})", "pip install 'formcheck[device]'",
                      required=False)
-    from .build import make_pin_factory
+    from ..outputs.gpio import make_pin_factory
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -1,14 +1,5 @@
-"""A tiny ``sd_notify``: tell systemd we are ready, alive, and stopping.
-
-The protocol is one datagram of ``KEY=VALUE`` lines sent to the AF_UNIX socket named by
-``$NOTIFY_SOCKET`` (a path, or an abstract socket when it starts with ``@``). Without that
-variable (not run by systemd, or not ``Type=notify``) every call is a silent no-op, so the
-station runs the same from a shell. Nothing here ever raises into the caller: a notification
-that cannot be sent is logged once and dropped, because the daemon's work matters more.
-
-The watchdog: when systemd sets ``$WATCHDOG_USEC`` (``WatchdogSec=`` in the unit) for this
-process, :meth:`Notifier.watchdog` sends ``WATCHDOG=1`` at most every half of that period.
-Call it from the frame loop, so that a stuck loop stops the pings and systemd restarts us.
+"""A tiny ``sd_notify``: tell systemd we are ready, alive (watchdog) and stopping; a silent
+no-op outside systemd, and never raising into the caller (``docs/device.md``).
 """
 
 from __future__ import annotations

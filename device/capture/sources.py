@@ -1,19 +1,7 @@
 """Frame sources: Pi camera, OpenCV camera or stream, video file, image folder, landmark clip.
 
-Every source captures in its own thread into a one-slot *mailbox*: the loop always gets the
-newest frame, and when inference falls behind older frames are dropped and counted, never
-queued, so latency stays bounded. The exception is a file played ``realtime=False`` (as fast
-as possible): then capture waits for the loop and no frame is ever dropped.
-
-Live sources (cameras, URLs) never raise into the loop: a failed open or read closes the
-device and reopens it with exponential backoff, counting reconnects. Files end: when the last
-frame has been taken, :meth:`FrameSource.read` returns None and :attr:`FrameSource.ended` is
-True. Construction fails fast with :class:`SourceError` for what no retry can fix (a missing
-file, picamera2 not installed).
-
-Frames are RGB ``uint8`` ``(H, W, 3)``, or, from a landmark clip, recorded poses. Timestamps are seconds: ``time.monotonic()`` at
-capture for cameras, media time for files (the clip's own timeline, so a file processed at
-any speed gives the same timestamps).
+Each captures in its own thread into a one-slot mailbox (the loop gets the newest frame; drops
+are counted), live sources reopen with backoff; see ``docs/device.md``.
 """
 
 from __future__ import annotations

@@ -1,33 +1,5 @@
-"""Model bundles: a ``.tflite`` plus a sidecar ``.json`` the device can trust (DESIGN.md).
-
-A bundle is two files side by side, ``NAME.tflite`` and ``NAME.json``. The JSON says what the
-model is and how to feed it::
-
-    format            "formcheck-bundle"
-    format_version    1
-    name              "squat-conditions"
-    model_file        "squat-conditions.tflite" (beside the JSON)
-    sha256            of the .tflite bytes
-    task              form | conditions | exercise
-    exercise          canonical id (form/conditions); "" for the recogniser
-    labels            output names in output order: form ["correct"] (P(correct)); conditions
-                      the condition keys (P(condition true)); exercise the nine ids + "idle"
-    conditions        [{key, name (AI-Hub Korean), cue (English)}] in output order (conditions)
-    feature_spec      FeatureSpec.to_dict() (landmarks, feature set, angles, normalisation,
-                      window, window mode, sample rate, ...)
-    input / output    {dtype, shape, scale, zero_point} of the model's tensors
-    input_standardization  {mean: [F], std: [F], clip} — z = clip((x - mean) / std, ±clip)
-                      per feature, in float, before the model (and before int8 quantisation);
-                      null when the model takes raw features
-    quantization      int8 | float16 | float32
-    threshold         decision threshold on the probabilities (form / conditions)
-    training_data     description of the data the model was trained on
-    metrics           held-out metrics (Keras and TFLite)
-
-:func:`load_bundle` checks all of it — against the ``.tflite``'s own tensors and against this
-device's feature code — and raises :class:`BundleError` naming the field at fault, so a
-station never runs a model on features it was not trained on. Writing lives here too
-(pure JSON + hashing), so the converter and the device agree on one format.
+"""Model bundles: a ``.tflite`` plus a sidecar ``.json`` the device can trust, read, checked
+and written here; the format is in ``docs/device.md``.
 """
 
 from __future__ import annotations
@@ -43,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import litert
+from ..errors import BundleError, ClassifierError
 from ..exercises import EXERCISE_IDS, EXERCISES, IDLE
-from .classifier import Standardization
 from .features import FeatureSpec, SpecError
 
 log = logging.getLogger(__name__)
@@ -59,18 +32,46 @@ EXERCISE_LABELS = (*EXERCISE_IDS, IDLE)
 MAX_BUNDLE_JSON = 1 << 20  # a sidecar is a few KB; refuse to parse anything absurd
 
 
-class BundleError(ValueError):
-    """A bundle is unusable; the message names the file and the field at fault."""
+@dataclass(frozen=True)
+class Standardization:
+    """Per-feature ``(x - mean) / std``, then clipped to ``±clip``, in float, before the model.
+
+    Applied before int8 quantisation, it gives each feature the same share of the input's 256
+    levels; the clip keeps rare outliers (a joint far out of frame) from stretching the
+    quantisation step of all the others.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    clip: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "mean", np.asarray(self.mean, np.float32).reshape(-1))
+        object.__setattr__(self, "std", np.asarray(self.std, np.float32).reshape(-1))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.mean) / self.std
+        return np.clip(z, -self.clip, self.clip) if self.clip else z
+
+    def to_dict(self) -> dict:
+        # float(str(float32)): the shortest decimal that reads back as the same float32
+        return {"mean": [float(str(v)) for v in self.mean], "std": [float(str(v)) for v in self.std],
+                "clip": None if self.clip is None else float(self.clip)}
 
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """dtype, shape (batch first, -1 = any) and affine quantisation (real = scale * (q - zp))."""
+    """A model tensor: dtype, shape (batch first, -1 = any) and affine quantisation (real =
+    scale * (q - zp)); as a bundle states it, or as an interpreter reports it (then also its
+    ``index``, ``name`` and ``shape_signature``, which are not part of the bundle format)."""
 
     dtype: str
     shape: tuple[int, ...]
     scale: float = 0.0
     zero_point: int = 0
+    index: int = field(default=-1, compare=False)
+    name: str = field(default="", compare=False)
+    shape_signature: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def quantized(self) -> bool:
@@ -79,6 +80,21 @@ class TensorInfo:
     def to_dict(self) -> dict:
         return {"dtype": self.dtype, "shape": list(self.shape), "scale": float(self.scale),
                 "zero_point": int(self.zero_point)}
+
+    @classmethod
+    def from_details(cls, d: dict) -> TensorInfo:
+        """From one entry of an interpreter's ``get_input_details()``/``get_output_details()``."""
+        scale, zp = d.get("quantization", (0.0, 0))
+        shape = tuple(int(s) for s in d["shape"])
+        return cls(np.dtype(d["dtype"]).name, shape, float(scale), int(zp), index=int(d["index"]),
+                   name=str(d.get("name", "")),
+                   shape_signature=tuple(int(s) for s in d.get("shape_signature", shape)))
+
+
+def describe_tensors(interp) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    """An interpreter's input and output tensors."""
+    return ([TensorInfo.from_details(d) for d in interp.get_input_details()],
+            [TensorInfo.from_details(d) for d in interp.get_output_details()])
 
 
 @dataclass(frozen=True)
@@ -357,12 +373,10 @@ def parse_bundle(meta: dict, model_bytes: bytes, where: str = "bundle") -> Bundl
 
 def check_tensors(bundle: Bundle, where: str = "bundle") -> None:
     """Open the model in LiteRT and compare its tensors with the metadata."""
-    from .classifier import ClassifierError, describe_tensors, load_interpreter
-
     if len(bundle.model_bytes) < 8 or bundle.model_bytes[4:8] != b"TFL3":
         raise BundleError(f"{where}: field 'model_file': not a TFLite flatbuffer (corrupt model file)")
     try:
-        interp = load_interpreter(bundle.model_bytes, threads=1)
+        interp = litert.load_interpreter(bundle.model_bytes, 1, ClassifierError)
     except ClassifierError:
         raise
     except Exception as e:  # LiteRT raises ValueError/RuntimeError for broken flatbuffers

@@ -1,32 +1,27 @@
 """Run a bundle's model: one LiteRT interpreter per bundle, int8 quantisation handled inside.
 
-The interpreter comes from :mod:`formcheck.device.litert`: ``ai_edge_litert``, else
-``tflite_runtime``, else ``tensorflow.lite``; the device never imports TensorFlow unless the
-other two are missing.
-
-:meth:`Classifier.predict` takes float32 windows ``(N, W, F)`` built with the bundle's
-:class:`~formcheck.device.judging.features.FeatureSpec` and returns float32 probabilities ``(N, K)``
-in the bundle's label order: ``form`` P(correct); ``conditions`` P(each condition true);
-``exercise`` a softmax over the labels.
+:meth:`Classifier.predict`: float32 windows ``(N, W, F)`` in, probabilities ``(N, K)`` out in
+the bundle's label order.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
 from .. import litert
+from ..errors import ClassifierError
+from .bundle import Standardization, TensorInfo, check_tensors, describe_tensors
+
+__all__ = ["Classifier", "ClassifierError", "Standardization", "TFLiteModel", "describe_tensors"]
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1024  # windows per invoke; bounds the interpreter's arena on big offline batches
 
 
-class ClassifierError(RuntimeError):
-    """No interpreter is available, or the model cannot be run."""
 
 
 def interpreter_class():
@@ -40,68 +35,13 @@ def load_interpreter(model: str | os.PathLike | bytes, threads: int = 1):
     return litert.load_interpreter(model, threads, ClassifierError)
 
 
-@dataclass(frozen=True)
-class Standardization:
-    """Per-feature ``(x - mean) / std``, then clipped to ``±clip``, in float, before the model.
-
-    Applied before int8 quantisation, it gives each feature the same share of the input's 256
-    levels; the clip keeps rare outliers (a joint far out of frame) from stretching the
-    quantisation step of all the others.
-    """
-
-    mean: np.ndarray
-    std: np.ndarray
-    clip: float | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "mean", np.asarray(self.mean, np.float32).reshape(-1))
-        object.__setattr__(self, "std", np.asarray(self.std, np.float32).reshape(-1))
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        z = (x - self.mean) / self.std
-        return np.clip(z, -self.clip, self.clip) if self.clip else z
-
-    def to_dict(self) -> dict:
-        # float(str(float32)): the shortest decimal that reads back as the same float32
-        return {"mean": [float(str(v)) for v in self.mean], "std": [float(str(v)) for v in self.std],
-                "clip": None if self.clip is None else float(self.clip)}
-
-
-@dataclass(frozen=True)
-class TensorDesc:
-    index: int
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    shape_signature: tuple[int, ...]
-    scale: float
-    zero_point: int
-
-    @property
-    def quantized(self) -> bool:
-        return self.dtype in ("int8", "uint8")
-
-
-def _desc(d: dict) -> TensorDesc:
-    scale, zp = d.get("quantization", (0.0, 0))
-    sig = d.get("shape_signature", d["shape"])
-    return TensorDesc(int(d["index"]), str(d.get("name", "")), np.dtype(d["dtype"]).name,
-                      tuple(int(s) for s in d["shape"]), tuple(int(s) for s in sig),
-                      float(scale), int(zp))
-
-
-def describe_tensors(interp) -> tuple[list[TensorDesc], list[TensorDesc]]:
-    return ([_desc(d) for d in interp.get_input_details()],
-            [_desc(d) for d in interp.get_output_details()])
-
-
-def quantize(x: np.ndarray, t: TensorDesc) -> np.ndarray:
+def quantize(x: np.ndarray, t: TensorInfo) -> np.ndarray:
     info = np.iinfo(t.dtype)
     q = np.round(x / t.scale) + t.zero_point
     return np.clip(q, info.min, info.max).astype(t.dtype)
 
 
-def dequantize(q: np.ndarray, t: TensorDesc) -> np.ndarray:
+def dequantize(q: np.ndarray, t: TensorInfo) -> np.ndarray:
     return ((q.astype(np.float32) - t.zero_point) * t.scale).astype(np.float32)
 
 
@@ -173,8 +113,6 @@ class Classifier:
     """One bundle's model, ready to score windows (see the module docstring)."""
 
     def __init__(self, bundle, threads: int = 1):
-        from .bundle import check_tensors
-
         check_tensors(bundle, bundle.name)
         self.bundle = bundle
         self.spec = bundle.spec

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..errors import SpecError
 from ..pose.landmarks import MIRROR, NUM_LANDMARKS, PAPER_LANDMARKS
 
 SPEC_VERSION = 1
@@ -51,10 +52,6 @@ NORMALISATIONS = ("none", "body", "body-upright")
 WINDOW_MODES = ("sliding", "rep")
 COORDS = ("xy", "xyz")
 ANGLE_UNITS = ("unit", "degrees")  # unit: degrees / 180 (0..1); degrees: 0..180
-
-
-class SpecError(ValueError):
-    """A feature spec is malformed; the message names the field at fault."""
 
 
 @dataclass(frozen=True)

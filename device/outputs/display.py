@@ -1,24 +1,7 @@
 """The small OLED (luma.oled SSD1306 / SH1106, 128×64, I2C): exercise, reps, last verdict, cue.
 
-Layout (128×64, 1 bit)::
-
-    ┌────────────────────────────┐
-    │ SIDE LUNGE          rep 7  │  exercise, total reps
-    │ ✓ 5          ✗ 2           │  good / bad counts, large
-    │────────────────────────────│
-    │ FIX: keep your back        │  last verdict and its cue, wrapped;
-    │ neutral                    │  or "Step into view" / "No person"
-    └────────────────────────────┘
-
-``render(view)`` is pure (a ``ScreenView`` in, a PIL image out) so it can be tested as a PNG
-without hardware; ``Display`` keeps the view up to date from events and pushes it to a luma
-device only when it changed (an I2C frame costs 25–100 ms). The check and cross are drawn as
-lines, not font glyphs, so they render with any font.
-
-A device that raises is closed and re-opened on a later event (with backoff), while the view
-keeps accumulating events, so the screen is right again as soon as the display is back. The
-error itself propagates to ``Outputs``, which logs and counts it. Display is a ``threaded``
-output: the fan-out runs it on its own worker so a slow bus never blocks the frame loop.
+``render`` is pure (view in, image out); ``Display`` follows the events and redraws only on
+change. Layout and behaviour: ``docs/device.md``.
 """
 
 from __future__ import annotations

@@ -1,28 +1,7 @@
 """Where events go: the Output protocol, the fan-out that isolates outputs, JSON lines, console.
 
-Every output (LEDs, display, JSON lines, MQTT, console) gets every event through ``Outputs``.
-One output failing must never stop the others or the station, so the fan-out:
-
-- catches every exception an output raises, counts it and logs it rate-limited (the first
-  failure of a streak with its traceback, then one summary line per ``log_interval``);
-- keeps calling a failing output on later events (a display that was unplugged comes back);
-- after ``max_failures`` consecutive failures, if the output was added with a ``factory``,
-  closes it and re-creates it through the factory, with exponential backoff between attempts
-  (events arriving while it is down are skipped for that output and counted);
-- can run an output on its own worker thread (``threaded=True``, the default for outputs that
-  declare ``threaded = True``, e.g. the I2C display) behind a bounded queue, so a slow device
-  never blocks the frame loop.
-
-Queue policy for threaded outputs (documented contract): the newest event always gets in.
-Non-rep events (state, exercise, reset, stats) are bounded by ``queue_size``: when that many
-wait, the oldest of them is dropped and counted in ``dropped`` (later ones supersede it, so
-losing it only delays what is shown). ``rep`` events are never dropped for space: they queue
-beside the others (reps come at most about once a second, so many only pile up while an
-output is stalled), up to ``rep_cap``; past that the oldest rep is dropped, counted in
-``lost_reps`` and logged as an error, so a dead output cannot exhaust memory.
-
-Outputs are called from the thread that calls ``Outputs.handle`` (sync outputs) or from their
-worker (threaded outputs); an output never sees two events at once.
+One output failing never stops the others or the station; slow outputs run behind a bounded
+queue. The policy is written out in ``docs/device.md``.
 """
 
 from __future__ import annotations

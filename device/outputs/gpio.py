@@ -1,8 +1,5 @@
 """LEDs, buzzer and button on GPIO (gpiozero): the station's at-a-glance output and its one input.
 
-Wiring (BCM numbering; every part optional, ``None`` = not wired):
-
-=========  =======  ==========================================================================
 part       default  behaviour
 =========  =======  ==========================================================================
 green LED  GPIO17   lit ``good_s`` (1.5 s) after a correct rep
@@ -22,6 +19,9 @@ press) flashes green and red together once, so the person holding the button see
 
 The button callbacks run on gpiozero's threads: the station must hand them over to its own
 loop (e.g. a queue or a flag), not touch the judge directly. Exceptions they raise are logged.
+=======
+Wiring and behaviour: ``docs/device.md``. The button callbacks run on gpiozero's threads: hand
+them to the station's loop, never touch the judge from them.
 """
 
 from __future__ import annotations
@@ -32,12 +32,49 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..checks import Bad, integer
 from ..events import NO_PERSON, TRACKING, CameraEvent, Event, RepEvent, ResetEvent, StateEvent
 
 CAMERA_LOST_BLINK_S = 0.25  # amber on/off while the camera is lost: unlike steady "nobody"
 log = logging.getLogger(__name__)
 
 PinSpec = int | str  # BCM number, or any name gpiozero accepts ("GPIO17", "BOARD11", "J8:11")
+BCM_MAX = 27  # GPIO0..GPIO27: the pins of the 40-pin header
+bcm_pin = integer(0, BCM_MAX)  # the one pin-number check (config keys and SignalPins)
+PIN_FACTORY_GROUP = "gpiozero_pin_factories"  # gpiozero's own entry points for its pin factories
+
+
+def pins_in_use_twice(pins: Mapping[str, PinSpec | None], prefix: str = "") -> list[str]:
+    """``key: pin N is already used by other`` for every part wired to a pin taken before it."""
+    seen: dict[PinSpec, str] = {}
+    problems = []
+    for name, v in pins.items():
+        if v is None:
+            continue
+        if v in seen:
+            problems.append(f"{prefix}{name}: pin {v!r} is already used by {prefix}{seen[v]}")
+        seen.setdefault(v, name)
+    return problems
+
+
+def pin_factory_names() -> list[str]:
+    """The pin factories gpiozero has registered (its entry points; gpiozero is not imported)."""
+    from importlib.metadata import entry_points
+
+    return sorted(ep.name for ep in entry_points(group=PIN_FACTORY_GROUP))
+
+
+def make_pin_factory(name: str):
+    """A gpiozero pin factory by its registered name ("" = gpiozero's own choice: None)."""
+    if not name:
+        return None
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PIN_FACTORY_GROUP):
+        if ep.name == name.lower():
+            return ep.load()()
+    raise ValueError(f"gpio.pin_factory {name!r}: not a gpiozero pin factory "
+                     f"(installed: {', '.join(pin_factory_names()) or 'none'})")
 
 
 @dataclass(frozen=True)
@@ -51,20 +88,22 @@ class SignalPins:
     button: PinSpec | None = 23
 
     def __post_init__(self) -> None:
-        seen: dict[PinSpec, str] = {}
         for f in fields(self):
             v = getattr(self, f.name)
             if v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, int | str):
                 raise ValueError(f"pins.{f.name}: expected a BCM pin number, a pin name or none, got {v!r}")
-            if isinstance(v, int) and not 0 <= v <= 53:
-                raise ValueError(f"pins.{f.name}: BCM pin {v} is out of range 0..53")
+            if isinstance(v, int):
+                try:
+                    bcm_pin(v)
+                except Bad:
+                    raise ValueError(f"pins.{f.name}: BCM pin {v} is out of range 0..{BCM_MAX}") from None
             if isinstance(v, str) and not v.strip():
                 raise ValueError(f"pins.{f.name}: empty pin name")
-            if v in seen:
-                raise ValueError(f"pins.{f.name}: pin {v!r} is already used by pins.{seen[v]}")
-            seen[v] = f.name
+        twice = pins_in_use_twice({f.name: getattr(self, f.name) for f in fields(self)}, "pins.")
+        if twice:
+            raise ValueError(twice[0])
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any] | None) -> SignalPins:

@@ -1,8 +1,5 @@
 """MQTT events with Home Assistant discovery (paho-mqtt 2.x). Off by default.
 
-Topics, under ``<prefix>/<station_id>`` (prefix ``formcheck``):
-
-==============  =====  ======  ===========================================================
 topic           QoS    retain  payload
 ==============  =====  ======  ===========================================================
 ``rep``         1      no      the RepEvent JSON (one message per rep; never dropped)
@@ -34,6 +31,9 @@ a rep can arrive twice after a broken connection; its ``rep`` number identifies 
 ``max_inflight`` unacknowledged QoS 1 messages are handed over at once, which bounds paho's own
 queue while a dead connection is not yet noticed. Everything is QoS 1 (the traffic is a few
 messages a second at most) so that every message is tracked the same way.
+=======
+``handle`` only queues; a flusher thread publishes while connected. Topics, discovery and
+delivery guarantees: ``docs/device.md``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,160 @@
+"""Import hygiene, read from the source (ast: nothing is imported, so no TensorFlow): no import
+cycle between modules, no private name imported across modules, and ``formcheck.device`` never
+imports ``formcheck.train`` or ``formcheck.convert``. Imports inside functions count too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = {"formcheck.device": REPO / "device", "formcheck.train": REPO / "train",
+            "formcheck.convert": REPO / "convert"}
+
+# Cycles that exist today in code being refactored elsewhere; each pair is (a, b) with a -> b
+# and b -> a. Anything not listed here fails. Remove a pair once its cycle is gone.
+KNOWN_CYCLES: set[tuple[str, str]] = {
+    ("formcheck.train.cli", "formcheck.train.defaults"),  # library code in the CLI module
+}
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for pkg, root in PACKAGES.items():
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            out[".".join([pkg, *parts])] = path
+    return out
+
+
+MODULES = modules()
+
+
+def is_package(name: str) -> bool:
+    return MODULES.get(name, Path()).name == "__init__.py"
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"
+            and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in node.test.comparators))
+
+
+def imports(name: str) -> list[tuple[str, str | None, int]]:
+    """``(module, imported name or None, line)`` for every import in a module, resolved to
+    absolute names."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    # A script guard runs only when the file is executed as __main__, a different module object
+    # from the one others import: what it imports cannot close a cycle.
+    tree.body = [n for n in tree.body if not _is_main_guard(n)]
+    base = name if is_package(name) else name.rpartition(".")[0]
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(a.name, None, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = base.split(".")
+                up = parts[: len(parts) - (node.level - 1)]
+                mod = ".".join(up + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out += [(mod, a.name, node.lineno) for a in node.names]
+    return out
+
+
+def target(mod: str, name: str | None) -> str | None:
+    """The formcheck module an import reaches (``from pkg import module`` reaches the module)."""
+    if name and f"{mod}.{name}" in MODULES:
+        return f"{mod}.{name}"
+    return mod if mod in MODULES else None
+
+
+def graph() -> dict[str, set[str]]:
+    g: dict[str, set[str]] = {m: set() for m in MODULES}
+    for m in MODULES:
+        for mod, name, _ in imports(m):
+            t = target(mod, name)
+            if t is not None and t != m:
+                g[m].add(t)
+    return g
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in g[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def without_known(g: dict[str, set[str]]) -> dict[str, set[str]]:
+    known = {p for a, b in KNOWN_CYCLES for p in ((a, b), (b, a))}
+    return {m: {t for t in ts if (m, t) not in known} for m, ts in g.items()}
+
+
+def test_the_walk_sees_every_package():
+    assert len(MODULES) > 40
+    assert "formcheck.device.judging.judge" in MODULES and "formcheck.train.cli" in MODULES
+    g = graph()
+    assert "formcheck.device.judging.verdict" in g["formcheck.device.judging.judge"]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the check can fail
+
+
+def test_no_import_cycles():
+    found = cycles(without_known(graph()))
+    assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+@pytest.mark.xfail(reason="cycles in train/ being refactored in another branch (KNOWN_CYCLES)", strict=False)
+def test_the_known_cycles_are_gone():
+    g = graph()
+    assert not [(a, b) for a, b in KNOWN_CYCLES if b in g[a] and a in g[b]]
+
+
+def test_no_private_names_imported_across_modules():
+    bad = []
+    for m in MODULES:
+        for mod, name, line in imports(m):
+            if (mod.startswith("formcheck.") and name and name.startswith("_") and not name.startswith("__")
+                    and target(mod, name) != f"{mod}.{name}"):
+                bad.append(f"{m}:{line} imports {mod}.{name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_device_never_imports_train_or_convert():
+    bad = [f"{m}:{line} imports {mod}" for m in MODULES if m.startswith("formcheck.device")
+           for mod, _, line in imports(m) if mod.startswith(("formcheck.train", "formcheck.convert"))]
+    assert not bad, "\n".join(bad)
