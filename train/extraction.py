@@ -186,6 +186,9 @@ def prepare_worker(options: ExtractOptions, needs_pose: bool, log_level: int) ->
             log.debug("%s", e)
 
 
+_SIGNALLED: list[int] = []  # signals sigterm_interrupts() turned into an interrupt, this run
+
+
 class Terminated(KeyboardInterrupt):
     """The run was asked to stop by a signal other than SIGINT (SIGTERM): handled like Ctrl-C."""
 
@@ -203,6 +206,7 @@ def sigterm_interrupts():
         yield
         return
     fired = False
+    _SIGNALLED.clear()
 
     def handler(signum, frame):
         nonlocal fired
@@ -210,6 +214,7 @@ def sigterm_interrupts():
             log.warning("%s again: still stopping", signal.Signals(signum).name)
             return
         fired = True
+        _SIGNALLED.append(signum)
         raise Terminated(signum)
 
     old = signal.signal(signal.SIGTERM, handler)
@@ -232,7 +237,9 @@ class RunSummary:
 
     def mark_interrupted(self, e: KeyboardInterrupt) -> None:
         self.interrupted = True
-        self.stopped_by = getattr(e, "signum", signal.SIGINT)
+        # Ray re-raises an interrupt inside ray.wait/ray.get as a plain KeyboardInterrupt: the
+        # handler's record says which signal it was.
+        self.stopped_by = getattr(e, "signum", None) or (_SIGNALLED[-1] if _SIGNALLED else signal.SIGINT)
 
     def by_status(self, status: str) -> list[ItemResult]:
         return [r for r in self.results if r.status == status]
