@@ -58,6 +58,8 @@ class RepEvent(Event):
     # every condition's record (ConditionVerdict.to_dict()), and the keys nothing could judge
     conditions: list[dict] = field(default_factory=list)
     not_judged: list[str] = field(default_factory=list)
+    # the camera's view of the body over the rep (view, facing, yaw, confidence); {} when unknown
+    view: dict = field(default_factory=dict)
     # running degraded (station.allow_degraded): each model that is broken or missing, and why
     degraded: list[str] = field(default_factory=list)
 

@@ -20,6 +20,11 @@ KNOWN_CYCLES: set[tuple[str, str]] = {
 }
 
 
+# Private names of another module used through a module alias (``extract._stats``), known today
+# in code being refactored elsewhere: (user, owner).
+KNOWN_PRIVATE_USE: set[tuple[str, str]] = set()
+
+
 def modules() -> dict[str, Path]:
     out = {}
     for pkg, root in PACKAGES.items():
@@ -152,6 +157,38 @@ def test_no_private_names_imported_across_modules():
                     and target(mod, name) != f"{mod}.{name}"):
                 bad.append(f"{m}:{line} imports {mod}.{name}")
     assert not bad, "\n".join(bad)
+
+
+def private_uses(name: str) -> list[tuple[str, str, int]]:
+    """``(owner module, private name, line)`` for each ``alias._name`` where ``alias`` is another
+    formcheck module bound by an import in ``name``."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    aliases: dict[str, str] = {}
+    base = name if is_package(name) else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            mod = (".".join(base.split(".")[: len(base.split(".")) - (node.level - 1)]
+                            + ([node.module] if node.module else [])) if node.level else node.module or "")
+            for a in node.names:
+                if f"{mod}.{a.name}" in MODULES:
+                    aliases[a.asname or a.name] = f"{mod}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname and a.name in MODULES:
+                    aliases[a.asname] = a.name
+    return [(aliases[n.value.id], n.attr, n.lineno) for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in aliases
+            and n.attr.startswith("_") and not n.attr.startswith("__") and aliases[n.value.id] != name]
+
+
+def test_no_private_names_used_across_modules():
+    bad = [f"{m}:{line} uses {owner}.{attr}" for m in MODULES for owner, attr, line in private_uses(m)
+           if (m, owner) not in KNOWN_PRIVATE_USE]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_known_private_uses_are_gone():
+    assert not [(m, o) for m, o in KNOWN_PRIVATE_USE if any(owner == o for owner, _, _ in private_uses(m))]
 
 
 def test_device_never_imports_train_or_convert():

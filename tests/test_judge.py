@@ -20,11 +20,16 @@ from formcheck.device.events import (
     StateEvent,
 )
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
+from formcheck.device.judging.conditions import ConditionConfig
 from formcheck.device.judging.features import FeatureSpec
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.pose.landmarks import Pose
 
 FPS = 15.0
+
+# Measured conditions off: these tests are about what models decide (measures: test_measures.py
+# and test_measured_conditions_judge_reps_without_any_model below).
+MODEL_ONLY = ConditionConfig(measured=(), fail_only=())
 
 
 # ---- fakes --------------------------------------------------------------------------------------
@@ -209,7 +214,7 @@ def test_failed_conditions_and_shallow_reps_give_cues():
         return p
 
     cond = FakeModel("conditions", "squat", spec=rep_spec(), fn=conds_fail_second)
-    judge = Judge(ModelSet(conditions={"squat": cond}), "squat")
+    judge = Judge(ModelSet(conditions={"squat": cond}), "squat", conditions=MODEL_ONLY)
     poses, _ = squats(0.0, n=5, depths=[1.0, 1.0, 1.0, 1.0, 0.6])
     events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
     assert len(events) == 5
@@ -232,7 +237,7 @@ def test_a_condition_fails_only_below_the_configured_confidence(threshold, expec
 
     cond = FakeModel("conditions", "squat", spec=rep_spec(), fn=conds)
     judge = Judge(ModelSet(conditions={"squat": cond}), "squat",
-                  JudgeConfig(condition_threshold=threshold))
+                  JudgeConfig(condition_threshold=threshold), MODEL_ONLY)
     poses, _ = squats(0.0, n=2)
     events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
     assert len(events) == 2 and all(e.failed == expect_failed for e in events)
@@ -252,7 +257,7 @@ def test_verdict_policy_with_form_and_conditions_models(verdict, expect):
                      fn=lambda w: np.array([next(cond_rows) for _ in w]))
     form = FakeModel("form", "squat", spec=rep_spec(), fn=sequence([0.8, 0.2]))
     judge = Judge(ModelSet(form={"squat": form}, conditions={"squat": cond}), "squat",
-                  JudgeConfig(verdict=verdict))
+                  JudgeConfig(verdict=verdict), MODEL_ONLY)
     poses, _ = squats(0.0, n=2)
     events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
     assert [(e.correct, e.failed) for e in events] == expect
@@ -270,10 +275,25 @@ def test_form_model_judges_an_exercise_without_a_conditions_model():
 
 
 def test_without_models_reps_are_counted_unjudged():
-    judge = Judge(None, "squat")
+    judge = Judge(None, "squat", conditions=MODEL_ONLY)
     poses, _ = squats(0.0, n=3)
     events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
     assert [(e.rep, e.correct, e.good, e.bad) for e in events] == [(1, None, 0, 0), (2, None, 0, 0), (3, None, 0, 0)]
+
+
+def test_measured_conditions_judge_reps_without_any_model():
+    """No model at all: the measured conditions still judge each rep, the view is estimated per
+    rep, and what the view cannot see is listed as not judged."""
+    judge = Judge(None, "squat")
+    poses, _ = squats(0.0, n=3, yaw=90.0)  # side view
+    events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
+    assert len(events) == 3
+    for e in events:
+        assert e.correct is not None and "rom" not in e.failed
+        assert e.view["view"] == "side"
+        by_key = {c["key"]: c for c in e.conditions}
+        assert by_key["rom"]["judged"] and by_key["rom"]["source"] == "measure"
+        assert "knees_in_line" in e.not_judged and "view cannot see" in by_key["knees_in_line"]["reason"]
 
 
 def test_sliding_model_verdict_is_the_mean_over_the_rep():
@@ -372,7 +392,7 @@ def test_a_failing_model_is_logged_once_and_gives_no_verdict(caplog):
         raise RuntimeError("interpreter exploded")
 
     judge = Judge(ModelSet(form={"squat": FakeModel("form", "squat", spec=rep_spec(), fn=boom, name="sq")}),
-                  "squat")
+                  "squat", conditions=MODEL_ONLY)
     poses, _ = squats(0.0, n=2)
     with caplog.at_level(logging.WARNING, logger="formcheck.device.judging.judge"):
         events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
@@ -382,7 +402,8 @@ def test_a_failing_model_is_logged_once_and_gives_no_verdict(caplog):
 
 def test_wrongly_shaped_model_output_is_no_verdict():
     judge = Judge(ModelSet(form={"squat": FakeModel("form", "squat", spec=rep_spec(),
-                                                    fn=lambda w: np.full((len(w) + 1, 1), 0.9))}), "squat")
+                                                    fn=lambda w: np.full((len(w) + 1, 1), 0.9))}), "squat",
+                  conditions=MODEL_ONLY)
     poses, _ = squats(0.0, n=1)
     events = [e for e in run(judge, poses) if isinstance(e, RepEvent)]
     assert [e.correct for e in events] == [None]
@@ -528,7 +549,7 @@ def test_reps_done_while_recognising_are_counted():
 def test_finish_decides_a_short_clip():
     clock = Clock()
     rec = scheduled_recogniser(clock, [(1e9, "barbell_curl", 0.9)])
-    judge = Judge(ModelSet(recogniser=rec), None, JudgeConfig(auto_first=60.0))
+    judge = Judge(ModelSet(recogniser=rec), None, JudgeConfig(auto_first=60.0), MODEL_ONLY)
     t, lm, size, _ = synth_clip("barbell_curl", 45.0, n_reps=1, seed=2, fps=FPS, idle_s=0.6)
     events = run_clocked(judge, clock, poses_from(t, lm, size, 0.0))
     assert not any(isinstance(e, ExerciseEvent | RepEvent) for e in events)

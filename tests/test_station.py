@@ -339,6 +339,11 @@ def test_camera_raising_then_recovering_keeps_the_station_running(squats):
     def stop_when_played():
         while cam.i < len(squats.t) and not done.is_set():
             time.sleep(0.02)
+        # then until the loop has taken the last frame (it lags the camera on a busy machine)
+        seen = -1
+        while st.frames != seen and not done.is_set():
+            seen = st.frames
+            time.sleep(0.3)
         st.stop("test over")
 
     threading.Thread(target=stop_when_played, daemon=True).start()
@@ -773,3 +778,24 @@ def test_doctor_help(capsys):
     assert doctor.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "camera" in out and "--camera-timeout" in out and "examples" in out
+
+
+def test_the_station_builds_the_classifiers_on_station_threads(monkeypatch):
+    from formcheck.device.judging import classifier
+    from formcheck.device.judging.bundle import load_default_bundles
+
+    made = []
+
+    class Recording(classifier.Classifier):
+        def __init__(self, bundle, threads: int = 1):
+            made.append(threads)
+            super().__init__(bundle, threads)
+
+    monkeypatch.setattr(classifier, "Classifier", Recording)
+    bundles = [b for b in load_default_bundles() if b.exercise in ("squat", "")]
+    judge = B.build_judge(config(**{"station.threads": 3}), bundles, "squat")
+    assert made and set(made) == {3}
+    assert all(isinstance(m, Recording) for m in judge.models.for_exercise("squat"))
+    made.clear()
+    B.build_judge(config(**{"station.threads": 0}), bundles, "squat")
+    assert set(made) == {os.cpu_count() or 1}  # 0 = all cores

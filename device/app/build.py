@@ -144,7 +144,7 @@ def build_judge(cfg: Config, bundles: list, exercise: str):
 
     models = build_classifiers(choose_models(bundles, cfg.station.window_mode), cfg.station.threads)
     try:
-        return Judge(models, exercise, cfg.judge)
+        return Judge(models, exercise, cfg.judge, cfg.conditions)
     except (ValueError, KeyError) as e:
         raise StartupError(f"station.exercise: {e}") from e
 

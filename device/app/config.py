@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from ..checks import Bad, boolean, choice, integer, number, setting, show, text
 from ..errors import ConfigError
 from ..exercises import EXERCISES
+from ..judging.conditions import ConditionConfig
 from ..judging.judge_config import JudgeConfig
 from ..outputs.gpio import bcm_pin, pin_factory_names, pins_in_use_twice
 from ..pose.landmarks import BACKENDS
@@ -164,6 +166,7 @@ SECTIONS: dict[str, type] = {
     "display": DisplayConfig,
     "mqtt": MqttConfig,
     "judge": JudgeConfig,
+    "conditions": ConditionConfig,
     "logging": LoggingConfig,
 }
 
@@ -177,6 +180,7 @@ class Config:
     display: DisplayConfig = field(default_factory=DisplayConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    conditions: ConditionConfig = field(default_factory=ConditionConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     path: str | None = field(default=None, compare=False)  # the file it came from
 
@@ -184,8 +188,7 @@ class Config:
         out = {}
         for name in SECTIONS:
             sec = getattr(self, name)
-            out[name] = {f.name: (list(v) if isinstance(v := getattr(sec, f.name), tuple) else v)
-                         for f in fields(sec)}
+            out[name] = {f.name: _plain(getattr(sec, f.name)) for f in fields(sec)}
         return out
 
     def to_toml(self) -> str:
@@ -205,6 +208,15 @@ class Config:
         return "\n".join(lines).lstrip("\n") + "\n"
 
 
+def _plain(v: Any) -> Any:
+    """A section value as plain data: tuples as lists, mappings (a table of thresholds) as dicts."""
+    if isinstance(v, tuple):
+        return list(v)
+    if isinstance(v, Mapping):
+        return dict(v)
+    return v
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -214,6 +226,8 @@ def _toml_value(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
     raise TypeError(f"cannot write {v!r} as TOML")
 
 

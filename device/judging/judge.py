@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 
 from ..events import NO_PERSON, TRACKING, Event, ExerciseEvent, RepEvent, ResetEvent
 from ..exercises import EXERCISE_IDS, EXERCISES, ROM
 from ..pose.landmarks import Pose
-from .conditions import ConditionVerdict
+from .conditions import ConditionConfig, ConditionVerdict, judge_conditions
 from .judge_config import JudgeConfig
 from .live import LiveScore, LiveVerdict
 from .model_bank import (
@@ -32,7 +33,8 @@ from .model_bank import (
 from .presence import Presence, PresenceDebounce, assess
 from .recogniser import Recogniser
 from .reps import Rep, RepCounter
-from .verdict import MEASURE, MODEL, FormScore, rounded, uses_form, verdict
+from .verdict import DEPTH, MEASURE, MODEL, FormScore, rounded, uses_form, verdict
+from .view import UNKNOWN, View, estimate_view
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,10 @@ class Judge:
     returns the events it caused."""
 
     def __init__(self, models: ModelSet | Iterable[Predictor] | None = None,
-                 exercise: str | None = None, config: JudgeConfig | None = None):
+                 exercise: str | None = None, config: JudgeConfig | None = None,
+                 conditions: ConditionConfig | None = None):
         self.config = config if config is not None else JudgeConfig()
+        self.conditions = conditions if conditions is not None else ConditionConfig()
         self.models = models if isinstance(models, ModelSet) else ModelSet.from_predictors(models or ())
         exercise = _check_exercise(exercise)
         self.auto = exercise is None
@@ -189,14 +193,23 @@ class Judge:
             p = self._rep_probs(form_model, rep)
             if p is not None:
                 form = FormScore(float(p[correct_index(form_model)]), float(form_model.bundle.threshold))
-        conditions: list[ConditionVerdict] = []
-        if conds_model is not None:
-            conditions += self._model_conditions(conds_model, rep, ex)
-        if cfg.depth_rom:
-            conditions.append(ConditionVerdict(
-                key=ROM, judged=True, holds=bool(rep.full), value=float(rep.depth),
-                threshold=cfg.reps.full_depth, source=MEASURE, cue=_cue(ex, ROM)))
-        v = verdict(conditions, form, cfg.verdict)
+        view, measured = self._measured_conditions(rep, ex)
+        model = self._model_conditions(conds_model, rep, ex) if conds_model is not None else []
+        conditions = merge_conditions(ex, measured, model)
+        rom_id = f"{ex}.{ROM}"
+        if cfg.depth_rom and rom_id not in self.conditions.measured and rom_id not in self.conditions.fail_only:
+            # no trusted measure of this exercise's range: the rep counter's depth against the
+            # person's own typical range (a partial rep among full ones); beside a model's rom, a
+            # rep fails when either does. Where the measure exists but this view cannot see the
+            # range, rom stays unjudged: the typical range of another view is no yardstick.
+            depth = ConditionVerdict(key=ROM, judged=True, holds=bool(rep.full), value=float(rep.depth),
+                                     threshold=cfg.reps.full_depth, source=DEPTH, cue=_cue(ex, ROM))
+            judged_rom = any(c.key == ROM and c.judged for c in conditions)
+            conditions = ([*conditions, depth] if judged_rom
+                          else [depth if c.key == ROM else c for c in conditions])
+            if not any(c.key == ROM for c in conditions):
+                conditions.append(depth)
+        v = verdict(conditions, form, cfg.verdict, confirm_sources=(MODEL, MEASURE))
         self.reps += 1
         self.good += v.correct is True
         self.bad += v.correct is False
@@ -205,7 +218,23 @@ class Judge:
                         correct=v.correct, score=None if v.score is None else round(v.score, 4),
                         failed=v.failed, cues=v.cues, good=self.good, bad=self.bad,
                         start=rep.start_t, end=rep.end_t, probs=v.probs, full_depth=bool(rep.full),
-                        conditions=[rounded(c) for c in v.conditions], not_judged=v.not_judged)
+                        conditions=[rounded(c) for c in v.conditions], not_judged=v.not_judged,
+                        view=view.to_dict() if view.view else {})
+
+    def _measured_conditions(self, rep: Rep, ex: str) -> tuple[View, list[ConditionVerdict]]:
+        """Every condition of the rep measured from its frames in the pose history, with the
+        view of the body estimated from the same frames."""
+        frames = [f for f in self.bank.frames_since(rep.start_t) if f.t <= rep.end_t]
+        if not frames:
+            return UNKNOWN, judge_conditions(ex, np.zeros(0), np.zeros((0, 33, 4)), config=self.conditions)
+        t = np.array([f.t for f in frames])
+        lm = np.full((len(frames), 33, 4), np.nan)
+        for i, f in enumerate(frames):
+            if f.landmarks is not None:
+                lm[i] = f.landmarks
+        size = next((f.image_size for f in reversed(frames) if f.image_size), self._image_size)
+        view = estimate_view(lm, size)
+        return view, judge_conditions(ex, t, lm, None, size, rep.start_t, rep.end_t, view, self.conditions)
 
     def _model_conditions(self, m: Predictor, rep: Rep, ex: str) -> list[ConditionVerdict]:
         """The conditions model's P(true) per condition: a condition fails below the threshold."""
@@ -315,6 +344,29 @@ def _check_exercise(exercise: str | None) -> str | None:
     if exercise is not None and exercise not in EXERCISES:
         raise ValueError(f"exercise {exercise!r}: unknown; known: {', '.join(EXERCISE_IDS)} or auto")
     return exercise
+
+
+def merge_conditions(exercise: str, measured: list[ConditionVerdict],
+                     model: list[ConditionVerdict]) -> list[ConditionVerdict]:
+    """One verdict per condition: the measure's where it judged (with the model's P(true)
+    attached when a model spoke), else the model's, else the measure's reason for not judging
+    (joined with the model's). Keys in the exercise's order, then any others the model has."""
+    by_measure = {c.key: c for c in measured}
+    by_model = {c.key: c for c in model}
+    keys = [c.key for c in EXERCISES[exercise].conditions] if exercise in EXERCISES else []
+    keys += [k for k in [*by_measure, *by_model] if k not in keys]
+    out = []
+    for k in keys:
+        m, p = by_measure.get(k), by_model.get(k)
+        if m is not None and m.judged:
+            out.append(replace(m, p=p.p) if p is not None and p.p is not None else m)
+        elif p is not None and p.judged:
+            out.append(p)
+        elif m is not None or p is not None:
+            base = m if m is not None else p
+            reasons = [c.reason for c in (m, p) if c is not None and c.reason]
+            out.append(replace(base, reason="; ".join(dict.fromkeys(reasons))))
+    return out
 
 
 def _cue(exercise: str, key: str) -> str:

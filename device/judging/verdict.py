@@ -11,7 +11,10 @@ from dataclasses import dataclass, field, replace
 
 from .conditions import ConditionVerdict
 
-MODEL, MEASURE = "model", "measure"
+# Who decided a condition: a model's probability, a measured quantity against its threshold, or
+# the rep counter's depth against the person's own typical range (which only catches partial
+# reps, so it never confirms a rep correct on its own).
+MODEL, MEASURE, DEPTH = "model", "measure", "depth"
 
 
 @dataclass(frozen=True)
