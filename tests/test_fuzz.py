@@ -445,3 +445,13 @@ def test_what_fuzzing_found_in_clips_absurd_frame_rates_and_times(scratch):
     seqs = [LandmarkSequence(id=f"c{i}", t=np.array([0.0, 1.0, 1e308]), landmarks=np.full((3, 33, 4), 0.5),
                              fps=1e9) for i in range(2)]
     assert play_clip(write_sequences(scratch / "absurd.npz", seqs)) == 2 + int(2.0 * 30) + 2
+
+
+def test_what_fuzzing_found_in_bundles_infinite_quantisation(scratch):
+    """JSON's Infinity as a tensor's zero point or scale raised OverflowError / passed as > 0."""
+    src = BUNDLES[0]
+    for field_, value in (("zero_point", math.inf), ("scale", math.inf), ("zero_point", 10**400)):
+        meta = json.loads(src.read_text())
+        meta["input"][field_] = value
+        with pytest.raises(BundleError, match=field_):
+            parse_bundle(meta, src.with_suffix(".tflite").read_bytes(), src.name)
