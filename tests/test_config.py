@@ -33,7 +33,7 @@ def test_partial_file_keeps_defaults_and_resolves_paths_next_to_it(tmp_path):
                  '[camera]\nsource = "clip.mp4"\n[display]\naddress = 0x3D\n')
     cfg = C.load(p)
     assert cfg.station.exercise == "squat" and cfg.station.threads == 2
-    assert cfg.station.pose_backend == "mediapipe"  # untouched default
+    assert cfg.station.pose_backend == "litert"  # untouched default
     assert cfg.models.dir == str(tmp_path / "models")
     assert cfg.camera.source == str(tmp_path / "clip.mp4")
     assert cfg.display.address == 0x3D

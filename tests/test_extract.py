@@ -108,7 +108,7 @@ def test_video_and_image_folders_through_blazepose(tmp_path):
     np.testing.assert_allclose(v.t, np.arange(20) / 30.0)
     found = np.isfinite(v.landmarks[:, 0, 0]).mean()
     assert found >= 0.9
-    assert v.extra["pose_backend"] == "mediapipe"
+    assert v.extra["pose_backend"] == "litert"  # the default: no mediapipe needed
 
     [im] = read_sequences(out / "squat" / "heels_down" / "take2.npz")
     assert (im.origin, im.label, im.correct) == ("images", "heels_down", False)
@@ -257,8 +257,9 @@ def test_unavailable_pose_model_stops_the_run_with_a_clear_error(tmp_path, capsy
     root = tmp_path / "in"
     write_video(root / "a.mp4", n=3, person=False)
     write_video(root / "b.mp4", n=3, person=False)
-    for workers in ("1", "2"):
-        assert main([str(root), "-o", str(tmp_path / "o"), "--model", "heavy", "--workers", workers, "-q"]) == 2
+    for workers in ("1", "2"):  # (the litert backend's own refusal: tests/test_pose_litert.py)
+        assert main([str(root), "-o", str(tmp_path / "o"), "--backend", "mediapipe", "--model", "heavy",
+                     "--workers", workers, "-q"]) == 2
         err = capsys.readouterr().err
         assert "heavy" in err and "never downloads" in err
     assert not list((tmp_path / "o").rglob("*.npz"))

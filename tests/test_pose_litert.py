@@ -1,4 +1,5 @@
-"""The ``litert`` pose backend: BlazePose through LiteRT, checked against the mediapipe backend.
+"""The ``litert`` pose backend: BlazePose through LiteRT with the models shipped in the package,
+checked against their manifest and against the mediapipe backend (when mediapipe is installed).
 
 The agreement tests run both backends in video mode on the same consecutive frames. mediapipe's
 legacy solution smooths on its own fixed 33.333 ms clock whatever timestamp it is given, so the
@@ -8,22 +9,25 @@ between two clocks.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
 import math
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from formcheck.device.pose import litert_backend as pose_litert
-from formcheck.device.pose.landmarks import PAPER_LANDMARKS, Pose, PoseError, create_estimator
+from formcheck.device.pose import bundled
+from formcheck.device.pose.landmarks import LM, PAPER_LANDMARKS, Pose, PoseError, create_estimator
 from formcheck.device.pose.litert_backend import (
-    DETECTOR_MODEL,
-    LANDMARK_MODEL,
+    DEFAULT_MODEL,
     LitertPose,
     Roi,
     crop,
@@ -33,9 +37,13 @@ from formcheck.device.pose.litert_backend import (
 from formcheck.device.pose.smoothing import LandmarkSmoother, OneEuroFilter, OneEuroParams
 
 cv2 = pytest.importorskip("cv2")
+HAVE_MEDIAPIPE = importlib.util.find_spec("mediapipe") is not None
+needs_mediapipe = pytest.mark.skipif(not HAVE_MEDIAPIPE, reason="mediapipe is not installed "
+                                     "(optional extra formcheck[mediapipe], Python <= 3.12)")
+SHIPPED = [e for e in bundled.manifest().values() if e.shipped]
 
 MP_CLOCK = 0.033333  # mediapipe's legacy solution: one frame every 33333 µs
-MAX_FRAMES = 150  # consecutive frames per clip (keeps the file well under a minute)
+MAX_FRAMES = 60  # consecutive frames per clip, every clip (bench/pose.py runs whole clips)
 BOUND = 0.01  # median landmark distance, normalised image coordinates
 
 
@@ -54,8 +62,21 @@ def _run(estimator, frames: list[np.ndarray]) -> list[Pose]:
 
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
-    data = pytest.importorskip("skimage.data")
-    return data.astronaut()
+    """A photo of a person (skimage's astronaut; a frame of a real clip without scikit-image)."""
+    try:
+        from skimage.data import astronaut
+
+        return astronaut()
+    except ImportError:
+        pass
+    from conftest import SHARED_DATA
+
+    cap = cv2.VideoCapture(str(SHARED_DATA / "videos" / "squat_front.mp4"))
+    ok, bgr = cap.read()
+    cap.release()
+    if not ok:
+        pytest.skip("neither scikit-image nor the shared clips are available")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +101,11 @@ def clip_frames(videos_dir: Path) -> dict[str, list[np.ndarray]]:
 
 @pytest.fixture(scope="session")
 def clip_poses(clip_frames) -> dict[str, tuple[list[Pose], list[Pose]]]:
-    """Each clip through each backend once, in video mode: name -> (mediapipe, litert)."""
+    """Each clip through each backend's Full model once, in video mode: name -> (mediapipe, litert)."""
+    if not HAVE_MEDIAPIPE:
+        pytest.skip("mediapipe is not installed (optional extra formcheck[mediapipe])")
     return {name: (_run(create_estimator("mediapipe"), frames),
-                   _run(create_estimator("litert", threads=2), frames))
+                   _run(create_estimator("litert", threads=2, model="full"), frames))
             for name, frames in clip_frames.items()}
 
 
@@ -125,9 +148,23 @@ def test_video_poses_have_the_mediapipe_record_layout(clip_poses):
         assert not any(x.extra["detector"] for x in lt_poses[1:]), name
 
 
+@pytest.mark.shared_data
+def test_world_landmarks_agree_with_mediapipe(clip_poses):
+    for name, (mp_poses, lt_poses) in clip_poses.items():
+        both = [(p, q) for p, q in zip(mp_poses, lt_poses, strict=True) if p.person and q.person]
+        a = np.array([p.world[list(PAPER_LANDMARKS), :3] for p, _ in both])
+        b = np.array([q.world[list(PAPER_LANDMARKS), :3] for _, q in both])
+        assert b.dtype == np.float32
+        # metres, hip-centred: the same model's world output, its depth the noisiest axis
+        assert np.median(np.linalg.norm(a - b, axis=-1)) < 0.1, name
+        for k in range(3):
+            assert np.corrcoef(a[..., k].ravel(), b[..., k].ravel())[0, 1] > 0.8, (name, k)
+
+
+@needs_mediapipe
 def test_photo_agrees_with_mediapipe(astronaut):
     mp = create_estimator("mediapipe", static=True).estimate(astronaut, 0.0)
-    lt = create_estimator("litert", static=True).estimate(astronaut, 0.0)
+    lt = create_estimator("litert", static=True, model="full").estimate(astronaut, 0.0)
     assert mp.person and lt.person
     assert lt.image_size == (astronaut.shape[1], astronaut.shape[0])
     assert _median_distance([mp], [lt]) <= BOUND
@@ -198,27 +235,157 @@ def test_bad_options_name_the_field(kwargs, field):
         LitertPose(**kwargs)
 
 
-def test_missing_model_dir_names_the_path(tmp_path):
-    missing = tmp_path / "no-such-models"
-    with pytest.raises(PoseError) as err:
-        LitertPose(model_dir=missing)
-    assert str(missing / DETECTOR_MODEL) in str(err.value)
+# -- the shipped models -----------------------------------------------------------------------
+
+def test_manifest_matches_the_shipped_files():
+    names = {e.file for e in SHIPPED}
+    assert names == {"pose_detection.tflite", "pose_landmark_lite.tflite", "pose_landmark_full.tflite"}
+    for e in SHIPPED:
+        data = (bundled.MODELS_DIR / e.file).read_bytes()
+        assert len(data) == e.size and hashlib.sha256(data).hexdigest() == e.sha256, e.file
+        assert e.source["registry"] in ("pypi", "npm") and e.source["version"], e.file
+    heavy = bundled.landmark_file("heavy")
+    assert not heavy.shipped and heavy.source["package"] == "@mediapipe/pose"
+    # the npm Full is the wheel's Full, byte for byte (same hash, recorded once)
+    assert "byte-identical" in bundled.landmark_file("full").source["also_in"]
+    for f in ("LICENSE", "NOTICE"):
+        text = (bundled.MODELS_DIR / f).read_text()
+        assert "Apache License" in text or "Apache License, Version 2.0" in text, f
 
 
-def test_model_dir_option_loads_models_from_there(tmp_path, astronaut):
-    src = pose_litert.mediapipe_modules_dir()
-    for rel in (DETECTOR_MODEL, LANDMARK_MODEL):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(src / rel, tmp_path / rel)
-    est = LitertPose(threads=1, model_dir=str(tmp_path))
-    assert est.model_dir == tmp_path
+@pytest.mark.parametrize("model", ["lite", "full"])
+def test_each_shipped_model_loads_from_the_package_and_finds_the_person(model, astronaut):
+    est = LitertPose(threads=1, model=model)
+    assert est.model_paths["landmarks"] == bundled.MODELS_DIR / f"pose_landmark_{model}.tflite"
+    assert est.model_paths["detector"] == bundled.MODELS_DIR / "pose_detection.tflite"
+    pose = est.estimate(astronaut, 0.0)
+    assert pose.person and pose.landmarks.shape == (33, 4)
+
+
+def test_default_model_is_the_configured_one():
+    from formcheck.device.app.config import Config
+
+    assert Config().station.pose_backend == "litert"
+    assert Config().station.pose_model == DEFAULT_MODEL
+    assert LitertPose(threads=1).model == DEFAULT_MODEL
+
+
+def test_world_landmarks_are_metres_around_the_hips(astronaut):
+    pose = LitertPose(threads=1, model="full", static=True).estimate(astronaut, 0.0)
+    w = pose.world
+    assert w.shape == (33, 4) and w.dtype == np.float32
+    hips = w[[LM["left_hip"], LM["right_hip"]], :3]
+    assert np.linalg.norm(hips.mean(axis=0)) < 0.05  # origin between the hips
+    shoulders = w[[LM["left_shoulder"], LM["right_shoulder"]], :3]
+    # an adult's body in metres, in 3D (the same whichever way the person faces)
+    width = np.linalg.norm(shoulders[0] - shoulders[1])
+    torso = np.linalg.norm(shoulders.mean(axis=0) - hips.mean(axis=0))
+    assert 0.15 < width < 0.6 and 0.25 < torso < 0.7, (width, torso)
+    assert w[LM["nose"], 1] < 0 and (shoulders[:, 1] < 0).all()  # image axes: y down, above the hips
+    np.testing.assert_array_equal(w[:, 3], pose.landmarks[:, 3])  # visibility shared
+
+
+def _copy_models(dst: Path, model: str = "full", nested: bool = False) -> dict[str, Path]:
+    out = {}
+    for e in (bundled.detector_file(), bundled.landmark_file(model)):
+        sub = {"detector": "pose_detection", "landmarks": "pose_landmark"}[e.role] if nested else ""
+        p = dst / sub / e.file
+        p.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(bundled.MODELS_DIR / e.file, p)
+        out[e.role] = p
+    return out
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["side-by-side", "mediapipe-layout"])
+def test_model_dir_option_loads_checked_models_from_there(tmp_path, astronaut, nested):
+    paths = _copy_models(tmp_path, "full", nested)
+    est = LitertPose(threads=1, model="full", model_dir=str(tmp_path))
+    assert est.model_dir == tmp_path and est.model_paths == paths
     assert est.estimate(astronaut, 0.0).person
-    (tmp_path / LANDMARK_MODEL).unlink()
-    with pytest.raises(PoseError, match=re.escape(LANDMARK_MODEL)):
-        LitertPose(threads=1, model_dir=tmp_path)
-    (tmp_path / LANDMARK_MODEL).write_bytes(b"not a flatbuffer")
-    with pytest.raises(PoseError, match=re.escape(str(tmp_path / LANDMARK_MODEL))):
-        LitertPose(threads=1, model_dir=tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "altered", "not-a-file"])
+@pytest.mark.parametrize("role", ["detector", "landmarks"])
+def test_damaged_model_is_refused_at_start_naming_the_file(tmp_path, damage, role):
+    path = _copy_models(tmp_path)[role]
+    data = path.read_bytes()
+    if damage == "missing":
+        path.unlink()
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "altered":  # same size, one byte flipped: only the hash can tell
+        path.write_bytes(data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:])
+    else:
+        path.unlink()
+        path.mkdir()
+    with pytest.raises(PoseError) as err:
+        LitertPose(threads=1, model="full", model_dir=tmp_path)
+    msg = str(err.value)
+    assert str(path) in msg
+    assert {"missing": "not found", "truncated": "truncated", "altered": "sha256",
+            "not-a-file": "not a file"}[damage] in msg
+
+
+def test_damaged_packaged_model_is_refused(tmp_path, monkeypatch):
+    for e in SHIPPED:
+        shutil.copy(bundled.MODELS_DIR / e.file, tmp_path / e.file)
+    (tmp_path / "pose_landmark_lite.tflite").write_bytes(b"\0" * bundled.landmark_file("lite").size)
+    monkeypatch.setattr(bundled, "MODELS_DIR", tmp_path)
+    with pytest.raises(PoseError, match=re.escape(str(tmp_path / "pose_landmark_lite.tflite")) + ".*sha256"):
+        create_estimator("litert", threads=1, model="lite")
+    assert create_estimator("litert", threads=1, model="full").model == "full"  # the others still load
+
+
+def test_heavy_not_installed_says_how_to_install_it(tmp_path, monkeypatch):
+    for e in SHIPPED:
+        shutil.copy(bundled.MODELS_DIR / e.file, tmp_path / e.file)
+    monkeypatch.setattr(bundled, "MODELS_DIR", tmp_path)
+    with pytest.raises(PoseError, match="formcheck-pose-models install heavy"):
+        LitertPose(threads=1, model="heavy")
+
+
+def test_unknown_model_is_refused():
+    with pytest.raises(PoseError, match="lite, full, heavy"):
+        LitertPose(threads=1, model="huge")
+
+
+def test_install_heavy_from_a_tarball_checks_the_hash(tmp_path, monkeypatch):
+    """The one-time install, from an npm tarball (no network): the file is checked before it is
+    put in place, and a tarball holding a different file is refused."""
+    import dataclasses
+
+    files = dict(bundled.manifest())
+    lite, heavy = files["pose_landmark_lite.tflite"], files["pose_landmark_heavy.tflite"]
+    # a stand-in package whose "heavy" is the Lite file (keeps the test small and offline)
+    files[heavy.file] = dataclasses.replace(heavy, size=lite.size, sha256=lite.sha256)
+    monkeypatch.setattr(bundled, "manifest", lambda: files)
+    member = heavy.source["path_in_package"]
+    good = tmp_path / "good.tgz"
+    with tarfile.open(good, "w:gz") as tf:
+        tf.add(bundled.MODELS_DIR / lite.file, arcname=member)
+    dest = tmp_path / "models"
+    assert bundled.main(["install", "heavy", "--tarball", str(good), "--dest", str(dest)]) == 0
+    assert (dest / heavy.file).read_bytes() == (bundled.MODELS_DIR / lite.file).read_bytes()
+    bad = tmp_path / "bad.tgz"
+    with tarfile.open(bad, "w:gz") as tf:
+        tf.add(bundled.MODELS_DIR / "pose_landmark_full.tflite", arcname=member)
+    with pytest.raises(PoseError, match="expected"):
+        bundled.install("heavy", bad, tmp_path / "other")
+    assert not (tmp_path / "other" / heavy.file).exists()
+
+
+def test_pose_models_cli_lists_and_verifies(capsys):
+    assert bundled.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "pose_landmark_lite.tflite" in out and "npm @mediapipe/pose" in out
+    assert bundled.main(["verify"]) == 0
+    assert "BAD" not in capsys.readouterr().out
+
+
+def test_manifest_is_valid_json_with_one_entry_per_file():
+    data = json.loads(bundled.MANIFEST.read_text())
+    files = [e["file"] for e in data["files"]]
+    assert len(files) == len(set(files)) == 4 and data["license"] == "Apache-2.0"
 
 
 def test_rejects_frames_that_are_not_rgb_uint8():

@@ -3,11 +3,17 @@ the reference videos when present."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 from formcheck.device.pose.landmarks import LM, NUM_LANDMARKS, PoseError, create_estimator
 from formcheck.device.pose.mediapipe_backend import mediapipe_model_dir
+
+# mediapipe is an optional extra (formcheck[mediapipe], Python <= 3.12): without it these skip.
+needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None,
+                                     reason="mediapipe is not installed (optional extra formcheck[mediapipe])")
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +39,7 @@ def _check_astronaut(pose):
     assert 0.3 < lm[LM["nose"], 0] < 0.55 and 0.15 < nose_y < 0.35
 
 
+@needs_mediapipe
 def test_astronaut_photo_static(astronaut):
     est = create_estimator("mediapipe", static=True)
     try:
@@ -42,8 +49,12 @@ def test_astronaut_photo_static(astronaut):
     assert pose.t == 1.5 and pose.image_size == (512, 512)
     _check_astronaut(pose)
     assert pose.score > 0.5
+    # the legacy API's world landmarks: metres, origin between the hips
+    assert pose.world.shape == (NUM_LANDMARKS, 4) and pose.world.dtype == np.float32
+    assert np.linalg.norm(pose.world[[LM["left_hip"], LM["right_hip"]], :3].mean(axis=0)) < 0.05
 
 
+@needs_mediapipe
 def test_astronaut_video_mode_and_no_person(astronaut):
     est = create_estimator("mediapipe")
     try:
@@ -57,6 +68,7 @@ def test_astronaut_video_mode_and_no_person(astronaut):
         est.close()
 
 
+@needs_mediapipe
 @pytest.mark.parametrize("model", ["lite", "heavy"])
 def test_unbundled_models_are_a_clear_error_never_a_download(model):
     f = mediapipe_model_dir() / "pose_landmark" / f"pose_landmark_{model}.tflite"
@@ -69,6 +81,14 @@ def test_unbundled_models_are_a_clear_error_never_a_download(model):
     assert not f.exists()  # nothing fetched behind our back
 
 
+def test_without_mediapipe_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # import mediapipe -> ImportError
+    with pytest.raises(PoseError, match=r"formcheck\[mediapipe\]"):
+        create_estimator("mediapipe")
+
+
 def test_bad_model_name_and_backend():
     with pytest.raises(PoseError, match="choose one of"):
         create_estimator("mediapipe", model="huge")
@@ -76,6 +96,7 @@ def test_bad_model_name_and_backend():
         create_estimator("openpose")
 
 
+@needs_mediapipe
 @pytest.mark.shared_data
 def test_real_videos_person_in_95_percent_of_frames(videos_dir):
     import cv2

@@ -29,7 +29,7 @@ def write_video(path: Path, n: int, fps: float, size=(64, 48)) -> Path:
     for i in range(n):
         f = np.zeros((size[1], size[0], 3), np.uint8)
         f[..., 2] = 200
-        f[..., 1] = 8 * i
+        f[..., 1] = (8 * i) % 256  # wraps as numpy 1 did (numpy 2 refuses the overflow)
         w.write(f)
     w.release()
     return path

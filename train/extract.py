@@ -363,11 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-retries", type=int, default=2, metavar="N",
                    help="--engine ray: more tries for an input whose worker process died, on a fresh "
                         "process (default: %(default)s)")
-    p.add_argument("--backend", default="mediapipe", choices=sorted(b for b in BACKENDS if b != "replay"),
+    p.add_argument("--backend", default="litert", choices=sorted(b for b in BACKENDS if b != "replay"),
                    help="pose backend for videos and images (default: %(default)s)")
     p.add_argument("--model", default="full", choices=POSE_MODELS,
-                   help="BlazePose landmark model of the mediapipe backend (default: full, the "
-                        "one mediapipe bundles; lite/heavy need their model file installed)")
+                   help="BlazePose landmark model (default: full, the model the shipped datasets "
+                        "were extracted with; litert ships lite and full, heavy after "
+                        "`formcheck-pose-models install heavy`; mediapipe bundles only full)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N inputs (in sorted order)")
     p.add_argument("--max-frames", type=int, metavar="N",
                    help="only the first N frames of each video / image folder (quick looks)")

@@ -46,7 +46,7 @@ class InputItem:
 
 @dataclass(frozen=True)
 class ExtractOptions:
-    backend: str = "mediapipe"
+    backend: str = "litert"
     model: str = "full"
     images_root: str | None = None  # AI-Hub images mode when set
     image_fps: float = videos.DEFAULT_FPS  # frame rate of image-folder clips

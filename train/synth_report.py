@@ -71,7 +71,8 @@ def extract_real(videos_dir, cache_dir=DEFAULT_CACHE) -> list[LandmarkSequence]:
                 log.warning("rebuilding damaged cache %s: %s", cached, e)
         try:
             if est is None:
-                est = create_estimator("mediapipe")
+                # BlazePose Full through LiteRT: mediapipe's landmarks without needing mediapipe
+                est = create_estimator("litert", model="full")
             seq = video_sequence(p, est, labels=labels_from_path(p.name), group=p.stem)
         except Exception as e:
             log.warning("skipping %s: %s", p, e)

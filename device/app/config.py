@@ -89,7 +89,7 @@ def _topic(v):
 @dataclass(frozen=True)
 class StationConfig:
     exercise: str = setting("auto", _exercise)
-    pose_backend: str = setting("mediapipe", choice(*BACKENDS))
+    pose_backend: str = setting("litert", choice(*BACKENDS))
     pose_model: str = setting("full", choice("lite", "full", "heavy"))
     threads: int = setting(0, integer(0, 64))
     window_mode: str = setting("model", choice("model", "sliding", "rep"))

@@ -54,6 +54,8 @@ class Pose:
     construction a wrong shape becomes "no person", a joint with non-finite x/y becomes missing
     (NaN, visibility 0), a non-finite depth or visibility 0, and a pose without any finite
     joint no person.
+    ``world`` is the model's 3D world landmarks ``(33, 4)`` float32 (x, y, z in metres, origin
+    between the hips, image axes; visibility) when the backend gives them, else ``None``.
     """
 
     t: float
@@ -61,6 +63,7 @@ class Pose:
     image_size: tuple[int, int] = (0, 0)  # (width, height) in pixels; (0, 0): unknown
     score: float = 0.0  # the backend's presence score for the person, 0 when none
     extra: dict = field(default_factory=dict)
+    world: np.ndarray | None = None
 
     def __post_init__(self):
         try:
@@ -141,7 +144,7 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def create_estimator(backend: str = "mediapipe", **options) -> PoseEstimator:
+def create_estimator(backend: str = "litert", **options) -> PoseEstimator:
     """Create a pose estimator by backend name, passing ``options`` to its constructor."""
     try:
         target = BACKENDS[backend]

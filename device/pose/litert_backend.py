@@ -1,34 +1,32 @@
 """BlazePose run directly through the LiteRT interpreter, with a chosen number of threads.
 
-mediapipe's legacy solution runs XNNPACK on one thread on Linux with no setting for it; a Pi
-has four cores. This backend runs the very same two models mediapipe bundles —
-``pose_detection.tflite`` (224×224 SSD detector) and ``pose_landmark_full.tflite`` (256×256,
-39 landmarks) — and re-implements the graph around them in numpy/OpenCV, following mediapipe's
-``pose_landmark_cpu`` graph step for step so that both backends give the same landmarks:
+The detector (``pose_detection.tflite``, 224×224 SSD) and one of the Lite / Full / Heavy
+landmark models (256×256, 39 landmarks) ship inside the package (``models/``, checked against
+their sha256 at load; see :mod:`.bundled`); mediapipe is never needed. The graph around them
+follows mediapipe's ``pose_landmark_cpu`` step for step, so both backends give the same
+landmarks on the same model:
 
 1. detector (only when not tracking): letterbox the frame to 224×224 in [-1, 1], decode the
    2254 SSD anchors, weighted non-max suppression, keep the best detection;
 2. ROI from the detection's keypoints: centre at keypoint 0 (hip centre), rotation from
    keypoint 0 → 1, size twice their distance, squared and scaled by 1.25;
-3. rotated crop of the ROI to 256×256 in [0, 1], landmark model, pose flag (presence) against
+3. rotated crop of the ROI to 256×256 in [0, 1] (one affine warp into a reused buffer, scaled
+   straight into the interpreter's input tensor), landmark model, pose flag (presence) against
    ``min_tracking_confidence``;
 4. landmarks decoded (sigmoid visibility/presence), refined on the 64×64 heatmaps, projected back
-   to image coordinates (z in x's units);
+   to image coordinates (z in x's units); world landmarks (metres, hip-centred) rotated by the
+   ROI's rotation;
 5. One-Euro smoothing (mediapipe's pose settings), and the next frame's ROI from the smoothed
    auxiliary landmarks 33/34 — the detector runs again only when the pose flag drops.
 
-The geometry is done in float32 in mediapipe's order of operations (see below why), so on x86
-both backends give bit-identical landmarks until an ulp-level difference in the model's own
-output (the two runtimes' XNNPACK builds) enters the tracking loop. One deliberate difference:
-smoothing uses the caller's timestamps, where mediapipe's legacy solution assumes 30 fps.
-
-Model files come from the installed mediapipe package (found without importing it, so its
-runtime and TensorFlow are never loaded) or from ``model_dir``.
+Geometry is float32 in mediapipe's order of operations: the landmark model is chaotic in its
+crop (a one-ulp change in the ROI feeds back through tracking), so staying close to mediapipe's
+arithmetic keeps the two backends' tracks together. Smoothing uses the caller's timestamps,
+where mediapipe's legacy solution assumes 30 fps.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 import os
@@ -39,18 +37,20 @@ import cv2
 import numpy as np
 
 from .. import litert
+from . import bundled
 from .landmarks import NUM_LANDMARKS, Pose, PoseError
-from .smoothing import POSE_AUXILIARY, POSE_LANDMARKS, LandmarkSmoother
+from .smoothing import POSE_AUXILIARY, POSE_LANDMARKS, POSE_WORLD, LandmarkSmoother, OneEuroFilter
 
 log = logging.getLogger(__name__)
 
-DETECTOR_MODEL = "pose_detection/pose_detection.tflite"
-LANDMARK_MODEL = "pose_landmark/pose_landmark_full.tflite"
+MODELS = bundled.LANDMARK_MODELS
+DEFAULT_MODEL = "full"  # chosen by bench/pose.py's table (README, Benchmarks): Lite loses reps
 
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
 NUM_ANCHORS = 2254
 NUM_ALL_LANDMARKS = 39  # 33 pose + 2 auxiliary (ROI) + 4 unused
+NUM_USED = NUM_LANDMARKS + 2
 ROI_SCALE = 1.25
 NMS_IOU = 0.3
 HEATMAP_KERNEL = 9  # the option's default: the graph in mediapipe 0.10.x wheels does not set it
@@ -66,19 +66,6 @@ def load_interpreter(model_path: str | os.PathLike, threads: int):
         raise
     except (ValueError, RuntimeError) as e:
         raise PoseError(f"cannot load TFLite model {model_path}: {e}") from e
-
-
-def mediapipe_modules_dir() -> Path:
-    """The installed mediapipe package's ``modules/`` folder, located without importing it."""
-    try:
-        spec = importlib.util.find_spec("mediapipe")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise PoseError("the litert pose backend looks for BlazePose models in the installed "
-                        "mediapipe package, which is absent: pip install 'formcheck[device]' "
-                        "or pass model_dir=<folder with pose_detection/ and pose_landmark/>")
-    return Path(next(iter(spec.submodule_search_locations))) / "modules"
 
 
 # ----------------------------------------------------------------------------------------
@@ -127,13 +114,14 @@ def _libm(name: str, *args) -> np.float32:
     return F32(fn(*(float(a) for a in args)))
 
 
+_LOGIT_LIMIT = F32(80.0)  # sigmoid is 0 or 1 to float32 precision beyond; exp stays finite
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """``1.0f / (1.0f + expf(-x))`` elementwise in float32 (exp correctly rounded, which
-    glibc's expf is on all but ~0.1% of inputs)."""
-    x = np.asarray(x, dtype=F32)
-    with np.errstate(over="ignore"):
-        e = np.exp(-x.astype(np.float64)).astype(F32)
-    return (_ONE / (_ONE + e)).astype(F32)
+    """``1.0f / (1.0f + expf(-x))`` elementwise in float32."""
+    e = np.exp(-np.clip(np.asarray(x, dtype=F32), -_LOGIT_LIMIT, _LOGIT_LIMIT))
+    e += _ONE
+    return np.reciprocal(e, out=e)
 
 
 def _normalize_radians(a: np.float32) -> np.float32:
@@ -185,37 +173,44 @@ def _pad_to_square(rw: np.float32, rh: np.float32):
     return rh, rh, np.array([pad, 0, pad, 0], dtype=F32)
 
 
-def _warp(frame: np.ndarray, cx, cy, rw, rh, rotation, out: int, border: int) -> np.ndarray:
-    """The rotated rectangle (pixels, float32) warped to ``out``×``out``, exactly as mediapipe's
-    OpenCV ImageToTensor does it: box corners → perspective transform → bilinear warp."""
-    degrees = F32(float(F32(rotation) * F32(180.0)) / math.pi)
-    rect = ((float(cx), float(cy)), (float(rw), float(rh)), float(degrees))
-    src = cv2.boxPoints(rect).astype(F32)
-    dst = np.array([[0, out], [0, 0], [out, 0], [out, out]], dtype=F32)
-    m = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(frame, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=border,
-                               borderValue=(0, 0, 0))
+def _affine(cx, cy, rw, rh, rotation, out: int) -> np.ndarray:
+    """The 2×3 map from the ``out``×``out`` tensor's pixels to the image's (inverse map): the
+    rotated rectangle's corners land on the tensor's corners, as mediapipe's ImageToTensor."""
+    c, s = math.cos(float(rotation)), math.sin(float(rotation))
+    w, h = float(rw) / out, float(rh) / out
+    a, b, d, e = c * w, -s * h, s * w, c * h
+    return np.array([[a, b, float(cx) - 0.5 * out * (a + b)],
+                     [d, e, float(cy) - 0.5 * out * (d + e)]])
 
 
-def crop(frame: np.ndarray, roi: Roi, out: int, border: int) -> tuple[np.ndarray, np.ndarray]:
-    """``out``×``out`` uint8 crop of the rotated ROI, letterboxed to square, and its padding."""
+def _warp(frame: np.ndarray, m: np.ndarray, out: int, border: int,
+          dst: np.ndarray | None = None) -> np.ndarray:
+    return cv2.warpAffine(frame, m, (out, out), dst=dst, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=border, borderValue=(0, 0, 0))
+
+
+def crop(frame: np.ndarray, roi: Roi, out: int, border: int,
+         dst: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``out``×``out`` uint8 crop of the rotated ROI, letterboxed to square, and its padding
+    (written into ``dst`` when given)."""
     h, w = frame.shape[:2]
     wf, hf = F32(w), F32(h)
     rw, rh = F32(roi.w) * wf, F32(roi.h) * hf
     if not (rw > 0 and rh > 0 and np.isfinite([roi.x, roi.y, roi.rotation, rw, rh]).all()):
         raise ValueError(f"degenerate ROI {roi}")
     pw, ph, pad = _pad_to_square(rw, rh)
-    img = _warp(frame, F32(roi.x) * wf, F32(roi.y) * hf, pw, ph, roi.rotation, out, border)
-    return img, pad
+    m = _affine(F32(roi.x) * wf, F32(roi.y) * hf, pw, ph, roi.rotation, out)
+    return _warp(frame, m, out, border, dst), pad
 
 
-def letterbox(frame: np.ndarray, out: int = DETECTOR_SIZE) -> tuple[np.ndarray, np.ndarray]:
+def letterbox(frame: np.ndarray, out: int = DETECTOR_SIZE,
+              dst: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The whole frame fitted into ``out``×``out`` with black bars, and the bars' padding."""
     h, w = frame.shape[:2]
     wf, hf = F32(w), F32(h)
     pw, ph, pad = _pad_to_square(wf, hf)
-    img = _warp(frame, _HALF * wf, _HALF * hf, pw, ph, F32(0.0), out, cv2.BORDER_CONSTANT)
-    return img, pad
+    m = _affine(_HALF * wf, _HALF * hf, pw, ph, 0.0, out)
+    return _warp(frame, m, out, cv2.BORDER_CONSTANT, dst), pad
 
 
 # ----------------------------------------------------------------------------------------
@@ -312,30 +307,34 @@ def decode_detections(raw: np.ndarray, logits: np.ndarray, anchors: np.ndarray,
 
 
 def _refine_from_heatmap(lm: np.ndarray, heatmap: np.ndarray, kernel: int = HEATMAP_KERNEL,
-                         min_confidence: float = HEATMAP_MIN_CONFIDENCE) -> None:
-    """In place: move each landmark (crop-normalised x, y; float32) to the sigmoid-weighted
-    centre of its heatmap around it when the heatmap is confident there (mediapipe's
-    RefineLandmarksFromHeatmap: window shrinks at the border, sums in row-major order)."""
+                         min_confidence: float = HEATMAP_MIN_CONFIDENCE, count: int | None = None) -> None:
+    """In place: move each of the first ``count`` landmarks (crop-normalised x, y; float32) to
+    the sigmoid-weighted centre of its heatmap around it when the heatmap is confident there
+    (mediapipe's RefineLandmarksFromHeatmap: the window shrinks at the border)."""
     hm_h, hm_w, n = heatmap.shape
+    n = n if count is None else min(n, count)
     off = (kernel - 1) // 2
-    cols = (lm[:n, 0] * F32(hm_w)).astype(np.int64)  # C++ int(): truncation toward zero
-    rows = (lm[:n, 1] * F32(hm_h)).astype(np.int64)
+    cols = (lm[:n, 0] * F32(hm_w)).astype(np.intp)  # C++ int(): truncation toward zero
+    rows = (lm[:n, 1] * F32(hm_h)).astype(np.intp)
     # mediapipe tests the column against the height too (and never the row's upper bound).
     inside = (cols >= 0) & (cols < hm_w) & (rows >= 0) & (cols < hm_h)
     idx = np.flatnonzero(inside)
     if idx.size == 0:
         return
     d = np.arange(-off, off + 1)
-    rr = np.broadcast_to((rows[idx, None] + d)[:, :, None], (idx.size, kernel, kernel))
-    cc = np.broadcast_to((cols[idx, None] + d)[:, None, :], (idx.size, kernel, kernel))
-    valid = (rr >= 0) & (rr < hm_h) & (cc >= 0) & (cc < hm_w)
-    vals = heatmap[np.clip(rr, 0, hm_h - 1), np.clip(cc, 0, hm_w - 1), idx[:, None, None]]
-    conf = np.where(valid, _sigmoid(vals), F32(0.0)).reshape(idx.size, -1)
-    rr, cc = rr.reshape(idx.size, -1).astype(F32), cc.reshape(idx.size, -1).astype(F32)
-    total = np.cumsum(conf, axis=1, dtype=F32)[:, -1]  # sequential float32 sums
-    wc = np.cumsum(cc * conf, axis=1, dtype=F32)[:, -1]
-    wr = np.cumsum(rr * conf, axis=1, dtype=F32)[:, -1]
-    ok = (conf.max(axis=1) >= F32(min_confidence)) & (total > 0)
+    rr, cc = rows[idx, None] + d, cols[idx, None] + d  # (k, kernel) each
+    rin, cin = (rr >= 0) & (rr < hm_h), (cc >= 0) & (cc < hm_w)
+    # One flat gather of every window (channels last): ((r * W) + c) * C + channel.
+    flat = ((np.clip(rr, 0, hm_h - 1) * (hm_w * heatmap.shape[2]))[:, :, None]
+            + (np.clip(cc, 0, hm_w - 1) * heatmap.shape[2])[:, None, :] + idx[:, None, None])
+    conf = _sigmoid(heatmap.reshape(-1)[flat])
+    conf *= rin[:, :, None] & cin[:, None, :]
+    # Separable weighted sums: sum_r r * sum_c conf and sum_c c * sum_r conf.
+    by_row, by_col = conf.sum(axis=2), conf.sum(axis=1)
+    total = by_row.sum(axis=1)
+    wr = (by_row * rr.astype(F32)).sum(axis=1)
+    wc = (by_col * cc.astype(F32)).sum(axis=1)
+    ok = (conf.reshape(idx.size, -1).max(axis=1) >= F32(min_confidence)) & (total > 0)
     sel = idx[ok]
     lm[sel, 0] = wc[ok] / F32(hm_w) / total[ok]
     lm[sel, 1] = wr[ok] / F32(hm_h) / total[ok]
@@ -346,25 +345,30 @@ def _refine_from_heatmap(lm: np.ndarray, heatmap: np.ndarray, kernel: int = HEAT
 # ----------------------------------------------------------------------------------------
 
 class LitertPose:
-    """BlazePose Full through LiteRT.
+    """BlazePose (Lite, Full or Heavy) through LiteRT.
 
-    Options: ``threads`` (0 = all cores), ``model_dir`` (folder holding
-    ``pose_detection/pose_detection.tflite`` and ``pose_landmark/pose_landmark_full.tflite``;
-    default: the installed mediapipe package's ``modules/``), ``track`` (reuse the previous
-    frame's landmarks for the crop; False runs the detector on every frame), ``smooth``
-    (One-Euro smoothing across frames), ``min_detection_confidence`` (detector score),
-    ``min_tracking_confidence`` (pose presence needed to keep a pose and keep tracking),
-    ``static`` (unrelated images: no tracking, no smoothing; as the mediapipe backend).
+    Options: ``model`` (lite | full | heavy; default :data:`DEFAULT_MODEL`), ``threads``
+    (0 = all cores), ``model_dir`` (a folder holding ``pose_detection.tflite`` and
+    ``pose_landmark_<model>.tflite``, side by side or in mediapipe's ``pose_detection/`` and
+    ``pose_landmark/`` folders; each checked against the packaged manifest; default: the models
+    inside the package), ``track`` (reuse the previous frame's landmarks for the crop; False runs
+    the detector on every frame), ``smooth`` (One-Euro smoothing across frames),
+    ``min_detection_confidence`` (detector score), ``min_tracking_confidence`` (pose presence
+    needed to keep a pose and keep tracking), ``static`` (unrelated images: no tracking, no
+    smoothing; as the mediapipe backend).
     """
 
     name = "litert"
 
-    def __init__(self, threads: int = 0, model_dir: str | os.PathLike | None = None,
-                 track: bool = True, smooth: bool = True, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, static: bool = False, **_ignored):
+    def __init__(self, threads: int = 0, model: str = DEFAULT_MODEL,
+                 model_dir: str | os.PathLike | None = None, track: bool = True, smooth: bool = True,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
+                 static: bool = False, **_ignored):
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise PoseError(f"litert pose option threads must be an integer >= 0 "
                             f"(0 = all cores), got {threads!r}")
+        if model not in MODELS:
+            raise PoseError(f"litert pose option model must be one of {', '.join(MODELS)}, got {model!r}")
         for key, val in (("min_detection_confidence", min_detection_confidence),
                          ("min_tracking_confidence", min_tracking_confidence)):
             try:
@@ -374,41 +378,41 @@ class LitertPose:
             if not ok:
                 raise PoseError(f"litert pose option {key} must be a number in [0, 1], got {val!r}")
         self.threads = threads or os.cpu_count() or 1
+        self.model = model
         self.track = bool(track) and not static
         self.smooth = bool(smooth) and not static
         self.min_detection_confidence = float(min_detection_confidence)
         self.min_tracking_confidence = float(min_tracking_confidence)
 
-        root = Path(model_dir).expanduser() if model_dir is not None else mediapipe_modules_dir()
-        self.model_dir = root
-        paths = {}
-        for key, rel in (("detector", DETECTOR_MODEL), ("landmarks", LANDMARK_MODEL)):
-            p = root / rel
-            if not p.is_file():
-                raise PoseError(f"litert pose backend: model file {p} not found (model_dir={root}); "
-                                f"it needs {DETECTOR_MODEL} and {LANDMARK_MODEL} under model_dir, "
-                                "as the mediapipe 0.10.14-0.10.21 wheels ship them")
-            paths[key] = p
-        self._det = load_interpreter(paths["detector"], self.threads)
-        self._lmk = load_interpreter(paths["landmarks"], self.threads)
+        self.model_dir = Path(model_dir).expanduser() if model_dir is not None else bundled.MODELS_DIR
+        det_path = bundled.locate(bundled.detector_file(), model_dir)
+        lmk_path = bundled.locate(bundled.landmark_file(model), model_dir)
+        self.model_paths = {"detector": det_path, "landmarks": lmk_path}
+        self._det = load_interpreter(det_path, self.threads)
+        self._lmk = load_interpreter(lmk_path, self.threads)
         self._det_in, self._det_boxes, self._det_scores = self._detector_io(self._det)
         self._lmk_in, self._lmk_out = self._landmark_io(self._lmk)
         self._anchors = ssd_anchors()
+        # Reused buffers: the crops are warped into these, then scaled into the input tensors.
+        self._det_buf = np.empty((DETECTOR_SIZE, DETECTOR_SIZE, 3), np.uint8)
+        self._lmk_buf = np.empty((LANDMARK_SIZE, LANDMARK_SIZE, 3), np.uint8)
 
         self._smoother = LandmarkSmoother(POSE_LANDMARKS, visibility=True)
         self._aux_smoother = LandmarkSmoother(POSE_AUXILIARY, visibility=False)
+        self._world_smoother = OneEuroFilter(POSE_WORLD)
         self._roi: Roi | None = None  # next frame's crop while tracking
         self._last_t: float | None = None
-        log.info("litert pose: %d thread(s), models from %s, track=%s smooth=%s",
-                 self.threads, root, self.track, self.smooth)
+        log.info("litert pose: BlazePose %s, %d thread(s), models %s, track=%s smooth=%s",
+                 model, self.threads, lmk_path.parent, self.track, self.smooth)
 
     # -- model I/O ------------------------------------------------------------------------
 
     @staticmethod
     def _detector_io(it) -> tuple[int, int, int]:
         (inp,) = it.get_input_details()
-        if tuple(inp["shape"]) != (1, DETECTOR_SIZE, DETECTOR_SIZE, 3):
-            raise PoseError(f"pose detector input {tuple(inp['shape'])}, expected (1, 224, 224, 3)")
+        if tuple(inp["shape"]) != (1, DETECTOR_SIZE, DETECTOR_SIZE, 3) or inp["dtype"] != np.float32:
+            raise PoseError(f"pose detector input {tuple(inp['shape'])} {inp['dtype']}, "
+                            "expected (1, 224, 224, 3) float32")
         boxes = scores = None
         for d in it.get_output_details():
             shape = tuple(d["shape"])
@@ -424,14 +428,15 @@ class LitertPose:
     @staticmethod
     def _landmark_io(it) -> tuple[int, dict[str, int]]:
         (inp,) = it.get_input_details()
-        if tuple(inp["shape"]) != (1, LANDMARK_SIZE, LANDMARK_SIZE, 3):
-            raise PoseError(f"pose landmark input {tuple(inp['shape'])}, expected (1, 256, 256, 3)")
+        if tuple(inp["shape"]) != (1, LANDMARK_SIZE, LANDMARK_SIZE, 3) or inp["dtype"] != np.float32:
+            raise PoseError(f"pose landmark input {tuple(inp['shape'])} {inp['dtype']}, "
+                            "expected (1, 256, 256, 3) float32")
         # Tell outputs apart by shape (names differ between converter versions).
         by_shape = {(1, NUM_ALL_LANDMARKS * 5): "landmarks", (1, 1): "flag",
-                    (1, 64, 64, NUM_ALL_LANDMARKS): "heatmap"}
+                    (1, 64, 64, NUM_ALL_LANDMARKS): "heatmap", (1, NUM_ALL_LANDMARKS * 3): "world"}
         out = {by_shape[tuple(d["shape"])]: d["index"] for d in it.get_output_details()
                if tuple(d["shape"]) in by_shape}
-        missing = {"landmarks", "flag", "heatmap"} - set(out)
+        missing = {"landmarks", "flag", "heatmap", "world"} - set(out)
         if missing:
             raise PoseError(f"pose landmark model lacks output(s) {sorted(missing)}: "
                             "not a BlazePose GHUM landmark model")
@@ -441,10 +446,11 @@ class LitertPose:
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """All people the detector finds, best first, in normalised image coordinates."""
-        img, pad = letterbox(frame, DETECTOR_SIZE)
-        # [-1, 1]: x·(2/255) - 1 rounded once, as mediapipe's OpenCV convertTo (an FMA) does.
-        x = (img.astype(np.float64)[None] * float(F32(2.0 / 255.0)) - 1.0).astype(F32)
-        self._det.set_tensor(self._det_in, x)
+        img, pad = letterbox(frame, DETECTOR_SIZE, self._det_buf)
+        x = self._det.tensor(self._det_in)()[0]  # the input tensor itself: no copy
+        np.multiply(img, F32(2.0 / 255.0), out=x, casting="unsafe")  # [-1, 1]
+        x -= _ONE
+        del x  # the interpreter refuses to run while a view of its tensors is alive
         self._det.invoke()
         raw = self._det.get_tensor(self._det_boxes)[0]
         logits = self._det.get_tensor(self._det_scores)[0, :, 0]
@@ -456,18 +462,27 @@ class LitertPose:
             d.keypoints = ((d.keypoints - pad[:2]) / np.array([sx, sy], dtype=F32)).astype(F32)
         return dets
 
-    def landmarks(self, frame: np.ndarray, roi: Roi) -> tuple[float, np.ndarray]:
-        """Pose presence score and the 39 landmarks ``(39, 5)`` float32 (x, y, z, visibility,
-        presence) in normalised image coordinates for a person inside ``roi``."""
-        img, pad = crop(frame, roi, LANDMARK_SIZE, cv2.BORDER_REPLICATE)
-        x = img.astype(F32)[None] * F32(1.0 / 255.0)  # [0, 1]
-        self._lmk.set_tensor(self._lmk_in, x)
+    def landmarks(self, frame: np.ndarray, roi: Roi) -> tuple[float, np.ndarray, np.ndarray]:
+        """Pose presence score, the 39 landmarks ``(39, 5)`` float32 (x, y, z, visibility,
+        presence) in normalised image coordinates and the 39 world landmarks ``(39, 3)``
+        (metres, hip-centred, image axes) for a person inside ``roi``."""
+        img, pad = crop(frame, roi, LANDMARK_SIZE, cv2.BORDER_REPLICATE, self._lmk_buf)
+        x = self._lmk.tensor(self._lmk_in)()[0]  # the input tensor itself: no copy
+        np.multiply(img, F32(1.0 / 255.0), out=x, casting="unsafe")  # [0, 1]
+        del x  # the interpreter refuses to run while a view of its tensors is alive
         self._lmk.invoke()
-        flag = float(self._lmk.get_tensor(self._lmk_out["flag"]).reshape(-1)[0])
-        lm = self._lmk.get_tensor(self._lmk_out["landmarks"]).reshape(NUM_ALL_LANDMARKS, 5).astype(F32)
+        out = self._lmk_out
+        flag = float(self._lmk.get_tensor(out["flag"]).reshape(-1)[0])
+        if flag < self.min_tracking_confidence:
+            return flag, None, None
+        lm = self._lmk.get_tensor(out["landmarks"]).reshape(NUM_ALL_LANDMARKS, 5)
+        world = self._lmk.get_tensor(out["world"]).reshape(NUM_ALL_LANDMARKS, 3)
         lm[:, :3] /= F32(LANDMARK_SIZE)
         lm[:, 3:5] = _sigmoid(lm[:, 3:5])
-        _refine_from_heatmap(lm, self._lmk.get_tensor(self._lmk_out["heatmap"])[0])
+        # A view of the heatmap tensor (no 640 kB copy); read before the next invoke.
+        heatmap = self._lmk.tensor(out["heatmap"])()[0]
+        _refine_from_heatmap(lm, heatmap, count=NUM_USED)  # the 4 unused landmarks are never read
+        del heatmap
         # Letterbox removal inside the crop, then the rotated crop projected onto the image.
         sx, sy = _ONE - (pad[0] + pad[2]), _ONE - (pad[1] + pad[3])
         u = (lm[:, 0] - pad[0]) / sx - _HALF
@@ -477,7 +492,11 @@ class LitertPose:
         lm[:, 0] = (c * u - s * v) * F32(roi.w) + F32(roi.x)
         lm[:, 1] = (s * u + c * v) * F32(roi.h) + F32(roi.y)
         lm[:, 2] = z * F32(roi.w)
-        return flag, lm
+        # World landmarks: the crop's rotation undone (mediapipe's WorldLandmarkProjection).
+        wx, wy = world[:, 0].copy(), world[:, 1].copy()
+        world[:, 0] = c * wx - s * wy
+        world[:, 1] = s * wx + c * wy
+        return flag, lm, world
 
     # -- the estimator interface ----------------------------------------------------------
 
@@ -501,29 +520,37 @@ class LitertPose:
             roi, _ = roi_from_points(dets[0].keypoints[0], dets[0].keypoints[1], size)
             detected = True
         try:
-            flag, lm = self.landmarks(frame, roi)
+            flag, lm, world = self.landmarks(frame, roi)
         except ValueError:  # degenerate ROI (zero size): start over with the detector
             return self._lost(t, size)
-        if flag < self.min_tracking_confidence:
+        if lm is None:
             # As mediapipe: no pose on this frame; the detector runs on the next one.
             return self._lost(t, size)
 
         aux = lm[33:35]
         _, obj_scale = roi_from_points(aux[0], aux[1], size)
-        aux = self._aux_smoother.apply(aux, t, size, obj_scale)
-        self._roi = roi_from_points(aux[0], aux[1], size)[0] if self.track else None
-        pose_lm = lm[:NUM_LANDMARKS, :4]
+        if self.track:
+            aux = self._aux_smoother.apply(aux, t, size, obj_scale)
+            self._roi = roi_from_points(aux[0], aux[1], size)[0]
+        out = lm[:NUM_LANDMARKS, :4]
+        wout = world[:NUM_LANDMARKS]
         if self.smooth:
-            pose_lm = self._smoother.apply(pose_lm, t, size, obj_scale)
-        out = np.asarray(pose_lm, dtype=np.float32)
+            out = self._smoother.apply(out, t, size, obj_scale)
+            wout = self._world_smoother.apply(wout, t)
+        else:
+            out = np.ascontiguousarray(out)
+        world4 = np.empty((NUM_LANDMARKS, 4), np.float32)
+        world4[:, :3] = wout
+        world4[:, 3] = out[:, 3]  # visibility, as mediapipe's SetLandmarkVisibility
         score = float(np.mean(out[[0, 11, 12, 23, 24], 3]))
-        return Pose(t=t, landmarks=out, image_size=size, score=score,
+        return Pose(t=t, landmarks=out, image_size=size, score=score, world=world4,
                     extra={"presence": flag, "detector": detected})
 
     def _lost(self, t: float, size: tuple[int, int]) -> Pose:
         self._roi = None
         self._smoother.reset()
         self._aux_smoother.reset()
+        self._world_smoother.reset()
         return Pose.none(t, size)
 
     def reset(self) -> None:
@@ -532,6 +559,7 @@ class LitertPose:
         self._last_t = None
         self._smoother.reset()
         self._aux_smoother.reset()
+        self._world_smoother.reset()
 
     @property
     def tracking(self) -> bool:
@@ -546,4 +574,3 @@ class LitertPose:
 
     def __exit__(self, *exc):
         self.close()
-

@@ -1,5 +1,7 @@
 """BlazePose through mediapipe's legacy solution (``mp.solutions.pose``), fully offline.
 
+An optional extra (``pip install 'formcheck[mediapipe]'``, Python 3.11/3.12): kept for comparison
+and extraction parity; the device's default is the ``litert`` backend, which needs no mediapipe.
 mediapipe 0.10.14–0.10.21 wheels bundle the Full landmark model and the detector; the Lite and
 Heavy landmark models are fetched from the web by mediapipe itself, which this backend refuses
 to let happen: asking for them without the file present is a clear error, never a download.
@@ -26,8 +28,9 @@ def mediapipe_model_dir() -> Path:
     try:
         import mediapipe
     except ImportError as e:
-        raise PoseError("the mediapipe pose backend needs mediapipe 0.10.14-0.10.21: "
-                        "pip install 'formcheck[device]'") from e
+        raise PoseError("the mediapipe pose backend needs mediapipe 0.10.14-0.10.21 (Python <= 3.12): "
+                        "pip install 'formcheck[mediapipe]', or use pose_backend = \"litert\" "
+                        "(the default; no mediapipe needed)") from e
     return Path(mediapipe.__file__).parent / "modules"
 
 
@@ -48,7 +51,7 @@ class MediapipePose:
             raise PoseError(
                 f"pose model {model!r} needs {f}, which this mediapipe wheel does not ship; "
                 "formcheck never downloads models at run time. Use model='full' (bundled) or "
-                "copy the file there yourself."
+                "the litert backend, which ships lite and full (heavy on request)."
             )
         self._kw = dict(static_image_mode=static, model_complexity=complexity,
                         smooth_landmarks=smooth and not static, enable_segmentation=False,
@@ -79,8 +82,12 @@ class MediapipePose:
             return Pose.none(t, (w, h))
         lm = np.array([(p.x, p.y, p.z, p.visibility) for p in res.pose_landmarks.landmark],
                       dtype=np.float32).reshape(NUM_LANDMARKS, 4)
+        world = None
+        if res.pose_world_landmarks is not None:
+            world = np.array([(p.x, p.y, p.z, p.visibility) for p in res.pose_world_landmarks.landmark],
+                             dtype=np.float32).reshape(NUM_LANDMARKS, 4)
         score = float(np.mean(lm[[0, 11, 12, 23, 24], 3]))
-        return Pose(t=t, landmarks=lm, image_size=(w, h), score=score)
+        return Pose(t=t, landmarks=lm, image_size=(w, h), score=score, world=world)
 
     def close(self) -> None:
         if self._pose is not None:

@@ -70,6 +70,8 @@ class OneEuroParams:
 # landmarks that place the next frame's crop.
 POSE_LANDMARKS = OneEuroParams(min_cutoff=0.05, beta=80.0, derivate_cutoff=1.0)
 POSE_AUXILIARY = OneEuroParams(min_cutoff=0.01, beta=10.0, derivate_cutoff=1.0)
+# World landmarks (metres): filtered as they are, no pixel units and no object-size scaling.
+POSE_WORLD = OneEuroParams(min_cutoff=0.1, beta=40.0, derivate_cutoff=1.0)
 VISIBILITY_ALPHA = 0.1
 
 
