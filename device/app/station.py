@@ -85,6 +85,7 @@ class Station:
         self._last_t: float | None = None  # the newest frame's timestamp: the events' clock
         self._last_wall = 0.0  # time.monotonic() when that frame was processed
         self._nobody_wall = 0.0  # when the judge was last told "nobody" during a camera outage
+        self._wall_clock = False  # the source's timestamps are time.monotonic()
         self.degraded: list[str] = []  # station.allow_degraded: what cannot be judged, and why
 
     # ---- setup --------------------------------------------------------------------------
@@ -179,6 +180,9 @@ class Station:
 
     def _process(self, frame) -> None:
         self._last_t, self._last_wall = frame.t, time.monotonic()
+        # Cameras stamp frames with time.monotonic(): then "nobody" during an outage can be put
+        # on the frames' clock. A source on its own clock (a test double) only gets the events.
+        self._wall_clock = abs(frame.t - frame.captured) < 1.0
         pose = frame.pose if frame.pose is not None else self._estimate(frame)
         self.frames += 1
         self._period_frames += 1
@@ -203,7 +207,7 @@ class Station:
             self._emit([CameraEvent(t=self._clock(now), state=state, reason=reason,
                                     reconnects=self.source.stats().reconnects,
                                     outage_s=None if away is None else round(away, 2))])
-        if (no_frame and self._last_t is not None and getattr(self.source, "camera_lost", False)
+        if (no_frame and self._wall_clock and getattr(self.source, "camera_lost", False)
                 and now - self._last_wall >= NOBODY_AFTER_S and now - self._nobody_wall >= NOBODY_AFTER_S):
             self._nobody_wall = now
             try:
