@@ -1,12 +1,12 @@
-"""Robustness of rep counting and exercise auto-recognition to plausible differences between
-the three real clips and unseen ones. Prints one markdown table.
+"""Robustness of rep counting and exercise recognition to plausible differences between the
+real dev clips and unseen ones. Prints one markdown table.
 
-    .venv/bin/python bench/robustness.py [--clips squat_front,barbell_curl_side]
-                                         [--transforms identity,mirror,...]
-                                         [--backend mediapipe|litert] [--jobs 2] [--keep DIR]
+    python bench/robustness.py [--clips a,b] [--transforms identity,mirror,...] [--jobs 2]
+                               [--backend mediapipe|litert] [--cache DIR] [--json PATH]
 
-Each real clip in ``../shared/data/videos`` is rewritten with OpenCV (to a temporary folder,
-never into the repository) under each transform:
+Every clip of ``videos/LABELS.json`` in the shared data (``$FORMCHECK_SHARED_DATA``, else
+``../shared/data`` beside the repository) is rewritten with OpenCV (to a temporary folder, never
+into the repository) under each transform:
 
 - ``identity``: decoded and re-encoded unchanged (the control: same codec path as the others)
 - ``mirror``: flipped left-right
@@ -17,52 +17,39 @@ never into the repository) under each transform:
 - ``dim`` / ``bright``: contrast and brightness changed (0.6x - 20, 1.4x + 30)
 - ``speed1.5``: every third frame dropped, written at the original fps (the person 1.5x faster)
 
-and run through the real daemon as a subprocess, as tests/test_station.py's ``video_runs``
-does (``python -m formcheck.device.app.station --config CFG --source VIDEO --fast``, GPIO and
-display off), twice: with the true exercise given (``--exercise squat``: does counting
-survive?) and with ``--exercise auto`` (is the exercise recognised, when, and are the reps
-then counted?). Runs go ``--jobs`` at a time (mediapipe uses one core each).
+Each transformed video goes once through the station's frame source and pose backend
+(``--jobs`` videos at a time, one core each), and its poses through the judge the station
+builds, as ``bench/clips.py`` does: with the clip's exercise given and in auto mode.
+``--cache DIR`` keeps the landmarks of each transformed video (``DIR/<stem>.<transform>.npz``),
+so that an interrupted run resumes and a rerun after a judging change takes seconds.
 
-Columns: reps counted with the exercise given / expected; the exercise(s) announced in auto
-mode in order, with the clip time (s, of the transformed clip) and confidence of the first
-``exercise`` event ("end of clip": decided only when the stream ended, the clip being
-shorter than the recogniser's evidence time); the reps counted in auto mode (rep events of
-the true exercise; reps credited to a wrong exercise are listed separately); the clip's
-duration; ``ok`` when both counts are exact and the only exercise recognised is the true one.
+Columns: per clip, the reps counted with the exercise given under each transform (``3``, or
+``2 ✗`` when it differs from the labelled count); the summary rows count, per transform, the
+clips whose reps (given, and auto: attributed to the labelled exercise) are exact and the clips
+whose recognised exercise is the labelled one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-VIDEOS = REPO.parent / "shared" / "data" / "videos"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clips import SHARED, Clip, estimate, evaluate
 
-# clip stem -> (true exercise, reps in the clip)
-CLIPS = {"squat_front": ("squat", 3), "side_lunge_front": ("side_lunge", 10),
-         "barbell_curl_side": ("barbell_curl", 1)}
+from formcheck.device.app import config as C
+from formcheck.device.app.build import load_models
 
-CONFIG = """[station]
-pose_backend = "{backend}"
-[gpio]
-enabled = false
-[display]
-enabled = false
-[logging]
-stats_interval = 3600.0
-"""
+DEFAULT_TRANSFORMS = ("identity", "mirror", "half_fps", "zoom60_edge", "rot+7", "rot-7", "dim")
 
 
 # ---- transforms: (frames, fps) -> (frames, fps) ---------------------------------------------
@@ -140,156 +127,96 @@ def write_video(path: Path, frames: Frames, fps: float) -> None:
 
 # ---- runs --------------------------------------------------------------------------------------
 
-@dataclass
-class Run:
-    clip: str
-    transform: str
-    mode: str  # the --exercise given: the true exercise or "auto"
-    video: Path
-    events: list[dict] = field(default_factory=list)
-    err: str = ""
-    code: int | None = None
-    seconds: float = 0.0
-
-
-def parse_events(text: str) -> list[dict]:
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return out
-
-
-def run_all(runs: list[Run], cfg: Path, width: int) -> None:
-    """Each run's station as a subprocess, ``width`` at a time; stdout/stderr go to files
-    beside the video (no pipe can fill up while another process is waited for)."""
-    pending = list(runs)
-    active: dict[subprocess.Popen, tuple[Run, float, Path, Path]] = {}
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    done = 0
-    while pending or active:
-        while pending and len(active) < width:
-            r = pending.pop(0)
-            cmd = [sys.executable, "-m", "formcheck.device.app.station", "--config", str(cfg),
-                   "--source", str(r.video), "--exercise", r.mode, "--fast"]
-            out = r.video.with_suffix(f".{r.mode}.jsonl")
-            err = r.video.with_suffix(f".{r.mode}.log")
-            with out.open("w") as fo, err.open("w") as fe:
-                p = subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True, env=env, cwd=REPO)
-            active[p] = (r, time.monotonic(), out, err)
-        time.sleep(0.1)
-        for p in [p for p in active if p.poll() is not None]:
-            r, t0, out, err = active.pop(p)
-            r.events, r.err = parse_events(out.read_text()), err.read_text()
-            r.code, r.seconds = p.returncode, time.monotonic() - t0
-            done += 1
-            print(f"[{done}/{len(runs)}] {r.clip} {r.transform} --exercise {r.mode}: "
-                  f"{sum(e.get('event') == 'rep' for e in r.events)} reps, exit {r.code}, "
-                  f"{r.seconds:.0f} s", file=sys.stderr, flush=True)
-
-
-# ---- the table ---------------------------------------------------------------------------------
-
-def summarise(given: Run, auto: Run, exercise: str, expected: int, duration: float) -> tuple[list[str], bool]:
-    reps_given = [e for e in given.events if e.get("event") == "rep"]
-    n_given = sum(e.get("exercise") == exercise for e in reps_given)
-    ex_events = [e for e in auto.events if e.get("event") == "exercise" and e.get("exercise") != "auto"]
-    chosen = [e["exercise"] for e in ex_events]
-    if ex_events:
-        first = ex_events[0]
-        conf = first.get("confidence")
-        first_s = f"{first['t']:.1f} s" + (f" (p={conf:.2f})" if conf is not None else "")
-        if first["t"] >= duration - 0.1:
-            first_s += ", end of clip"  # decided by Judge.finish(): too short for the evidence time
-    else:
-        first_s = "—"
-    reps_auto = [e for e in auto.events if e.get("event") == "rep"]
-    n_auto = sum(e.get("exercise") == exercise for e in reps_auto)
-    wrong = {}
-    for e in reps_auto:
-        if e.get("exercise") != exercise:
-            wrong[e.get("exercise")] = wrong.get(e.get("exercise"), 0) + 1
-    wrong_s = (" + " + ", ".join(f"{n} as {k}" for k, n in wrong.items())) if wrong else ""
-    failed = [r for r in (given, auto) if r.code != 0 or "end of input" not in r.err]
-    ok = (n_given == expected and len(reps_given) == expected and chosen and set(chosen) == {exercise}
-          and n_auto == expected and not wrong and not failed)
-    note = "" if not failed else " (exit " + ",".join(str(r.code) for r in failed) + ")"
-    row = [given.clip, given.transform, f"{n_given}/{expected}",
-           " → ".join(chosen) if chosen else "none", first_s, f"{n_auto}/{expected}{wrong_s}",
-           f"{duration:.1f} s", ("ok" if ok else "**FAIL**") + note]
-    return row, bool(ok)
-
-
-def markdown(rows: list[list[str]]) -> str:
-    head = ["clip", "transform", "reps (given)", "recognised (auto)", "first exercise event",
-            "reps (auto)", "clip length", ""]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+def landmarks(video: Path, transform: str, out: Path, backend: str) -> tuple[str, str, float]:
+    """Transform ``video``, estimate its poses and save them to ``out`` (a worker process)."""
+    frames, fps = read_video(video)
+    frames, fps = TRANSFORMS[transform](frames, fps)
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="formcheck-robust-") as tmp:
+        path = Path(tmp) / f"{video.stem}.{transform}.mp4"
+        write_video(path, frames, fps)
+        del frames
+        t, lm, size = estimate(path, backend)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, t=t, lm=lm, size=np.array(size))
+    return video.name, transform, time.monotonic() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clips", default=",".join(CLIPS), help=f"comma-separated, of: {', '.join(CLIPS)}")
-    p.add_argument("--transforms", default=",".join(TRANSFORMS),
-                   help=f"comma-separated, of: {', '.join(TRANSFORMS)}")
+    p.add_argument("--videos", type=Path, default=SHARED / "videos", help="folder with LABELS.json and the clips")
+    p.add_argument("--clips", default="", help="comma-separated clip names (default: all)")
+    p.add_argument("--transforms", default=",".join(DEFAULT_TRANSFORMS),
+                   help=f"comma-separated, of: {', '.join(TRANSFORMS)} (default: {','.join(DEFAULT_TRANSFORMS)})")
     p.add_argument("--backend", choices=("mediapipe", "litert"), default="mediapipe")
-    p.add_argument("--jobs", type=int, default=2, help="station processes at a time (default 2)")
-    p.add_argument("--videos", type=Path, default=VIDEOS, help="folder of the real clips")
-    p.add_argument("--keep", type=Path, metavar="DIR",
-                   help="write the transformed videos and each run's events here (outside the repo)")
-    p.add_argument("--json", type=Path, metavar="PATH", help="also write every run's events as JSON")
+    p.add_argument("--jobs", type=int, default=2, help="videos through pose at a time (default 2)")
+    p.add_argument("--cache", type=Path, metavar="DIR", help="keep/reuse each transformed video's landmarks")
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write every result as JSON")
     a = p.parse_args(argv)
-    clips = [c.strip().removesuffix(".mp4") for c in a.clips.split(",") if c.strip()]
+    labels_path = a.videos / "LABELS.json"
+    if not labels_path.is_file():
+        p.error(f"{labels_path} not found (set FORMCHECK_SHARED_DATA or --videos)")
+    labels = json.loads(labels_path.read_text())["clips"]
+    wanted = [c.strip() if c.strip().endswith(".mp4") else c.strip() + ".mp4" for c in a.clips.split(",") if c.strip()]
+    for w in wanted:
+        if w not in labels:
+            p.error(f"unknown clip {w!r}")
     transforms = [t.strip() for t in a.transforms.split(",") if t.strip()]
-    for c in clips:
-        if c not in CLIPS:
-            p.error(f"unknown clip {c!r}")
     for t in transforms:
         if t not in TRANSFORMS:
             p.error(f"unknown transform {t!r}")
+    names = [n for n in sorted(labels) if not wanted or n in wanted]
 
-    with tempfile.TemporaryDirectory(prefix="formcheck-robust-") as tmp:
-        work = a.keep or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        cfg = work / "station.toml"
-        cfg.write_text(CONFIG.format(backend=a.backend))
-        runs: list[Run] = []
-        durations: dict[tuple[str, str], float] = {}
-        for c in clips:
-            frames, fps = read_video(a.videos / f"{c}.mp4")
-            for t in transforms:
-                fr, f = TRANSFORMS[t](frames, fps)
-                video = work / f"{c}.{t}.mp4"
-                write_video(video, fr, f)
-                durations[c, t] = len(fr) / f
-                exercise = CLIPS[c][0]
-                runs += [Run(c, t, exercise, video), Run(c, t, "auto", video)]
-            del frames
+    with tempfile.TemporaryDirectory(prefix="formcheck-robust-lm-") as tmp:
+        cache = a.cache or Path(tmp)
+        todo = [(n, t) for n in names for t in transforms
+                if not (cache / f"{Path(n).stem}.{t}.npz").is_file()]
         t0 = time.monotonic()
-        run_all(runs, cfg, max(1, a.jobs))
-        wall = time.monotonic() - t0
-        by = {(r.clip, r.transform, r.mode): r for r in runs}
-        rows, n_ok = [], 0
-        for c in clips:
-            exercise, expected = CLIPS[c]
+        with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+            futs = [pool.submit(landmarks, a.videos / n, t, cache / f"{Path(n).stem}.{t}.npz", a.backend)
+                    for n, t in todo]
+            for k, f in enumerate(as_completed(futs), 1):
+                name, tr, sec = f.result()
+                print(f"[{k}/{len(todo)}] {name} {tr}: poses in {sec:.0f} s", file=sys.stderr, flush=True)
+        pose_s = time.monotonic() - t0
+        bundles = load_models(C.Config())
+        results: dict[tuple[str, str], tuple[Clip, object]] = {}
+        for n in names:
             for t in transforms:
-                row, ok = summarise(by[c, t, exercise], by[c, t, "auto"], exercise, expected, durations[c, t])
-                rows.append(row)
-                n_ok += ok
-        if a.json:
-            a.json.write_text(json.dumps([{"clip": r.clip, "transform": r.transform, "mode": r.mode,
-                                           "code": r.code, "events": r.events,
-                                           "stderr_tail": r.err[-2000:]} for r in runs], indent=1))
-    print(f"Robustness: {len(rows)} clip × transform pairs, backend {a.backend}, "
-          f"{len(runs)} station runs in {wall:.0f} s; {n_ok} of {len(rows)} fully right\n")
-    print(markdown(rows))
-    return 0 if n_ok == len(rows) else 1
+                d = np.load(cache / f"{Path(n).stem}.{t}.npz")
+                v = labels[n]
+                clip = Clip(n, v["exercise"], int(v["reps"]), v.get("view", ""), t=d["t"],
+                            lm=d["lm"].astype(np.float32), size=tuple(int(x) for x in d["size"]))
+                results[n, t] = (clip, evaluate(clip, bundles))
+
+    head = ["clip (labelled reps)", *transforms]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for n in names:
+        cells = []
+        for t in transforms:
+            clip, r = results[n, t]
+            cell = str(r.given) + ("" if r.given == clip.reps else " ✗")
+            if r.auto != r.given or r.wrong or set(r.recognised) != {clip.exercise}:
+                cell += f" (auto {r.auto}, {'/'.join(r.recognised) or 'none'})"
+            cells.append(cell)
+        lines.append(f"| {n.removesuffix('.mp4')} ({labels[n]['reps']}) | " + " | ".join(cells) + " |")
+    for label, fn in (("reps exact, given", lambda c, r: r.given == c.reps),
+                      ("reps within one, given", lambda c, r: abs(r.given - c.reps) <= 1),
+                      ("reps exact, auto", lambda c, r: r.auto == c.reps and not r.wrong),
+                      ("exercise recognised", lambda c, r: set(r.recognised) == {c.exercise})):
+        lines.append(f"| **{label}** | " + " | ".join(
+            f"{sum(fn(*results[n, t]) for n in names)}/{len(names)}" for t in transforms) + " |")
+    n_ok = sum(r.given == c.reps for c, r in results.values())
+    print(f"Robustness: {len(names)} clips × {len(transforms)} transforms, backend {a.backend}, "
+          f"{len(todo)} videos through pose in {pose_s:.0f} s; reps exact with the exercise given on "
+          f"{n_ok} of {len(results)}\n")
+    print("\n".join(lines))
+    if a.json:
+        a.json.write_text(json.dumps([{"clip": n, "transform": t, "labelled": c.reps, "given": r.given,
+                                       "auto": r.auto, "wrong": r.wrong, "recognised": r.recognised,
+                                       "first_t": r.first_t} for (n, t), (c, r) in results.items()], indent=1))
+    return 0
 
 
 if __name__ == "__main__":

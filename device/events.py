@@ -68,7 +68,11 @@ class RepEvent(Event):
 class StateEvent(Event):
     kind: ClassVar[str] = "state"
     state: str = NO_PERSON
-    previous: str | None = None
+    previous: str | None = None  # the previously announced state (may equal ``state``)
+    # body parts the exercise needs that are out of view, and what a person is told about them
+    # ("feet out of frame — step back"); reps are counted while tracking all the same
+    missing: list[str] = field(default_factory=list)
+    message: str = ""
 
 
 @dataclass
@@ -119,8 +123,26 @@ class StatsEvent(Event):
     reconnects: int = 0  # times a lost camera came back (total)
 
 
+@dataclass
+class SetupEvent(Event):
+    """The setup page opened (with its address) or closed. The one-time PIN is for the
+    display only: it is never part of the event's JSON (MQTT, JSON lines)."""
+
+    kind: ClassVar[str] = "setup"
+    open: bool = False
+    url: str = ""
+    closes_in: float = 0.0  # seconds
+    reason: str = ""  # why it closed
+    pin: str = field(default="", repr=False)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d.pop("pin", None)
+        return d
+
+
 EVENT_TYPES = {cls.kind: cls for cls in (RepEvent, StateEvent, ExerciseEvent, ResetEvent, CameraEvent,
-                                         StatsEvent)}
+                                         StatsEvent, SetupEvent)}
 
 
 def event_from_dict(d: dict) -> Event:

@@ -134,3 +134,12 @@ def get(exercise_id: str) -> Exercise:
         raise KeyError(
             f"unknown exercise {exercise_id!r}; known: {', '.join(EXERCISE_IDS)}"
         ) from None
+
+
+def cue_for(exercise: str, key: str) -> str:
+    """The cue of ``key`` for ``exercise``; the key itself when either is unknown (a bundle may
+    carry conditions the catalogue does not)."""
+    try:
+        return EXERCISES[exercise].cue(key)
+    except KeyError:
+        return key

@@ -18,7 +18,7 @@ REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 
 # Fixed layout (DESIGN.md "Where things live on a Pi"); --root prefixes all of it.
 SERVICE_USER=formcheck
-DEVICE_GROUPS=(video gpio i2c)
+DEVICE_GROUPS=(video gpio i2c audio)
 UNIT_NAME=formcheck.service
 OPT_DIR=/opt/formcheck
 VENV_DIR=$OPT_DIR/venv

@@ -26,3 +26,19 @@ def aihub_sample_dir() -> Path:
 @pytest.fixture(scope="session")
 def videos_dir() -> Path:
     return _shared("videos")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_directory(tmp_path_factory):
+    """Stations started by tests (in-process or as subprocesses) keep their rep history and
+    speech cache in a temporary folder, never in the user's state directory."""
+    base = tmp_path_factory.mktemp("state")
+    saved = {k: os.environ.get(k) for k in ("STATE_DIRECTORY", "CACHE_DIRECTORY")}
+    os.environ["STATE_DIRECTORY"] = str(base / "state")
+    os.environ["CACHE_DIRECTORY"] = str(base / "cache")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

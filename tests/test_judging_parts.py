@@ -32,9 +32,15 @@ def test_presence_names_the_missing_part():
     lm = standing_pose()
     assert assess(None, "squat", 0.5, 0.02).state == NO_PERSON
     assert assess(lm, "squat", 0.5, 0.02).state == TRACKING
-    lm[27:33, 1] = 1.2  # ankles, heels and toes below the picture
+    lm[27:33, 1] = 1.2  # ankles, heels and toes below the picture: a squat counts from hips and
+    p = assess(lm, "squat", 0.5, 0.02)  # knees, and the person is told what is missing
+    assert (p.state, p.missing, p.message) == (TRACKING, ("feet",), "feet out of frame — step back")
+    knees = lm[[25, 26]].copy()
+    lm[[25, 26], 1] = 1.1  # the knees too: reps cannot be counted
     p = assess(lm, "squat", 0.5, 0.02)
-    assert (p.state, p.missing) == (STEP_INTO_VIEW, ("feet",))
+    assert (p.state, p.missing) == (STEP_INTO_VIEW, ("knees", "feet"))
+    assert p.message == "knees and feet out of frame — step back"
+    lm[[25, 26]] = knees
     lm[[13, 14], 3] = 0.1  # elbows not seen either: a curl needs them, the feet it does not
     p = assess(lm, "barbell_curl", 0.5, 0.02)
     assert (p.state, p.missing) == (STEP_INTO_VIEW, ("elbows",))

@@ -320,7 +320,7 @@ case "$*" in *is-active*) [ -e "{active}" ] ;; *start*) : > "{active}" ;; esac
 
     run_install("--root", str(root), "--source", str(wheels["old"]), env=env)
     calls = log.read_text().splitlines()
-    assert "usermod --append --groups video,gpio,i2c formcheck" in calls
+    assert "usermod --append --groups video,gpio,i2c,audio formcheck" in calls
     if subprocess.run(["getent", "passwd", "formcheck"], capture_output=True).returncode != 0:
         assert any(c.startswith("useradd --system") and c.endswith(" formcheck") for c in calls)
     i = calls.index("systemctl daemon-reload")

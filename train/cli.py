@@ -490,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .defaults import add_parser as add_defaults
 
     add_defaults(sub)
+    from .personal import add_parser as add_personal
+
+    add_personal(sub)
     return ap
 
 

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ def build_source(cfg: Config):
     c = cfg.camera
     try:
         return open_source(c.source, size=c.size, fps=c.fps, realtime=c.realtime, rotate=c.rotate,
-                           reconnect_max=c.reconnect_max)
+                           flip=c.flip, reconnect_max=c.reconnect_max)
     except SourceError as e:
         raise StartupError(f"camera.source: {e}") from e
 
@@ -208,6 +209,7 @@ def json_events(cfg: Config, stream=None) -> bool:
 
 
 def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset: Callable[[], None],
+                  on_setup: Callable[[], None] | None = None,
                   pin_factory: Any = None, stream=None, display_device: Any = None,
                   on_stream_closed: Callable[[], None] | None = None):
     """The fan-out with every enabled output. An output whose hardware is absent is logged
@@ -239,7 +241,8 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
 
                 def signals_factory():
                     return Signals(pins, pin_factory=factory_obj, on_next_exercise=on_next_exercise,
-                                   on_reset=on_reset, hold_time=g.long_press)
+                                   on_reset=on_reset, hold_time=g.long_press, on_setup=on_setup,
+                                   setup_hold=cfg.setup.button_hold)
 
                 signals = signals_factory()
             outputs.add(signals, factory=signals_factory, name="signals")
@@ -274,3 +277,26 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
         except Exception as e:
             log.warning("MQTT unavailable: %s", e)
     return outputs
+
+
+def build_setup_page(cfg: Config, *, on_placement: Callable[[Config], None],
+                     on_event: Callable[[Any], None]):
+    """The setup page's controller (nothing listens until it is opened). Saves go to the config
+    file the station was started with, else the system config; opening and closing are
+    announced as SetupEvents (the display shows the PIN)."""
+    from ..events import SetupEvent
+    from .setup_server import SetupController
+
+    path = cfg.path if cfg.path and Path(cfg.path).is_file() else None
+    ctl: Any = None
+
+    def opened(pin: str, url: str) -> None:
+        on_event(SetupEvent(t=time.monotonic(), open=True, url=url, pin=pin,
+                            closes_in=ctl.server.remaining() if ctl.server else cfg.setup.duration))
+
+    def closed(reason: str) -> None:
+        on_event(SetupEvent(t=time.monotonic(), open=False, reason=reason))
+
+    ctl = SetupController(cfg, config_path=path, on_placement=on_placement, on_pin=opened, on_close=closed)
+    return ctl
+

@@ -38,6 +38,8 @@ examples:
       a video file as fast as possible, readable events, debug log
   formcheck-station --source clip.npz
       recorded landmarks (the dataset format) through judge and outputs, no pose estimator
+  formcheck-station --setup --source squat.mp4 --exercise squat
+      open the setup page on the LAN (PIN on the display and in the log) to place the camera
   formcheck-station --check-config --config my.toml
       validate a config file and print the effective configuration
 
@@ -87,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="the built-in demo: play the bundled landmark clip through the whole "
                         "pipeline (no camera needed)")
+    p.add_argument("--setup", action="store_true",
+                   help="open the setup page on the LAN for setup.duration seconds (default 15 min): "
+                        "the live picture with the skeleton, framing checks and what this view can "
+                        "judge, behind a one-time PIN shown on the display and in the log (holding "
+                        "the button for setup.button_hold seconds opens it too)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     p.add_argument("--version", action="version", version=f"formcheck {__version__}")
@@ -142,6 +149,7 @@ def load_config(args) -> Config:
                                "installation; reinstall formcheck, or run on a camera or video "
                                "with --source", EXIT_FATAL)
         o["camera.source"] = str(DEMO_CLIP)
+        o["history.enabled"] = False  # the demonstrator's reps are nobody's history
     return C.apply_overrides(cfg, o)
 
 
@@ -192,7 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         # A second Ctrl-C while shutting down should still be able to interrupt.
         signal.signal(signum, signal.SIG_DFL)
 
+    def on_hup(_signum, _frame):
+        station.reload()  # systemctl reload: models and personal thresholds, the set goes on
+
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+    if args.setup:
+        station.open_setup()
     try:
         return station.run(max_frames=args.max_frames, duration=args.duration)
     finally:

@@ -22,6 +22,8 @@ from ..exercises import EXERCISES
 from ..judging.conditions import ConditionConfig
 from ..judging.judge_config import JudgeConfig
 from ..outputs.gpio import bcm_pin, pin_factory_names, pins_in_use_twice
+from ..outputs.history import HistorySettings
+from ..outputs.speech import SpeechSettings
 from ..pose.landmarks import BACKENDS
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,8 @@ class CameraConfig:
     fps: float = setting(30.0, number(0.0, 240.0, lo_open=True))
     realtime: bool = setting(True, boolean)
     rotate: int = setting(0, choice(0, 90, 180, 270))
+    flip: bool = setting(False, boolean)
+    view: str = setting("auto", choice("auto", "front", "oblique", "side"))
     reconnect_max: float = setting(30.0, number(0.1, 3600.0))
 
 
@@ -152,6 +156,20 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class SetupConfig:
+    duration: float = setting(900.0, number(1.0, 86400.0))
+    bind: str = setting("0.0.0.0", text)
+    port: int = setting(8080, integer(0, 65535))
+    button_hold: float = setting(6.0, number(0.0, 60.0))
+    frame_rate: float = setting(4.0, number(0.0, 30.0, lo_open=True))
+    frame_width: int = setting(480, integer(64, 1920))
+    jpeg_quality: int = setting(70, integer(10, 95))
+    pin_attempts: int = setting(5, integer(1, 100))
+    pin_lockout: float = setting(30.0, number(0.0, 3600.0))
+    pin_max_failures: int = setting(20, integer(1, 10000))
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = setting("info", choice("debug", "info", "warning", "error"))
     json: bool | str = setting("auto", _json_mode)
@@ -167,6 +185,9 @@ SECTIONS: dict[str, type] = {
     "mqtt": MqttConfig,
     "judge": JudgeConfig,
     "conditions": ConditionConfig,
+    "speech": SpeechSettings,
+    "history": HistorySettings,
+    "setup": SetupConfig,
     "logging": LoggingConfig,
 }
 
@@ -181,6 +202,9 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     conditions: ConditionConfig = field(default_factory=ConditionConfig)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
+    setup: SetupConfig = field(default_factory=SetupConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     path: str | None = field(default=None, compare=False)  # the file it came from
 
@@ -295,6 +319,8 @@ def _cross_check(cfg: Config, problems: list[str]) -> None:
     if g.enabled:
         names = ("green_pin", "red_pin", "amber_pin", "buzzer_pin", "button_pin")
         problems += pins_in_use_twice({n: getattr(g, n) for n in names}, "gpio.")
+    if cfg.setup.button_hold and cfg.setup.button_hold <= cfg.gpio.long_press:
+        problems.append(f"setup.button_hold: must be longer than gpio.long_press ({cfg.gpio.long_press})")
 
 
 def loads(text: str, base: Config | None = None, source: str | None = None,

@@ -3,7 +3,8 @@
 Each check says OK, WARN, FAIL or SKIP, and for anything not OK what to do about it. Required
 checks — config, camera, pose backend, models, and MQTT when it is enabled — decide the exit
 code: 0 when they all pass, 1 otherwise (2 for bad command-line usage). GPIO and the display
-are optional: the station runs without them, so they can only warn.
+are optional: the station runs without them, so they can only warn; so are the setup page's
+state and what the saved camera placement can judge.
 """
 
 from __future__ import annotations
@@ -295,6 +296,62 @@ def check_mqtt(cfg: Config, timeout: float = 5.0) -> Check:
     return Check("mqtt", OK, f"connected to {where}")
 
 
+def check_setup(cfg: Config, timeout: float = 1.0) -> Check:
+    """The setup page's state: closed (no socket, as it should be), open, or its port taken."""
+    import socket
+
+    su = cfg.setup
+    how = (f"formcheck-station --setup, or hold the button {su.button_hold:g} s" if su.button_hold
+           else "formcheck-station --setup")
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return Check("setup", WARN, "the setup page needs aiohttp, which is not installed",
+                     "pip install 'formcheck[setup]'", required=False)
+    if su.port == 0:
+        return Check("setup", OK, f"closed (opens on a free port, logged, with {how})", required=False)
+    host = "127.0.0.1" if su.bind in ("0.0.0.0", "", "::") else su.bind
+    try:
+        conn = socket.create_connection((host, su.port), timeout=timeout)
+    except OSError:
+        return Check("setup", OK, f"closed: nothing listens on port {su.port} (opens for "
+                     f"{su.duration / 60:g} min with {how})", required=False)
+    with conn:
+        try:
+            conn.settimeout(timeout)
+            conn.sendall(b"GET / HTTP/1.0\r\nHost: doctor\r\n\r\n")
+            head = conn.recv(4096)
+        except OSError:
+            head = b""  # something listens but does not answer like the setup page
+    if b"formcheck setup" in head:
+        return Check("setup", OK, f"open now on port {su.port} (closes by itself after "
+                     f"{su.duration / 60:g} min; the PIN is on the display and in the log)", required=False)
+    return Check("setup", WARN, f"port {su.port} is taken by another program: the setup page could not "
+                 "open there", "set setup.port to a free port (0 = any free port)", required=False)
+
+
+def check_placement(cfg: Config) -> Check:
+    """What the configured placement (exercise and camera view) can judge."""
+    from .setup_feed import VIEWS, judge_conditions_views, suggestion
+
+    ex, view = cfg.station.exercise, cfg.camera.view
+    if view not in VIEWS:
+        return Check("placement", WARN, f"camera.view = {view!r}: the placement was never saved",
+                     "open the setup page (formcheck-station --setup) and save the placement",
+                     required=False)
+    if ex == "auto":
+        return Check("placement", OK, f"{view} view; exercise auto: what it judges depends on the "
+                     "exercise recognised", required=False)
+    conds = judge_conditions_views(ex, view)
+    yes = [c.key for c in conds if c.judgeable]
+    no = [c.key for c in conds if not c.judgeable]
+    detail = f"{ex} from a {view} view judges {', '.join(yes) or 'nothing'}"
+    if not no:
+        return Check("placement", OK, detail, required=False)
+    return Check("placement", WARN, f"{detail}; not {', '.join(no)}",
+                 suggestion(ex, view, conds) or "see the setup page", required=False)
+
+
 # ---- the command ----------------------------------------------------------------------------
 
 def run_checks(args) -> list[Check]:
@@ -302,13 +359,14 @@ def run_checks(args) -> list[Check]:
     cfg_check, cfg = check_config(args)
     checks.append(cfg_check)
     if cfg is None:
-        for name in ("camera", "pose", "models", "gpio", "display", "mqtt"):
+        for name in ("camera", "pose", "models", "gpio", "display", "mqtt", "setup", "placement"):
             checks.append(Check(name, SKIP, "not checked: the config is invalid", required=False))
         return checks
     for name, fn in (("camera", lambda: check_camera(cfg, args.camera_timeout)),
                      ("pose", lambda: check_pose(cfg)), ("models", lambda: check_models(cfg)),
                      ("gpio", lambda: check_gpio(cfg)), ("display", lambda: check_display(cfg)),
-                     ("mqtt", lambda: check_mqtt(cfg))):
+                     ("mqtt", lambda: check_mqtt(cfg)), ("setup", lambda: check_setup(cfg)),
+                     ("placement", lambda: check_placement(cfg))):
         try:
             checks.append(fn())
         except Exception as e:  # a check that crashes is a failed check, not a crashed doctor
@@ -336,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="formcheck-doctor",
         description="Check that this machine can run the formcheck station: config, camera, pose "
-                    "backend, models, GPIO, display and MQTT. Prints a checklist with what to do "
+                    "backend, models, GPIO, display, MQTT, the setup page and what the camera's "
+                    "placement can judge. Prints a checklist with what to do "
                     "for each problem. Exit code 0 when every required check passes.",
         epilog="examples:\n  formcheck-doctor\n  formcheck-doctor --config /etc/formcheck/formcheck.toml\n"
                "  formcheck-doctor --source picamera2 --pose-backend litert",

@@ -50,7 +50,8 @@ class Station:
     built from the config by :meth:`setup`."""
 
     def __init__(self, cfg: Config, *, notifier=None, source=None, estimator=None, judge=None,
-                 outputs=None, pin_factory: Any = None, display_device: Any = None, stream=None):
+                 outputs=None, pin_factory: Any = None, display_device: Any = None, stream=None,
+                 feedback=None, setup_page=None):
         from .systemd import Notifier
 
         self.cfg = cfg
@@ -62,9 +63,13 @@ class Station:
         self.pin_factory = pin_factory
         self.display_device = display_device
         self.stream = stream
+        self.feedback = feedback  # speech, rep history, corrections, personal thresholds
+        self.reloads = 0
+        # The setup page's controller (built in setup()): listens on nothing until opened.
+        self.setup_page = setup_page
         self._stop = threading.Event()
         self.stop_reason = ""
-        self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[str | tuple[str, Any]] = queue.SimpleQueue()
         self.started_at = time.monotonic()
         self.ready_at: float | None = None
         # counters (totals) and per-period samples for the stats line
@@ -99,12 +104,24 @@ class Station:
             self.judge, self.degraded = build.checked_judge(cfg, getattr(self.source, "exercise", ""))
         if self.estimator is None and not getattr(self.source, "yields_poses", False):
             self.estimator = build.build_estimator(cfg)
+        if self.feedback is None:
+            from .feedback import PersonalFeedback
+
+            # a single click moves to the next exercise; a double click marks the last rep wrong
+            self.feedback = PersonalFeedback.from_config(cfg, on_single_click=lambda: self._commands.put("next"))
+        if self.setup_page is None:
+            self.setup_page = build.build_setup_page(
+                cfg, on_placement=lambda new: self._commands.put(("placement", new)),
+                on_event=lambda event: self._commands.put(("event", event)))
         if self.outputs is None:
-            self.outputs = build.build_outputs(cfg, on_next_exercise=lambda: self._commands.put("next"),
+            self.outputs = build.build_outputs(cfg, on_next_exercise=self.feedback.click,
                                                on_reset=lambda: self._commands.put("reset"),
+                                               on_setup=self.open_setup,
                                                pin_factory=self.pin_factory, stream=self.stream,
                                                display_device=self.display_device,
                                                on_stream_closed=self._stream_closed)
+        for out in self.feedback.outputs():
+            self.outputs.add(out)
 
     def _stream_closed(self) -> None:
         """stdout's reader went away (``| head``): stop, unless other outputs still listen."""
@@ -126,10 +143,25 @@ class Station:
     def reset_counts(self) -> None:
         self._commands.put("reset")
 
+    def reload(self) -> None:
+        """Reload the model bundles and the personal thresholds between two frames, keeping the
+        set (SIGHUP, ``systemctl reload formcheck``)."""
+        self._commands.put("reload")
+
+    def open_setup(self) -> None:
+        """Open the setup page (``--setup``, the button's long hold); on its own thread, so the
+        loop never waits for the server to start."""
+        if self.setup_page is not None:
+            threading.Thread(target=self.setup_page.open, name="setup-open", daemon=True).start()
+
     # ---- the loop -----------------------------------------------------------------------
     def run(self, max_frames: int | None = None, duration: float | None = None) -> int:
         """Run until stopped, the input ends, ``max_frames`` frames or ``duration`` seconds."""
         assert self.source is not None and self.judge is not None
+        if self.feedback is None:  # parts injected without setup(): nothing personal
+            from .feedback import PersonalFeedback
+
+            self.feedback = PersonalFeedback()
         cfg = self.cfg
         self.notifier.status(f"starting: {self.source.name}")
         self.source.start()
@@ -184,6 +216,9 @@ class Station:
         # on the frames' clock. A source on its own clock (a test double) only gets the events.
         self._wall_clock = abs(frame.t - frame.captured) < 1.0
         pose = frame.pose if frame.pose is not None else self._estimate(frame)
+        self.feedback.on_pose(pose.t, pose.landmarks)
+        if self.setup_page is not None:
+            self.setup_page.push(frame.image, pose)  # constant time; nothing kept while closed
         self.frames += 1
         self._period_frames += 1
         try:
@@ -227,6 +262,7 @@ class Station:
 
     def _emit(self, events, frame=None) -> None:
         for e in events or ():
+            e = self.feedback.process(e)
             if isinstance(e, RepEvent):
                 self.good, self.bad = e.good, e.bad
                 if self.degraded:
@@ -235,6 +271,8 @@ class Station:
                     self.latencies.append(time.monotonic() - frame.captured)
             self.events += 1
             self.outputs.handle(e)
+            if self.setup_page is not None:
+                self.setup_page.handle(e)
 
     def _drain_commands(self) -> None:
         while True:
@@ -242,12 +280,57 @@ class Station:
                 cmd = self._commands.get_nowait()
             except queue.Empty:
                 return
+            if cmd == "reload":
+                self._reload()
+                continue
             try:
-                events = self.judge.next_exercise() if cmd == "next" else self.judge.reset()
+                if isinstance(cmd, tuple):
+                    what, arg = cmd
+                    events = [arg] if what == "event" else self._apply_placement(arg)
+                else:
+                    events = self.judge.next_exercise() if cmd == "next" else self.judge.reset()
             except Exception as e:
                 self.judge_fail(e)
                 continue
             self._emit(events)
+
+    def _reload(self) -> None:
+        """Bundles from ``models.dir`` into the judge and the personal thresholds, told to
+        systemd as RELOADING=1 ... READY=1. A failed reload keeps what runs."""
+        self.notifier.reloading("reloading models and personal thresholds")
+        t0 = time.monotonic()
+        problems = []
+        use = getattr(self.judge, "use_models", None)
+        if callable(use):
+            try:
+                bundles = build.choose_models(build.load_models(self.cfg), self.cfg.station.window_mode)
+                use(build.build_classifiers(bundles, self.cfg.station.threads))
+            except Exception as e:
+                problems.append(f"models not reloaded ({e})")
+        if not self.feedback.reload():
+            problems.append("personal thresholds not reloaded")
+        self.reloads += 1
+        status = "; ".join(problems) if problems else "reloaded"
+        (log.warning if problems else log.info)("reload %d: %s (%.2f s); the set goes on", self.reloads, status,
+                                                time.monotonic() - t0)
+        self.notifier.ready(status if problems else f"running: {self.source.name} (reloaded)")
+
+    def _apply_placement(self, saved: Config) -> list:
+        """The setup page saved a placement: use it now, without a restart. Only the placement's
+        keys change; everything else keeps what this run was started with (flags included)."""
+        from dataclasses import replace
+
+        cam, st = saved.camera, saved.station
+        old = self.cfg
+        self.cfg = replace(old, station=replace(old.station, exercise=st.exercise),
+                           camera=replace(old.camera, rotate=cam.rotate, flip=cam.flip, view=cam.view))
+        if hasattr(self.source, "rotate"):
+            self.source.rotate, self.source.flip = cam.rotate, cam.flip
+        log.info("placement from the setup page: exercise %s, view %s, rotate %d, flip %s",
+                 st.exercise, cam.view, cam.rotate, cam.flip)
+        if st.exercise == old.station.exercise:
+            return []
+        return self.judge.set_exercise(None if st.exercise == "auto" else st.exercise, source="config")
 
     def _ready(self, have_frame: bool) -> None:
         self.ready_at = time.monotonic()
@@ -289,6 +372,8 @@ class Station:
         self._pose_ms.clear()
         self.last_stats = ev
         self.outputs.handle(ev)
+        if self.setup_page is not None:
+            self.setup_page.handle(ev)
         return ev
 
     def _finish(self) -> None:
@@ -304,7 +389,9 @@ class Station:
 
     def _shutdown(self) -> None:
         """Release everything, each step independent of the others' failures."""
-        for what, fn in (("source", getattr(self.source, "close", None)),
+        for what, fn in (("setup page", getattr(self.setup_page, "close", None)),
+                         ("source", getattr(self.source, "close", None)),
+                         ("button gestures", getattr(self.feedback, "close", None)),
                          ("outputs", getattr(self.outputs, "close", None)),
                          ("pose estimator", getattr(self.estimator, "close", None))):
             if fn is None:

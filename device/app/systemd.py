@@ -76,6 +76,13 @@ class Notifier:
     def status(self, text: str) -> bool:
         return self.notify(f"STATUS={text}")
 
+    def reloading(self, status: str | None = None) -> bool:
+        """RELOADING=1 (READY=1 must follow when done), with the monotonic time systemd
+        expects of ``Type=notify-reload`` services."""
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        lines = ["RELOADING=1", f"MONOTONIC_USEC={usec}"] + ([f"STATUS={status}"] if status else [])
+        return self.notify(*lines)
+
     def stopping(self, status: str | None = None) -> bool:
         lines = ["STOPPING=1"] + ([f"STATUS={status}"] if status else [])
         return self.notify(*lines)

@@ -293,14 +293,16 @@ class FrameSource:
     """A started source hands frames to the loop through :meth:`read`; see the module doc."""
 
     def __init__(self, reader: Reader, realtime: bool = True, rotate: int = 0,
-                 reconnect_max: float = 30.0, reconnect_min: float = BACKOFF_START):
+                 reconnect_max: float = 30.0, reconnect_min: float = BACKOFF_START, flip: bool = False):
         self._reader = reader
         self.live = reader.live
         self.name = reader.describe
         self.realtime = realtime or reader.live  # a camera is always real time
         self.yields_poses = getattr(reader, "yields_poses", False)
         self.exercise = getattr(reader, "exercise", "")  # what a recorded clip says is done
+        # Read per frame by the capture thread: the setup page changes them while running.
         self.rotate = rotate
+        self.flip = flip  # mirror left-right, after rotating
         self.reconnect_min = min(reconnect_min, reconnect_max)
         self.reconnect_max = reconnect_max
         self._box = Mailbox()
@@ -383,12 +385,16 @@ class FrameSource:
             self._box.put(frame, block=block, stop=self._stop)
             return
         image = item
-        if self.rotate:
+        rotate, flip = self.rotate, self.flip
+        if rotate or flip:
             import cv2
 
-            code = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
-                    270: cv2.ROTATE_90_COUNTERCLOCKWISE}[self.rotate]
-            image = cv2.rotate(image, code)
+            if rotate:
+                code = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+                        270: cv2.ROTATE_90_COUNTERCLOCKWISE}[rotate]
+                image = cv2.rotate(image, code)
+            if flip:
+                image = cv2.flip(image, 1)
         frame = Frame(image=image, t=t, index=self._captured, captured=time.monotonic())
         self._captured += 1
         self._box.put(frame, block=block, stop=self._stop)
@@ -504,7 +510,7 @@ def describe_spec(spec: str) -> str:
 
 def open_source(spec: str | int, *, size: tuple[int, int] = (640, 480), fps: float = 30.0,
                 realtime: bool = True, rotate: int = 0, reconnect_max: float = 30.0,
-                reconnect_min: float = BACKOFF_START, capture_factory=None) -> FrameSource:
+                reconnect_min: float = BACKOFF_START, capture_factory=None, flip: bool = False) -> FrameSource:
     """Create (not start) a source from a spec: a camera index, ``picamera2``, a URL, a video
     file, an image folder or a landmark clip (``.npz``). Raises :class:`SourceError` for specs no retry can fix."""
     s = str(spec).strip()
@@ -528,7 +534,7 @@ def open_source(spec: str | int, *, size: tuple[int, int] = (640, 480), fps: flo
         else:
             reader = _VideoFile(p, fps)
     return FrameSource(reader, realtime=realtime, rotate=rotate, reconnect_max=reconnect_max,
-                       reconnect_min=reconnect_min)
+                       reconnect_min=reconnect_min, flip=flip)
 
 
 def yields_poses(spec: str | int) -> bool:

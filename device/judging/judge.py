@@ -15,8 +15,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..events import NO_PERSON, TRACKING, Event, ExerciseEvent, RepEvent, ResetEvent
-from ..exercises import EXERCISE_IDS, EXERCISES, ROM
+from ..events import NO_PERSON, Event, ExerciseEvent, RepEvent, ResetEvent
+from ..exercises import EXERCISE_IDS, EXERCISES, ROM, cue_for
 from ..pose.landmarks import Pose
 from .conditions import ConditionConfig, ConditionVerdict, judge_conditions
 from .judge_config import JudgeConfig
@@ -32,7 +32,7 @@ from .model_bank import (
 )
 from .presence import Presence, PresenceDebounce, assess
 from .recogniser import Recogniser
-from .reps import Rep, RepCounter
+from .reps import OTHER, Rep, RepCounter
 from .verdict import DEPTH, MEASURE, MODEL, FormScore, rounded, uses_form, verdict
 from .view import UNKNOWN, View, estimate_view
 
@@ -69,8 +69,28 @@ class Judge:
         self._t: float | None = None  # last frame time
         self._image_size: tuple[int, int] | None = None
         self._auto_since = -math.inf  # frames before this are never re-judged
+        self._done_t = -math.inf  # end of the last rep counted: frames up to it are claimed
+        self._held: list[Rep] = []  # reps counted while the recogniser leaned elsewhere
+        self._arrived_t = -math.inf  # the person last came into view
+        self._seen_t = -math.inf  # last frame with a person
         self._activate(0.0)
         self._clear_counts(0.0)
+
+    def use_models(self, models: ModelSet | Iterable[Predictor]) -> None:
+        """Swap in reloaded models, keeping the exercise, the set's counts, the rep counter (a
+        rep in progress is still counted) and the pose history."""
+        self.models = models if isinstance(models, ModelSet) else ModelSet.from_predictors(models)
+        self.bank.models = self.models
+        rec = self.models.recogniser
+        if rec is None:
+            self.recogniser = None
+        elif self.recogniser is None or list(self.recogniser.labels) != list(rec.bundle.labels):
+            self.recogniser = Recogniser(rec.bundle.labels, self.config)
+        self._rec_stream = None
+        counter = self._counter
+        self._activate(self._t_or_zero())
+        if counter is not None and self.exercise:
+            self._counter = counter
 
     @property
     def state(self) -> str | None:
@@ -96,9 +116,13 @@ class Judge:
         if pose.image_size[0] > 0 and pose.image_size[1] > 0:
             self._image_size = pose.image_size
         frame = self.bank.add(t, pose.landmarks, self._image_size)
+        if pose.landmarks is not None:
+            if t - self._seen_t > self.config.reps.max_gap_s:
+                self._arrived_t = t  # back in view after a while: a new span begins
+            self._seen_t = t
         self.presence = self._assess(frame)
         events: list[Event] = []
-        if (ev := self.debounce.update(t, self.presence.state)) is not None:
+        if (ev := self.debounce.update(t, self.presence)) is not None:
             events.append(ev)
         switch = self._recognise(frame) if self.auto else []
         events += switch
@@ -106,6 +130,7 @@ class Judge:
             events += self._rejudge_recent(t)
         else:
             events += self._judge_frame(frame, self.presence)
+        events += self._release(t)
         events += self._inactivity(t)
         return events
 
@@ -119,15 +144,46 @@ class Judge:
                 self._live.update(stream.model, end, p)
         if self._counter is None:
             return []
-        reps = self._counter.update(frame.t, frame.landmarks, valid=presence.state == TRACKING,
+        # Reps are counted with whatever is in view: a part out of frame is reported (presence),
+        # never a reason to stop counting; the counter skips what it cannot see.
+        reps = self._counter.update(frame.t, frame.landmarks, valid=presence.state != NO_PERSON,
                                     image_size=self._image_size)
-        return [self._rep_event(rep, event_t) for rep in reps]
+        events: list[Event] = []
+        for rep in reps:
+            if self._doubted():
+                # another exercise leads the recogniser's vote: held until it is named (then
+                # the span is judged again as it) or the current one leads again (then sent)
+                self._held.append(rep)
+                continue
+            events.append(self._rep_event(rep, event_t))
+            self._done_t = rep.end_t
+        return events
+
+    def _doubted(self) -> bool:
+        """Auto mode, and the recogniser's vote leans to another exercise than the current."""
+        if not self.auto or self.recogniser is None:
+            return False
+        lead = self.recogniser.leader()
+        return lead is not None and lead != self.exercise
+
+    def _release(self, t: float, final: bool = False) -> list[Event]:
+        """Held reps go out once the current exercise leads the vote again (or at the end)."""
+        if not self._held or (self._doubted() and not final):
+            return []
+        events: list[Event] = [self._rep_event(rep, t) for rep in self._held]
+        self._done_t = self._held[-1].end_t
+        self._held.clear()
+        return events
 
     def _rejudge_recent(self, t: float) -> list[Event]:
         """After an automatic switch: the last ``auto_replay`` seconds of the pose history judged
         again as the new exercise, so the reps done while the recogniser made up its mind count
         (their events carry the switch's time and their own start/end)."""
-        frames = self.bank.frames_since(max(t - self.config.auto_replay, self._auto_since))
+        # Only the span nothing has claimed yet: frames up to the end of the last rep counted (as
+        # the previous exercise) and before the person last came into view are not re-judged, so
+        # a switch re-attributes the buffered span exactly once.
+        frames = self.bank.frames_since(max(t - self.config.auto_replay, self._auto_since, self._done_t,
+                                            self._arrived_t))
         if frames:
             self._since = frames[0].t
         events: list[Event] = []
@@ -193,22 +249,25 @@ class Judge:
             p = self._rep_probs(form_model, rep)
             if p is not None:
                 form = FormScore(float(p[correct_index(form_model)]), float(form_model.bundle.threshold))
-        view, measured = self._measured_conditions(rep, ex)
-        model = self._model_conditions(conds_model, rep, ex) if conds_model is not None else []
-        conditions = merge_conditions(ex, measured, model)
-        rom_id = f"{ex}.{ROM}"
-        if cfg.depth_rom and rom_id not in self.conditions.measured and rom_id not in self.conditions.fail_only:
-            # no trusted measure of this exercise's range: the rep counter's depth against the
-            # person's own typical range (a partial rep among full ones); beside a model's rom, a
-            # rep fails when either does. Where the measure exists but this view cannot see the
-            # range, rom stays unjudged: the typical range of another view is no yardstick.
-            depth = ConditionVerdict(key=ROM, judged=True, holds=bool(rep.full), value=float(rep.depth),
-                                     threshold=cfg.reps.full_depth, source=DEPTH, cue=_cue(ex, ROM))
-            judged_rom = any(c.key == ROM and c.judged for c in conditions)
-            conditions = ([*conditions, depth] if judged_rom
-                          else [depth if c.key == ROM else c for c in conditions])
-            if not any(c.key == ROM for c in conditions):
-                conditions.append(depth)
+        if ex == OTHER:  # none of the nine: counted, never judged
+            view, conditions = UNKNOWN, []
+        else:
+            view, measured = self._measured_conditions(rep, ex)
+            model = self._model_conditions(conds_model, rep, ex) if conds_model is not None else []
+            conditions = merge_conditions(ex, measured, model)
+            rom_id = f"{ex}.{ROM}"
+            if cfg.depth_rom and rom_id not in self.conditions.measured and rom_id not in self.conditions.fail_only:
+                # no trusted measure of this exercise's range: the rep counter's depth against the
+                # person's own typical range (a partial rep among full ones); beside a model's rom, a
+                # rep fails when either does. Where the measure exists but this view cannot see the
+                # range, rom stays unjudged: the typical range of another view is no yardstick.
+                depth = ConditionVerdict(key=ROM, judged=True, holds=bool(rep.full), value=float(rep.depth),
+                                         threshold=cfg.reps.full_depth, source=DEPTH, cue=cue_for(ex, ROM))
+                judged_rom = any(c.key == ROM and c.judged for c in conditions)
+                conditions = ([*conditions, depth] if judged_rom
+                              else [depth if c.key == ROM else c for c in conditions])
+                if not any(c.key == ROM for c in conditions):
+                    conditions.append(depth)
         v = verdict(conditions, form, cfg.verdict, confirm_sources=(MODEL, MEASURE))
         self.reps += 1
         self.good += v.correct is True
@@ -241,12 +300,12 @@ class Judge:
         records = [condition_fields(c) for c in m.bundle.conditions]
         p = self._rep_probs(m, rep)
         if p is None:
-            return [ConditionVerdict(key=k, judged=False, holds=None, source=MODEL, cue=cue or _cue(ex, k),
+            return [ConditionVerdict(key=k, judged=False, holds=None, source=MODEL, cue=cue or cue_for(ex, k),
                                      reason="no model verdict: too few valid frames, or the model failed")
                     for k, cue in records]
         thr = self.config.condition_threshold or float(m.bundle.threshold)
         return [ConditionVerdict(key=k, judged=True, holds=bool(pk >= thr), p=float(pk), threshold=thr,
-                                 source=MODEL, cue=cue or _cue(ex, k))
+                                 source=MODEL, cue=cue or cue_for(ex, k))
                 for (k, cue), pk in zip(records, p, strict=False)]
 
     def _rep_probs(self, m: Predictor, rep: Rep) -> np.ndarray | None:
@@ -303,15 +362,21 @@ class Judge:
     def finish(self) -> list[Event]:
         """End of stream: a rep in progress never ended and is not reported, but an exercise
         the recogniser was still making up its mind about is decided on the evidence there is,
-        and the recent frames are judged as it (a clip shorter than ``auto_first``)."""
-        if not (self.auto and self.exercise is None and self._t is not None):
-            return []
-        events = self._recognise(None, final=True)
-        return events + (self._rejudge_recent(self._t) if events else [])
+        and the recent frames are judged as it (a clip shorter than ``auto_first``); a pull from
+        the floor already back at rest counts (:meth:`RepCounter.finish`)."""
+        events: list[Event] = []
+        if self.auto and self.exercise is None and self._t is not None:
+            events += self._recognise(None, final=True)
+            events += self._rejudge_recent(self._t) if events else []
+        events += self._release(self._t_or_zero(), final=True)
+        if self._counter is not None:  # a deadlift pull cut at the lockout
+            events += [self._rep_event(rep) for rep in self._counter.finish()]
+        return events
 
     # ---- counts and resets ---------------------------------------------------------------
     def _clear_counts(self, t: float) -> None:
         self.good = self.bad = self.reps = 0
+        self._held.clear()  # (a switch judges their span again as the new exercise)
         self._last_rep_t = t
         if self._counter is not None:
             self._counter.reset()
@@ -341,8 +406,8 @@ class Judge:
 def _check_exercise(exercise: str | None) -> str | None:
     if exercise == AUTO:
         return None
-    if exercise is not None and exercise not in EXERCISES:
-        raise ValueError(f"exercise {exercise!r}: unknown; known: {', '.join(EXERCISE_IDS)} or auto")
+    if exercise is not None and exercise not in EXERCISES and exercise != OTHER:
+        raise ValueError(f"exercise {exercise!r}: unknown; known: {', '.join(EXERCISE_IDS)}, {OTHER} or auto")
     return exercise
 
 
@@ -368,9 +433,3 @@ def merge_conditions(exercise: str, measured: list[ConditionVerdict],
             out.append(replace(base, reason="; ".join(dict.fromkeys(reasons))))
     return out
 
-
-def _cue(exercise: str, key: str) -> str:
-    try:
-        return EXERCISES[exercise].cue(key)
-    except KeyError:
-        return key

@@ -23,7 +23,7 @@ class JudgeConfig:
     min_visibility: float = setting(0.5, number(0.0, 1.0))
     frame_margin: float = setting(0.02, number(0.0, 1.0))
     # resets (0: never)
-    inactivity_reset: float = setting(120.0, number(0.0, 86400.0))
+    inactivity_reset: float = setting(15.0, number(0.0, 86400.0))
     absence_reset: float = setting(30.0, number(0.0, 86400.0))
     # reps
     min_rep: float = setting(0.4, number(0.05, 60.0))

@@ -1,55 +1,11 @@
 """Rep counting from landmarks, per exercise (pure numpy, causal, no I/O).
 
-Each exercise has a *recipe* (:data:`RECIPES`): a few measures of the moving joints, joint
-angles in the image plane and heights/distances in body units, each oriented so that **rest is
-low** (standing, arms down, legs flat) and **the working end of a rep is high**, and divided by
-its change over a textbook rep seen square-on ("nominal units"). Several measures are used
-because no single one survives every camera view: a squat's knee angle is clear from the side
-and distorted from the front, the hips' drop towards the feet is clear from both; a deadlift's
-hip angle vanishes from the front, where the torso's foreshortening shows the hinge instead.
-
-Counting (:class:`RepCounter`, one frame at a time; :func:`count_reps` runs the same counter
-over a recorded sequence, so training, evaluation and the station count identically):
-
-1. **Per-component adaptive range.** Each component is normalised to ``u_c = (x - lo) / range``
-   with ``lo``, ``hi`` its 10th and 90th percentiles over the last ``range_window_s``, the range
-   floored at ``min_range`` so that standing still (pure jitter) stays near 0.
-2. **Fusion.** ``u`` is the mean of the ``u_c`` weighted by ``(range / noise)²`` (inverse
-   variance of the normalised components; noise from second differences, which ignore smooth
-   motion) times each frame's *reliability*: a joint angle whose segments are seen end-on
-   (foreshortened below 60%) fades out, so whichever measure this view shows clearly decides.
-3. **Hysteresis.** A rep begins when ``u`` rises above ``enter`` (its start is the last moment
-   before at or below ``exit``: the movement's onset) and ends when ``u`` falls to ``exit``, or,
-   for touch-and-go reps that never get back to rest (legs hovering between leg raises), at a
-   valley at least ``count_depth`` below the peak once the signal rebounds by ``rebound``.
-   Jitter smaller than ``enter - exit`` can neither start nor end a rep; a causal median over
-   ``smooth_s`` removes one- and two-frame pose glitches first.
-4. **Is it a rep?** It lasted from the exercise's :data:`MIN_REP_S` (a walking step is not a
-   side lunge) to ``max_rep_s``, at least ``min_active_s`` of it past ``enter`` (spikes are not
-   reps), moved at least ``min_amplitude`` nominal units (idle fidgeting moves ~0.2, reps seen
-   from any view 0.5+), and reached ``count_depth`` (50%) of the *typical depth*: the larger of
-   the current range and the median peak of the last reps — per side for one-sided exercises,
-   whose far side looks smaller in oblique views (a side's first rep sets its scale). It is
-   *full* (``rom`` holds) from ``full_depth`` (80%). Shallower excursions are not reps: a nod
-   of the knees is not a squat; a half squat among full ones is a rep with ``rom`` failed.
-5. **Lost person, long holds.** Missing frames are skipped; a gap over ``max_gap_s`` abandons the
-   rep in progress, and counting resumes once the signal is back at rest. So does an excursion
-   longer than ``max_rep_s`` (sitting down, bending to pick something up).
-
-One-sided or alternating exercises (knee up, side crunch, side lunge) take the side that moves
-most (``max``): either leg counts, and the rep records which. Two-sided ones take, where both
-sides are clearly visible, the side that moved less (a hand raised to the face is not a side
-raise), fading to a visibility-weighted mean as one side is hidden (a side view's far arm).
-Landmarks below ``min_visibility`` are held for ``hold_s`` (like the feature filler), then
-dropped. Body size is a high percentile of recent per-frame sizes, so foreshortening during
-the rep does not cancel the drops it scales.
-
-Known limits (measured on the synthetic generator, ``tests/test_reps.py``): the first movement
-of a clip, before any rep has set a scale, counts when it is rep-like (a one-armed gesture in a
-side view before side raises); far-side reps of alternating exercises seen exactly side-on move
-little and may be missed; a deadlift pulled from the floor counts the setup bend (rest is
-standing); after ``range_window_s`` of rest the range collapses to its floor, so the next set
-re-learns it.
+Each exercise has a recipe of measures of its own moving joints (:data:`RECIPES`), oriented so
+that rest is low and the working end high; an adaptive range, a fusion weighted towards the
+measures this camera view shows clearly, and hysteresis turn them into reps
+(:class:`RepCounter`, one frame at a time; :func:`count_reps` over a recording, identically).
+Movements that are none of the nine (``other``) are counted on their dominant joint signal.
+The rules, every threshold and the known limits are written down in ``docs/reps.md``.
 """
 
 from __future__ import annotations
@@ -63,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exercises import EXERCISE_IDS
-from .features import FeatureSpec, MissingFiller, aspect_corrected
 from ..pose.landmarks import NUM_LANDMARKS
+from .features import FeatureSpec, MissingFiller, aspect_corrected
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +111,15 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
             lambda p, s, sc: (p[:, s["hip"], 1] - p[:, s["ank"], 1]) / sc),
     Measure("shoulder_drop", lambda s: (s["sho"], s["hip"]),  # shoulder sinking towards the hip
             lambda p, s, sc: (p[:, s["sho"], 1] - p[:, s["hip"], 1]) / sc),
+    # The hips shifting over one foot (side lunge): that foot's ankle comes closer to them.
+    Measure("hips_over_foot", lambda s: (s["hip"], s["ank"]),
+            lambda p, s, sc: -np.abs((p[:, 23, 0] + p[:, 24, 0])[:, None] / 2 - p[:, s["ank"], 0]) / sc),
+    # The hip sinking to the knee's height: a squat or lunge seen with the feet out of frame.
+    Measure("hip_knee", lambda s: (s["hip"], s["kne"]),
+            lambda p, s, sc: (p[:, s["hip"], 1] - p[:, s["kne"], 1]) / sc),
+    # Lying on the back, the pelvis lifted above the shoulders (a leg raise that curls up).
+    Measure("pelvis_lift", lambda s: (s["sho"], s["hip"]),
+            lambda p, s, sc: (p[:, s["sho"], 1] - p[:, s["hip"], 1]) / sc),
     # The torso leaning towards or away from the camera looks shorter (front and back views).
     Measure("torso_foreshortening", lambda s: (s["sho"], s["hip"]),
             lambda p, s, sc: -_dist(p, s["sho"], s["hip"]) / sc),
@@ -168,49 +133,123 @@ class Component:
     reduce: str = "both"  # both: two-sided exercise (see exercise_components); max: either side
 
 
+# The recogniser's label for a movement that is none of the nine: counted, never judged.
+OTHER = "other"
+
 # Rest is low, the working end high. Nominal amplitudes are those of a textbook rep seen
-# square-on; other views see less, which the adaptive range absorbs.
+# square-on; other views see less, which the adaptive range absorbs. A measure that does not
+# move in a variant or a view (the pelvis in a classic leg raise) weighs next to nothing.
 RECIPES: dict[str, tuple[Component, ...]] = {
-    "squat": (Component("knee_flexion", 90), Component("hip_flexion", 80), Component("hip_drop", 0.8)),
+    "squat": (Component("knee_flexion", 90), Component("hip_flexion", 80), Component("hip_drop", 0.8),
+              Component("hip_knee", 0.8)),
     "deadlift": (Component("hip_flexion", 70), Component("shoulder_drop", 0.6),
                  Component("torso_foreshortening", 0.6)),
     "knee_up": (Component("hip_flexion", 80, "max"), Component("knee_height", 0.7, "max")),
-    "leg_raise": (Component("hip_flexion", 80), Component("ankle_height", 1.2)),
+    "leg_raise": (Component("hip_flexion", 80), Component("ankle_height", 1.2), Component("pelvis_lift", 0.4)),
     "overhead_press": (Component("elbow_extension", 80), Component("wrist_height", 0.8)),
     "side_raise": (Component("shoulder_abduction", 70), Component("wrist_height", 0.9)),
-    "barbell_curl": (Component("elbow_flexion", 110), Component("wrist_height", 0.8)),
-    "side_crunch": (Component("knee_elbow_closeness", 0.8, "max"), Component("knee_height", 0.5, "max")),
-    "side_lunge": (Component("knee_flexion", 60, "max"), Component("hip_drop", 0.4, "max")),
+    # either arm: alternating one-arm curls count each arm, a two-arm curl once ("both"); the
+    # wrists as a pair (the lower one) add a two-arm curl's clean height and stay still otherwise
+    "barbell_curl": (Component("elbow_flexion", 110, "max"), Component("wrist_height", 0.8)),
+    # the side: the raised knee's (the first "max" component names the side)
+    "side_crunch": (Component("knee_height", 0.5, "max"), Component("knee_elbow_closeness", 0.8, "max")),
+    # the side: the foot the hips shift over (a bent knee seen obliquely can look straight)
+    "side_lunge": (Component("hips_over_foot", 0.5, "max"), Component("knee_flexion", 60, "max"),
+                   Component("hip_drop", 0.4, "max"), Component("hip_knee", 0.4, "max")),
+    # None of the nine: every joint a common exercise moves, counted on the dominant one alone
+    # (RepConfig.dominant_switch).
+    OTHER: (Component("knee_flexion", 90, "max"), Component("hip_flexion", 80, "max"),
+            Component("elbow_flexion", 110, "max"), Component("shoulder_abduction", 70, "max"),
+            Component("wrist_height", 0.8, "max"), Component("knee_height", 0.7, "max"),
+            Component("hip_knee", 0.8, "max")),
 }
-assert set(RECIPES) == set(EXERCISE_IDS)
+assert set(RECIPES) == {*EXERCISE_IDS, OTHER}
+# One-sided exercises that may also be done with both sides at once (a two-arm curl): a rep
+# whose sides moved alike reports side "both" (RepConfig.both_ratio).
+BOTH_SIDES_AT_ONCE = frozenset({"barbell_curl", OTHER})
+# Counted on the one component that moves most, not on a fusion (see RepCounter.push).
+DOMINANT = frozenset({OTHER})
+# A set that begins at the working end: a deadlift's bar rests on the floor, so the first pull
+# starts there. A movement under way when counting begins counts once it reaches rest.
+STARTS_AT_WORKING_END = frozenset({"deadlift"})
 
 # The quickest a real rep of each exercise takes, onset to back at rest (about half the
 # quickest tempo people use): a walking step (0.4-0.6 s) is not a side lunge.
 MIN_REP_S: dict[str, float] = {
     "squat": 0.6, "deadlift": 0.7, "leg_raise": 0.7, "side_lunge": 0.8, "overhead_press": 0.5,
-    "barbell_curl": 0.5, "side_raise": 0.5, "knee_up": 0.4, "side_crunch": 0.4,
+    "barbell_curl": 0.5, "side_raise": 0.5, "knee_up": 0.4, "side_crunch": 0.4, OTHER: 0.5,
 }
 
-# Per side, the joints that must be visible for an exercise to be judged (at least one side).
-_KEY_PARTS: dict[str, tuple[str, ...]] = {
-    "squat": ("sho", "hip", "kne", "ank"),
-    "deadlift": ("sho", "hip", "kne", "ank"),
-    "knee_up": ("sho", "hip", "kne"),
-    "leg_raise": ("sho", "hip", "kne", "ank"),
+# Per side, the joints the counter needs (its moving joints, on at least one side): with these
+# in view reps are counted, whatever else is out of frame.
+MOVING_PARTS: dict[str, tuple[str, ...]] = {
+    "squat": ("hip", "kne"),
+    "deadlift": ("sho", "hip"),
+    "knee_up": ("hip", "kne"),
+    "leg_raise": ("hip", "kne"),
     "overhead_press": ("sho", "elb", "wri"),
-    "side_raise": ("sho", "elb", "wri", "hip"),
-    "barbell_curl": ("sho", "elb", "wri", "hip"),
-    "side_crunch": ("sho", "elb", "hip", "kne"),
-    "side_lunge": ("sho", "hip", "kne", "ank"),
+    "side_raise": ("sho", "elb"),
+    "barbell_curl": ("sho", "elb", "wri"),
+    "side_crunch": ("elb", "hip", "kne"),
+    "side_lunge": ("hip", "kne"),
+    OTHER: ("sho", "hip"),
 }
 # With no exercise chosen yet: a torso is enough to start recognising.
 GENERIC_KEY_PARTS: tuple[str, ...] = ("sho", "hip")
 
+# Body parts a person can be told about, as (left, right) landmark ids: a part is in view when
+# all of its ids on at least one side are.
+BODY_PARTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "head": ((0, 7), (0, 8)),
+    "shoulders": ((11,), (12,)),
+    "elbows": ((13,), (14,)),
+    "hands": ((15,), (16,)),
+    "hips": ((23,), (24,)),
+    "knees": ((25,), (26,)),
+    "feet": ((27, 29), (28, 30)),
+}
+# The parts each exercise needs to be judged in full (its conditions' joints): reported when
+# missing, never a reason to stop counting.
+NEEDED_PARTS: dict[str, tuple[str, ...]] = {
+    "squat": ("head", "shoulders", "hips", "knees", "feet"),
+    "deadlift": ("shoulders", "hips", "knees", "feet"),
+    "knee_up": ("head", "shoulders", "hips", "knees"),
+    "leg_raise": ("head", "shoulders", "hips", "knees", "feet"),
+    "overhead_press": ("shoulders", "elbows", "hands"),
+    "side_raise": ("shoulders", "elbows", "hands", "hips"),
+    "barbell_curl": ("shoulders", "elbows", "hands", "hips"),
+    "side_crunch": ("head", "shoulders", "elbows", "hips", "knees"),
+    "side_lunge": ("shoulders", "hips", "knees", "feet"),
+    OTHER: ("shoulders", "hips"),
+}
+assert set(MOVING_PARTS) == set(NEEDED_PARTS) == set(RECIPES)
+
+
+def in_view(lm: np.ndarray, min_visibility: float, margin: float) -> np.ndarray:
+    """Per landmark of one ``(33, 4)`` pose: found, at least ``min_visibility`` and inside the
+    image (within ``margin`` of its edges)."""
+    x, y, v = lm[:, 0], lm[:, 1], lm[:, 3]
+    with np.errstate(invalid="ignore"):
+        return (np.isfinite(x) & np.isfinite(y) & (v >= min_visibility)
+                & (x >= -margin) & (x <= 1 + margin) & (y >= -margin) & (y <= 1 + margin))
+
+
+def missing_parts(exercise: str | None, lm: np.ndarray | None, min_visibility: float = 0.5,
+                  margin: float = 0.02) -> tuple[str, ...]:
+    """The parts ``exercise`` needs (:data:`NEEDED_PARTS`) that are not in view on this frame,
+    in :data:`BODY_PARTS` order (``("feet",)``: "feet out of frame"); all of them when nobody
+    is there. ``None``: the torso that recognition needs."""
+    needed = NEEDED_PARTS.get(exercise, ("shoulders", "hips")) if exercise else ("shoulders", "hips")
+    if lm is None:
+        return tuple(needed)
+    ok = in_view(lm, min_visibility, margin)
+    return tuple(part for part in needed if not any(ok[list(ids)].all() for ids in BODY_PARTS[part]))
+
 
 def key_landmarks(exercise: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """``(left, right)`` landmark ids that must be visible and in frame, on at least one side,
-    for ``exercise`` to be judged (``None``: any exercise, a torso)."""
-    parts = _KEY_PARTS.get(exercise, GENERIC_KEY_PARTS) if exercise else GENERIC_KEY_PARTS
+    """``(left, right)`` landmark ids that must be in view, on at least one side, for reps of
+    ``exercise`` to be counted: its moving joints (``None``: any exercise, a torso)."""
+    parts = MOVING_PARTS.get(exercise, GENERIC_KEY_PARTS) if exercise else GENERIC_KEY_PARTS
     return tuple(tuple(_SIDES[s][p] for p in parts) for s in SIDE_NAMES)  # type: ignore[return-value]
 
 
@@ -259,12 +298,13 @@ def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray,
                         scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The exercise's measures for ``(T, 33, 3)`` isotropic coordinates and visibilities
     ``(T, 33)`` (NaN where a landmark is missing): ``(components (T, C), reliability (T, C),
-    side (T,))``.
+    sides (T, 2))``.
 
     Each component is in nominal-rep units (its change over a typical full rep seen square-on
     is about 1) and grows towards the working end. Reliability is 1 for positions and fades for
-    joint angles whose segments are seen end-on. ``side`` is 0 (left), 1 (right) or -1: the
-    side that drove the first ``max`` component (which leg or arm did the rep).
+    joint angles whose segments are seen end-on. ``sides`` holds the first ``max``
+    component's left and right values (NaN for two-sided exercises): which leg or arm did a
+    rep is the one whose value rose most over it.
     """
     p = np.asarray(xyz, dtype=np.float64)
     vis = np.asarray(vis, dtype=np.float64)
@@ -273,7 +313,7 @@ def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray,
     comps = RECIPES[exercise]
     out = np.full((T, len(comps)), np.nan)
     rel = np.ones((T, len(comps)))
-    side = np.full(T, -1, dtype=np.int8)
+    sides = np.full((T, 2), np.nan)
     side_set = False
     rows = np.arange(T)
     sc2 = sc[:, None]
@@ -291,7 +331,7 @@ def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray,
                 r = rs[rows, arg]
                 v[~ok.any(axis=1)] = np.nan
                 if not side_set:
-                    side = np.where(ok.any(axis=1), arg, -1).astype(np.int8)
+                    sides = np.where(ok, vals, np.nan) / comp.nominal
                     side_set = True
             else:
                 # Both sides move in a two-sided exercise: where both are clearly seen, the
@@ -310,7 +350,7 @@ def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray,
                 r = np.where(all_ok, both * rs[rows, arg] + (1 - both) * r_mean, r_mean)
         out[:, k] = v / comp.nominal
         rel[:, k] = np.nan_to_num(r, nan=0.0)
-    return out, rel, side
+    return out, rel, sides
 
 
 # ---- the counter -----------------------------------------------------------------------------
@@ -344,6 +384,18 @@ class RepConfig:
     noise_floor: float = 0.01  # smallest noise level assumed for a component
     typical_reps: int = 5  # the typical depth is the median of this many recent reps
     typical_memory_s: float = 90.0  # ...done within this many seconds
+    both_ratio: float = 0.5  # a curl whose other arm rose at least this share of the working
+    #                          arm's rise is done with both at once (a two-arm curl), side "both"
+    settle_s: float = 0.15  # a pull from the floor (STARTS_AT_WORKING_END) ends once the signal,
+    #                         back at rest, has made no new low for this long (the lockout)
+    max_travel: float = 1.5  # the hips moving sideways more than this (torso units) during an
+    #                          excursion: walking in, away or to a rack, not a rep
+    dominant_switch: float = 1.5  # ``other``: another joint takes over as the counted signal
+    #                               only with this many times the current one's range, at rest
+    dominant_snr: float = 3.0  # ``other``: a joint whose range is under this many times its
+    #                            jitter is not moving (pose noise is not a movement)
+    part_visibility: float = 0.5  # a body part is in view from this visibility (missing parts)
+    part_margin: float = 0.02  # ...and within this margin of the image edges
 
     def __post_init__(self):
         def bad(name, why):
@@ -364,6 +416,13 @@ class RepConfig:
             bad("typical_reps", "must be >= 1")
         if not 0 <= self.min_observed <= 1:
             bad("min_observed", "must be within 0..1")
+        for name in ("both_ratio", "settle_s", "max_travel", "part_margin"):
+            if not getattr(self, name) >= 0:
+                bad(name, "must be >= 0")
+        if not self.dominant_switch >= 1 or not self.dominant_snr >= 0:
+            bad("dominant_switch", "dominant_switch must be >= 1, dominant_snr >= 0")
+        if not 0 <= self.part_visibility <= 1:
+            bad("part_visibility", "must be within 0..1")
 
 
 @dataclass(frozen=True)
@@ -380,14 +439,15 @@ class Rep:
     range_lo: float  # the adaptive range (signal at rest, at the working end) when it ended
     range_hi: float
     full: bool  # depth >= full_depth: the ``rom`` condition holds
-    side: str = ""  # left/right for one-sided exercises, "" otherwise
+    side: str = ""  # one-sided exercises: left, right or both (both at once); "" otherwise
 
     @property
     def duration(self) -> float:
         return self.end_t - self.start_t
 
 
-REST, ACTIVE, BLOCKED = "rest", "active", "blocked"
+# PENDING: a STARTS_AT_WORKING_END exercise before its first rest was seen.
+REST, ACTIVE, BLOCKED, PENDING = "rest", "active", "blocked", "pending"
 
 
 def _nanquantile0(a: np.ndarray, qs) -> np.ndarray:
@@ -408,7 +468,7 @@ def _nanquantile0(a: np.ndarray, qs) -> np.ndarray:
 
 
 class _History:
-    """Append-only ring of per-frame records (time, components, reliabilities, side) with the
+    """Append-only ring of per-frame records (time, components, reliabilities, sides) with the
     oldest dropped from the front; arrays, so that statistics over it are single numpy calls."""
 
     def __init__(self, C: int, capacity: int = 256):
@@ -416,25 +476,27 @@ class _History:
         self.t = np.empty(capacity)
         self.x = np.empty((capacity, C))
         self.r = np.empty((capacity, C))
-        self.side = np.empty(capacity, dtype=np.int8)
+        self.sides = np.empty((capacity, 2))  # the side-naming component, left and right
         self.seen = np.empty(capacity, dtype=bool)  # the frame's landmarks were observed, not held
+        self.pos = np.empty(capacity)  # hip centre across the image (NaN: unknown)
         self.a = self.b = 0  # live rows are a..b-1
 
     def __len__(self) -> int:
         return self.b - self.a
 
-    def append(self, t: float, x: np.ndarray, r: np.ndarray, side: int, seen: bool = True) -> None:
+    def append(self, t: float, x: np.ndarray, r: np.ndarray, sides, seen: bool = True,
+               pos: float = float("nan")) -> None:
         if self.b == len(self.t):
             n = self.b - self.a
             cap = max(2 * n, 256)
-            for name in ("t", "x", "r", "side", "seen"):
+            for name in ("t", "x", "r", "sides", "seen", "pos"):
                 old = getattr(self, name)
                 new = np.empty((cap, *old.shape[1:]), dtype=old.dtype)
                 new[:n] = old[self.a:self.b]
                 setattr(self, name, new)
             self.a, self.b = 0, n
-        self.t[self.b], self.x[self.b], self.r[self.b], self.side[self.b] = t, x, r, side
-        self.seen[self.b] = seen
+        self.t[self.b], self.x[self.b], self.r[self.b], self.sides[self.b] = t, x, r, sides
+        self.seen[self.b], self.pos[self.b] = seen, pos
         self.b += 1
 
     def drop_before(self, t_min: float, keep_from: float | None = None) -> None:
@@ -451,6 +513,10 @@ class _History:
         return self.seen[self.a:self.b]
 
     @property
+    def POS(self) -> np.ndarray:
+        return self.pos[self.a:self.b]
+
+    @property
     def X(self) -> np.ndarray:
         return self.x[self.a:self.b]
 
@@ -459,8 +525,8 @@ class _History:
         return self.r[self.a:self.b]
 
     @property
-    def S(self) -> np.ndarray:
-        return self.side[self.a:self.b]
+    def SIDES(self) -> np.ndarray:
+        return self.sides[self.a:self.b]
 
 
 def _fuse(H: np.ndarray, lo: np.ndarray, rng: np.ndarray, w: np.ndarray,
@@ -477,13 +543,14 @@ def _fuse(H: np.ndarray, lo: np.ndarray, rng: np.ndarray, w: np.ndarray,
 
 
 class RepCounter:
-    """Online rep counter for one exercise: feed every frame to :meth:`update`.
+    """Online rep counter for one exercise (or ``other``): feed every frame to :meth:`update`.
 
     Each component is normalised by its own adaptive range to ``u_c`` (0 at rest, 1 at the
-    working end), and the components are fused with weights ``(range / noise)²`` (the
-    inverse-variance weights of the normalised components): whichever measure moves clearly in
-    this camera view dominates, a measure the view makes noisy (an elbow angle seen edge-on)
-    barely counts. Noise is estimated from second differences, which ignore smooth motion.
+    working end), and the components are fused with weights ``(span / noise)²``, span being
+    what the component moved over the range window: whichever measure moves clearly in this
+    camera view dominates, one that does not move in this view or variant, or that the view
+    makes noisy (an elbow angle seen edge-on), barely counts. Noise is estimated from second
+    differences, which ignore smooth motion. ``other`` counts on the dominant component alone.
     """
 
     def __init__(self, exercise: str, config: RepConfig | None = None,
@@ -494,11 +561,15 @@ class RepCounter:
         self.config = config or RepConfig()
         self.image_size = image_size
         self._one_sided = any(c.reduce == "max" for c in RECIPES[exercise])
+        self._dominant = exercise in DOMINANT
+        self._floor_start = exercise in STARTS_AT_WORKING_END
         self._spec = FeatureSpec(landmarks=recipe_landmarks(exercise), feature_set="landmarks",
                                  normalisation="none", min_visibility=self.config.min_visibility,
                                  max_gap_s=self.config.hold_s)
         self._filler = MissingFiller(self._spec)
         self._ids = np.array(self._spec.landmarks)
+        # components in body units (heights, distances), which follow the body scale
+        self._scaled = np.array([MEASURES[c.measure].angle is None for c in RECIPES[exercise]])
         self.reset()
 
     # ---- state ---------------------------------------------------------------------------
@@ -509,7 +580,9 @@ class RepCounter:
         self._scales: deque[tuple[float, float]] = deque()  # per-frame body sizes
         self._scale, self._scale_t = float("nan"), None
         self._hist = _History(len(RECIPES[self.exercise]))
-        self._phase = REST
+        self._phase = PENDING if self._floor_start else REST
+        self._pending_end: tuple | None = None  # a pull from the floor back at rest, not yet settled
+        self._pick = -1  # ``other``: the component counted
         self._last_t: float | None = None  # last valid sample
         self._start_t = 0.0
         self._enter_t = 0.0
@@ -519,27 +592,30 @@ class RepCounter:
         self.count = 0
         self.u: float = float("nan")  # last fused, normalised signal (0 rest, 1 working end)
         self.weights: np.ndarray | None = None  # last fusion weights (normalised)
+        self.missing: tuple[str, ...] = ()  # needed body parts out of view on the last frame
 
     @property
     def active(self) -> bool:
         """A rep is in progress."""
         return self._phase == ACTIVE
 
+    @property
+    def signal(self) -> str:
+        """The measure counted on (``other``: the dominant one), or the exercise's recipe."""
+        comps = RECIPES[self.exercise]
+        if self._dominant:
+            return comps[self._pick].measure if self._pick >= 0 else ""
+        return "+".join(c.measure for c in comps)
+
     # ---- per frame -----------------------------------------------------------------------
     def components_at(self, t: float, landmarks: np.ndarray | None,
-                      image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, bool]:
+                      image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, bool, float]:
         """Fill missing landmarks and compute one frame's components:
-        ``(x (C,), reliability (C,), side, seen)``; ``seen`` says whether this frame's own
-        landmarks were there (not held from an earlier frame)."""
-        lm = None
-        if landmarks is not None:
-            try:
-                lm = np.asarray(landmarks, dtype=np.float32)
-            except (TypeError, ValueError):
-                lm = None
-            if lm is not None and lm.shape != (NUM_LANDMARKS, 4):
-                log.debug("ignoring landmarks of shape %s", lm.shape)
-                lm = None
+        ``(x (C,), reliability (C,), sides (2,), seen, hip position)``; ``seen`` says whether this
+        frame's own landmarks were there (not held from an earlier frame)."""
+        lm = landmarks
+        cfg = self.config
+        self.missing = missing_parts(self.exercise, lm, cfg.part_visibility, cfg.part_margin)
         filled, _ = self._filler.step(t, lm)
         # Seen: the pose found the person on this frame (low visibility still counts: the far
         # side of a side view is always low, and its estimate is what there is).
@@ -551,41 +627,51 @@ class RepCounter:
         sc = float(body_scale(xyz)[0])
         if np.isfinite(sc):
             self._scales.append((t, sc))
-        while self._scales and self._scales[0][0] < t - self.config.range_window_s:
+        while self._scales and self._scales[0][0] < t - cfg.range_window_s:
             self._scales.popleft()
         if self._scale_t is None or t - self._scale_t >= 0.25 or not np.isfinite(self._scale):
             # a slow statistic: refreshed a few times a second
             vals = np.fromiter((v for _, v in self._scales), dtype=np.float64, count=len(self._scales))
             k = int(0.9 * (len(vals) - 1))
-            self._scale = float(np.partition(vals, k)[k]) if len(vals) else float("nan")
+            new = float(np.partition(vals, k)[k]) if len(vals) else float("nan")
+            if np.isfinite(new) and np.isfinite(self._scale) and new != self._scale:
+                self._rescale(self._scale / new)
+            self._scale = new
             self._scale_t = t
         scale = self._scale
-        x, rel, side = exercise_components(self.exercise, xyz, filled[None, :, 3], np.array([scale]))
-        return x[0], rel[0], int(side[0]), seen
+        x, rel, sides = exercise_components(self.exercise, xyz, filled[None, :, 3], np.array([scale]))
+        hips = xyz[0, [23, 24], 0]
+        pos = float(np.mean(hips[np.isfinite(hips)])) if np.isfinite(hips).any() else float("nan")
+        return x[0], rel[0], sides[0], seen, pos
+
+    def _rescale(self, ratio: float) -> None:
+        """The body scale changed: bring the remembered body-unit components to the new one,
+        so that the estimate settling (or the person stepping closer) is not read as motion."""
+        h, m = self._hist, self._scaled
+        h.x[h.a:h.b, m] *= ratio
+        for _, x, _ in self._raw:
+            x[m] *= ratio
 
     def update(self, t: float, landmarks: np.ndarray | None, valid: bool = True,
                image_size: tuple[int, int] | None = None) -> list[Rep]:
-        """Feed one frame: ``landmarks`` (33, 4) as the pose gives them (missing or
-        low-visibility points are handled here), ``None`` when nobody is there; ``valid=False``
-        when the caller knows the frame is unusable. Returns the reps that ended on it."""
-        try:
-            t = float(t)
-        except (TypeError, ValueError):
-            return []
+        """Feed one frame: ``landmarks`` a validated ``(33, 4)`` float array (NaN for missing
+        points; low-visibility ones are handled here), ``None`` when nobody is there;
+        ``valid=False`` when the caller knows the frame is unusable. Returns the reps that
+        ended on it."""
         if not np.isfinite(t) or (self._last_t is not None and t <= self._last_t):
             return []  # garbage or out-of-order time
-        x, rel, side, seen = self.components_at(t, landmarks if valid else None, image_size)
-        return self.push(t, x, side, rel, seen=seen)
+        x, rel, sides, seen, pos = self.components_at(t, landmarks if valid else None, image_size)
+        return self.push(t, x, sides, rel, seen=seen, pos=pos)
 
-    def push(self, t: float, x: np.ndarray, side: int = -1, rel: np.ndarray | None = None,
-             seen: bool = True) -> list[Rep]:
+    def push(self, t: float, x: np.ndarray, sides=None, rel: np.ndarray | None = None,
+             seen: bool = True, pos: float = float("nan")) -> list[Rep]:
         """Feed one frame's components (C,) (NaN = missing) and their reliabilities (default
-        1); ``seen=False`` when they were held from an earlier frame. Returns the reps that
-        ended."""
+        1); ``seen=False`` when they were held from an earlier frame; ``pos`` the hip centre
+        across the image (isotropic image units). Returns the reps that ended."""
         cfg = self.config
         if self._last_t is not None and t <= self._last_t:
             return []
-        x = np.asarray(x, dtype=np.float64)
+        x = np.array(x, dtype=np.float64)  # a copy: the smoothing buffer may rescale it
         rel = np.ones_like(x) if rel is None else np.asarray(rel, dtype=np.float64)
         gap = self._last_t is not None and t - self._last_t > cfg.max_gap_s
         if not np.isfinite(x).any():
@@ -607,9 +693,11 @@ class RepCounter:
                 rel = np.min(np.stack([r[2] for r in self._raw]), axis=0)
 
             hist = self._hist
-            hist.append(t, x, rel, side, seen)
-            # (a rep in progress stays whole in the history)
-            hist.drop_before(t - cfg.range_window_s, self._start_t if self._phase == ACTIVE else None)
+            hist.append(t, x, rel, (np.nan, np.nan) if sides is None else sides, seen, pos)
+            # (a rep in progress, or a pull from the floor not yet ended, stays whole)
+            keep = self._start_t if self._phase == ACTIVE else None
+            if self._phase != PENDING:
+                hist.drop_before(t - cfg.range_window_s, keep)
             H, Rl = hist.X, hist.R  # (N, C)
             lo, hi = _nanquantile0(H, (cfg.lo_pct / 100, cfg.hi_pct / 100))
             rng = np.maximum(hi - lo, cfg.min_range)
@@ -618,14 +706,25 @@ class RepCounter:
             noise = _nanquantile0(d2, (0.5,))[0] / 1.652 if len(d2) else np.full(H.shape[1], np.nan)
         # A component with too little history to know its noise gets a low weight for now.
         noise = np.where(n_d2 >= 3, np.maximum(noise, cfg.noise_floor), rng)
-        w = (rng / noise) ** 2
+        span = np.where(np.isfinite(hi - lo), hi - lo, 0.0)
+        if self._dominant:
+            w = self._pick_dominant(span, noise, np.mean(Rl, axis=0))
+        else:
+            # A component that stays still while another moves (the pelvis in a classic leg
+            # raise) fades; at idle, when nothing has moved past min_range, all weigh alike.
+            m = cfg.min_range
+            w = (rng / noise) ** 2 * ((span + m) / (np.max(span) + m)) ** 2
         w[~np.isfinite(w) | ~np.isfinite(lo)] = 0.0
+        if not w.sum() > 0:
+            return []
         u = float(_fuse(x[None], lo, rng, w, rel[None])[0])
         if not np.isfinite(u):
             return []
         self.u, self.weights = u, w / w.sum()
 
         out: list[Rep] = []
+        if self._phase == PENDING:
+            out += self._pending(t, u, lo, hi, rng, w)
         if self._phase == BLOCKED:
             if u <= cfg.exit:
                 self._phase = REST
@@ -660,9 +759,11 @@ class RepCounter:
                 rep = self._finish(t, inside, U, lo, hi, w)
                 if rep is not None:
                     out.append(rep)
-            elif (U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
+            elif (self.count and U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
                   and kmin < len(U) - 1):
-                # Touch-and-go: down by half a range and up again without reaching rest. The
+                # Touch-and-go: down by half a range and up again without reaching rest (once a
+                # rep has shown the range: before, a dip at the top of the first rep, measured
+                # against a range learnt from that rep alone, looks like half of it). The
                 # rep ended at the valley and the next one began there.
                 end = int(inside[kmin])
                 rep = self._finish(float(hist.T[end]), inside[: kmin + 1], U[: kmin + 1], lo, hi, w)
@@ -675,21 +776,113 @@ class RepCounter:
                 self._phase = BLOCKED
         return out
 
+    def _pick_dominant(self, span: np.ndarray, noise: np.ndarray, rel: np.ndarray) -> np.ndarray:
+        """``other``: weight 1 on the component that moves most (in nominal units, clearly
+        above its own jitter, times how reliably this view shows it), 0 elsewhere; another
+        takes over at rest (or before the first rep) and by ``dominant_switch`` times the
+        current one's score."""
+        clear = np.where(span >= self.config.dominant_snr * noise, span * rel ** 2, 0.0)
+        best = int(np.argmax(clear))
+        if self._pick < 0:
+            self._pick = best
+        elif ((self._phase != ACTIVE or not self.count)  # (before the first rep, any time)
+              and clear[best] > self.config.dominant_switch * clear[self._pick]):
+            log.debug("other: counting %s instead of %s", RECIPES[self.exercise][best].measure,
+                      RECIPES[self.exercise][self._pick].measure)
+            self._pick = best
+        w = np.zeros_like(span)
+        w[self._pick] = 1.0
+        return w
+
+    def _pending(self, t: float, u: float, lo, hi, rng, w) -> list[Rep]:
+        """Before the first rest of an exercise that may start at its working end: did the set
+        start at rest (count as usual) or at the working end (the first pull from the floor
+        counts once it reaches rest and settles there)?"""
+        cfg = self.config
+        hist = self._hist
+        T = hist.T
+        U = _fuse(hist.X, lo, rng, w, hist.R)
+        N = _fuse(hist.X, lo, np.ones_like(lo), w, hist.R)  # the same in nominal units
+        head = T <= T[0] + cfg.smooth_s
+        if not np.isfinite(U[head]).any():
+            return []
+        u0 = float(np.nanmedian(U[head]))
+        moved = float(N[-1] - np.nanmedian(N[head]))  # since the start, nominal units
+        self._pending_end = None
+        if (u0 <= cfg.exit and u >= cfg.enter and moved >= cfg.min_amplitude) or t - T[0] > cfg.max_rep_s:
+            self._phase = REST  # started at rest (or nothing happened for long): count as usual
+            return []
+        if not (u0 >= cfg.enter and u <= cfg.exit and moved <= -cfg.min_amplitude):
+            return []
+        # The low must have held for settle_s: a pull still under way keeps making new lows.
+        low = float(np.nanmin(U))
+        reached = int(np.nonzero(U <= low + cfg.exit / 2)[0][0])
+        self._pending_end = (lo, hi, w)
+        if t - T[reached] < cfg.settle_s:
+            return []
+        return self._end_pending(t)
+
+    def _end_pending(self, t: float) -> list[Rep]:
+        lo, hi, w = self._pending_end
+        hist = self._hist
+        idx = np.arange(len(hist))
+        U = _fuse(hist.X, lo, np.maximum(hi - lo, self.config.min_range), w, hist.R)
+        self._start_t = self._enter_t = float(hist.T[0])
+        self._phase, self._end_t, self._pending_end = REST, t, None
+        rep = self._finish(t, idx, U, lo, hi, w, from_start=True)
+        return [rep] if rep is not None else []
+
+    def finish(self) -> list[Rep]:
+        """End of the stream: a pull from the floor already back at rest but not yet settled
+        (a clip cut at the lockout) counts; a rep still under way does not."""
+        if self._phase == PENDING and self._pending_end is not None and self._last_t is not None:
+            return self._end_pending(self._last_t)
+        return []
+
     def _lose(self, t: float) -> None:
+        """The person was lost for over ``max_gap_s``: the rep in progress is dropped, and the
+        range is learnt afresh (back in view, they may stand elsewhere or turn to the camera)."""
         if self._phase == ACTIVE:
             log.debug("%s: person lost mid-rep at %.2f s, rep dropped", self.exercise, t)
-        self._phase = BLOCKED
+        self._phase = PENDING if self._floor_start else BLOCKED
+        self._pending_end = None
         self._raw.clear()
+        self._hist = _History(len(RECIPES[self.exercise]))
 
-    def _finish(self, t, idx, U, lo, hi, w) -> Rep | None:
-        """Judge the excursion of history samples ``idx`` (fused values ``U``) ending at ``t``."""
+    def _side_of(self, idx: np.ndarray, j: int) -> int:
+        """Which side did the rep of history samples ``idx`` peaking at ``idx[j]``: 0 left, 1
+        right, 2 both (``BOTH_SIDES_AT_ONCE``: the other side rose at least ``both_ratio`` as
+        much), -1 two-sided or unknown. A side's rise is its value at the peak over its lowest
+        before; a constant bias of the view (a far arm's angle seen obliquely) cancels."""
+        if not self._one_sided:
+            return -1
+        # from a second before the onset: the onset can lag the side's own start (the fused
+        # signal waits while an angle passes through foreshortening)
+        T = self._hist.T
+        k0 = int(np.searchsorted(T, T[idx[0]] - 1.0, side="left"))
+        S = self._hist.SIDES[k0: int(idx[j]) + 1]
+        ok = np.isfinite(S).any(axis=0) & np.isfinite(S[-1])
+        if not ok.any():
+            return -1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rise = np.where(ok, S[-1] - np.nanmin(S, axis=0), -np.inf)
+        ps = int(np.argmax(rise))
+        if (self.exercise in BOTH_SIDES_AT_ONCE and ok.all() and rise[ps] > 0
+                and rise.min() >= self.config.both_ratio * rise[ps]):
+            return 2
+        return ps
+
+    def _finish(self, t, idx, U, lo, hi, w, from_start: bool = False) -> Rep | None:
+        """Judge the excursion of history samples ``idx`` (fused values ``U``) ending at ``t``;
+        ``from_start``: it was under way when counting began (a pull from the floor)."""
         cfg = self.config
         j = int(np.nanargmax(U))
         k = int(idx[j])
         peak_u = float(U[j])
         hist = self._hist
         amp = float(_fuse(hist.X[k:k + 1], lo, np.ones_like(lo), w, hist.R[k:k + 1])[0])  # nominal units
-        ps = int(hist.S[k])
+        ps = self._side_of(idx, j)
         # One-sided exercises seen obliquely show one side's reps smaller than the other's:
         # each side is compared with its own recent reps (its first rep sets the scale).
         key = ps if self._one_sided else -1
@@ -701,8 +894,10 @@ class RepCounter:
         else:
             typical = max(1.0, float(np.median([d for _, d in past]))) if past else 1.0
         depth = peak_u / typical
-        # how far it rose from, and fell back to, the higher of its two ends
-        prominence = (peak_u - max(float(U[0]), float(U[-1]), 0.0)) / typical
+        # how far it rose from, and fell back to, the higher of its two ends (a pull from the
+        # floor has only its end)
+        ends = (float(U[-1]), 0.0) if from_start else (float(U[0]), float(U[-1]), 0.0)
+        prominence = (peak_u - max(ends)) / typical
         dur = t - self._start_t
         min_dur = max(cfg.min_rep_s, MIN_REP_S[self.exercise])
         if not min_dur <= dur <= cfg.max_rep_s or t - self._enter_t < cfg.min_active_s:
@@ -718,9 +913,16 @@ class RepCounter:
             log.debug("%s: excursion of depth %.2f, prominence %.2f, amplitude %.2f ignored (too small)",
                       self.exercise, depth, prominence, amp)
             return None
+        pos = hist.POS[idx]
+        pos = pos[np.isfinite(pos)]
+        # robust to a glitching frame: the spread of the middle 80%, in torso units now
+        travel = float(np.diff(np.percentile(pos, (10, 90)))[0]) / self._scale if len(pos) else 0.0
+        if travel > cfg.max_travel:
+            log.debug("%s: excursion travelling %.1f torso units ignored (walking)", self.exercise, travel)
+            return None
         past.append((t, peak_u))
         self.count += 1
-        side = SIDE_NAMES[ps] if self._one_sided and ps in (0, 1) else ""
+        side = {0: "left", 1: "right", 2: "both"}.get(ps, "")
         return Rep(exercise=self.exercise, index=self.count, start_t=self._start_t,
                    peak_t=float(hist.T[k]), end_t=t, depth=float(depth), amplitude=amp,
                    range_lo=float(np.nansum(lo * w) / w.sum()), range_hi=float(np.nansum(hi * w) / w.sum()),
@@ -741,8 +943,9 @@ class RepTrace:
 
 def count_reps(t, landmarks, exercise: str, image_size=None, config: RepConfig | None = None,
                trace: bool = False) -> list[Rep] | tuple[list[Rep], RepTrace]:
-    """Count the reps of a recorded sequence (``t`` (T,), ``landmarks`` (T, 33, 4), NaN rows where
-    nobody was found) exactly as the station would, frame by frame."""
+    """Count the reps of a recorded sequence (``t`` (T,), ``landmarks`` (T, 33, 4), NaN where
+    a point or the person was not found) exactly as the station would, frame by frame, the
+    stream's end included."""
     t = np.asarray(t, dtype=np.float64)
     lm = np.asarray(landmarks, dtype=np.float32)
     if lm.ndim != 3 or lm.shape[1:] != (NUM_LANDMARKS, 4) or len(lm) != len(t):
@@ -754,12 +957,14 @@ def count_reps(t, landmarks, exercise: str, image_size=None, config: RepConfig |
     for i in range(len(t)):
         if not np.isfinite(t[i]) or (counter._last_t is not None and t[i] <= counter._last_t):
             continue
-        x, rel, side, seen = counter.components_at(float(t[i]), lm[i])
+        person = lm[i] if np.isfinite(lm[i, :, :2]).any() else None
+        x, rel, sides, seen, pos = counter.components_at(float(t[i]), person)
         comps[i] = x
         before = counter._last_t
-        reps += counter.push(float(t[i]), x, side, rel, seen=seen)
+        reps += counter.push(float(t[i]), x, sides, rel, seen=seen, pos=pos)
         if counter._last_t != before:
             uu[i] = counter.u
+    reps += counter.finish()
     if trace:
         return reps, RepTrace(t=t, u=uu, components=comps, reps=reps)
     return reps

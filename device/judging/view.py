@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .features import aspect_corrected
+
 FRONT, OBLIQUE, SIDE, BACK = "front", "oblique", "side", "back"
 VIEWS = (FRONT, OBLIQUE, SIDE, BACK)
 
@@ -47,14 +49,6 @@ class View:
 UNKNOWN = View("", "", float("nan"), 0.0, False)
 
 
-def _iso(lm: np.ndarray, image_size) -> np.ndarray:
-    out = np.array(lm[..., :3], dtype=np.float64, copy=True)
-    if image_size and image_size[0] > 0 and image_size[1] > 0:
-        k = image_size[0] / image_size[1]
-        out[..., 0] *= k
-        out[..., 2] *= k
-    return out
-
 
 def _perp_width(p: np.ndarray, a: int, b: int, axis: np.ndarray) -> np.ndarray:
     """2-D width of the segment a-b across the torso axis (T,)."""
@@ -82,7 +76,7 @@ def estimate_view(landmarks: np.ndarray, image_size=None, world: np.ndarray | No
         lm = lm[None]
     if lm.ndim != 3 or lm.shape[1] < 25 or len(lm) == 0:
         return UNKNOWN
-    p = _iso(lm, image_size)
+    p = aspect_corrected(lm, image_size)
     torso_ids = [11, 12, 23, 24]
     ok = np.isfinite(p[:, torso_ids, :2]).all(axis=(1, 2))
     if not ok.any():
@@ -120,7 +114,7 @@ def estimate_view(landmarks: np.ndarray, image_size=None, world: np.ndarray | No
             continue
         q = q[ok] if src is world else q
         if src is lm:
-            q = _iso(q, image_size)
+            q = aspect_corrected(q, image_size)
         dx = (q[:, 11, 0] - q[:, 12, 0]) + (q[:, 23, 0] - q[:, 24, 0])
         dz = (q[:, 11, 2] - q[:, 12, 2]) + (q[:, 23, 2] - q[:, 24, 2])
         good = np.isfinite(dx) & np.isfinite(dz)

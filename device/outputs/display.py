@@ -23,6 +23,7 @@ from ..events import (
     ExerciseEvent,
     RepEvent,
     ResetEvent,
+    SetupEvent,
     StateEvent,
 )
 from .resilience import Backoff
@@ -46,6 +47,8 @@ class ScreenView:
     cues: tuple[str, ...] = ()
     state: str = NO_PERSON
     camera_lost: bool = False  # a live camera stopped delivering: said before anything else
+    setup: str = ""  # while the setup page is open: its PIN and address, shown above all else
+    notice: str = ""  # what is out of view ("feet out of frame — step back")
 
 
 @dataclass
@@ -108,14 +111,18 @@ def _cross(draw: ImageDraw.ImageDraw, x: int, y: int, s: int, width: int = 3) ->
 
 
 def _bottom_lines(view: ScreenView, font: Any, width: int, max_lines: int) -> list[str]:
-    """The state when not tracking, else the last verdict and its cue."""
+    """The setup page's PIN while it is open; a lost camera; else the state when not
+    tracking, else the last verdict and its cue."""
+    if view.setup:
+        return _fit(_wrap(view.setup, font, width), font, width, max_lines)
     if view.camera_lost:
         return _fit(_wrap("Camera lost - reconnecting", font, width), font, width, max_lines)
     if view.state != TRACKING:
-        msg = STATE_TEXT.get(view.state, view.state.replace("_", " "))
+        msg = view.notice or STATE_TEXT.get(view.state, view.state.replace("_", " "))
         return _fit(_wrap(msg, font, width), font, width, max_lines)
-    if view.last is None:
-        return ["Ready" if not view.rep else "No verdict"]
+    if view.last is None:  # (reps are counted while a part is out of view: say so)
+        return _fit(_wrap(view.notice, font, width), font, width, max_lines) if view.notice else \
+            ["Ready" if not view.rep else "No verdict"]
     if view.last:
         return ["OK - good rep"]
     # The first failed condition's cue only: two lines of 20 characters is all there is.
@@ -279,20 +286,24 @@ class Display:
             v = replace(v, exercise=event.exercise or v.exercise, good=event.good, bad=event.bad,
                         rep=event.rep, last=event.correct, cues=tuple(event.cues) if event.correct is False else ())
         elif isinstance(event, StateEvent):
-            v = replace(v, state=event.state)
+            # (the small fonts may lack the dash)
+            v = replace(v, state=event.state, notice=event.message.replace("—", "-"))
         elif isinstance(event, ExerciseEvent):
             v = replace(v, exercise=event.exercise)
         elif isinstance(event, ResetEvent):
             v = replace(v, good=0, bad=0, rep=0, last=None, cues=())
         elif isinstance(event, CameraEvent):
             v = replace(v, camera_lost=event.state == "lost")
+        elif isinstance(event, SetupEvent):
+            host = event.url.split("//", 1)[-1].rstrip("/")
+            v = replace(v, setup=f"SETUP PIN {event.pin} {host}" if event.open else "")
         self.view = v
         return v
 
     def handle(self, event: Event) -> None:
         self.update(event)
         now = time.monotonic()
-        if self.view.state != NO_PERSON:
+        if self.view.state != NO_PERSON or self.view.setup:  # the PIN must be readable
             self._nobody_since = None
             if self.asleep:
                 self._wake()

@@ -21,6 +21,7 @@ from ..events import (
     ExerciseEvent,
     RepEvent,
     ResetEvent,
+    SetupEvent,
     StateEvent,
     StatsEvent,
 )
@@ -399,7 +400,8 @@ def format_event(event: Event) -> str:
         return head + f"FIX{score}: {cues}" + counts
     if isinstance(event, StateEvent):
         prev = f"{event.previous.replace('_', ' ')} -> " if event.previous else ""
-        return f"state: {prev}{event.state.replace('_', ' ')}"
+        note = f" — {event.message}" if event.message else ""
+        return f"state: {prev}{event.state.replace('_', ' ')}{note}"
     if isinstance(event, ExerciseEvent):
         conf = f", {event.confidence:.2f}" if event.confidence is not None else ""
         return f"exercise: {_title(event.exercise)} ({event.source}{conf})"
@@ -409,6 +411,9 @@ def format_event(event: Event) -> str:
         if event.state == "lost":
             return f"camera lost: {event.reason or 'no frames'} (reconnecting)"
         return f"camera back: {event.reason} ({event.reconnects} reconnect{'s' if event.reconnects != 1 else ''})"
+    if isinstance(event, SetupEvent):
+        return (f"setup page open at {event.url} for {event.closes_in / 60:.0f} min" if event.open
+                else f"setup page closed ({event.reason or 'closed'})")
     if isinstance(event, StatsEvent):
         return (
             f"stats: {event.fps:.1f} fps (camera {event.camera_fps:.1f}), {event.dropped} dropped, "

@@ -137,6 +137,8 @@ class Signals:
         pin_factory: Any = None,
         on_next_exercise: Callable[[], None] | None = None,
         on_reset: Callable[[], None] | None = None,
+        on_setup: Callable[[], None] | None = None,
+        setup_hold: float = 0.0,
         good_s: float = 1.5,
         bad_s: float = 1.5,
         beep_on_s: float = 0.1,
@@ -160,6 +162,10 @@ class Signals:
         self.reset_flash_s = reset_flash_s
         self.on_next_exercise = on_next_exercise
         self.on_reset = on_reset
+        # Held on past the reset for setup_hold seconds: open the setup page (0 = never).
+        self.on_setup = on_setup if setup_hold > 0 else None
+        self.setup_hold = setup_hold
+        self._setup_fired = False
         self._held = False
         self._closed = False
         self._lock = threading.Lock()
@@ -180,8 +186,10 @@ class Signals:
             if pins.buzzer is not None:
                 self.buzzer = Buzzer(pins.buzzer, **kw)
             if pins.button is not None:
+                # hold_repeat: when_held fires every hold_time while held, so a longer hold
+                # can be told from the reset's.
                 self.button = Button(pins.button, pull_up=True, bounce_time=bounce_time,
-                                     hold_time=hold_time, **kw)
+                                     hold_time=hold_time, hold_repeat=self.on_setup is not None, **kw)
                 self.button.when_pressed = self._pressed
                 self.button.when_held = self._on_held
                 self.button.when_released = self._released
@@ -238,10 +246,17 @@ class Signals:
     # ---- button ---------------------------------------------------------------------------
     def _pressed(self) -> None:
         self._held = False
+        self._setup_fired = False
 
     def _on_held(self) -> None:
-        self._held = True
-        self._call(self.on_reset, "on_reset")
+        if not self._held:
+            self._held = True
+            self._call(self.on_reset, "on_reset")
+        button = self.button
+        if (self.on_setup is not None and not self._setup_fired and button is not None
+                and (button.active_time or 0.0) >= self.setup_hold - 1e-3):
+            self._setup_fired = True
+            self._call(self.on_setup, "on_setup")
 
     def _released(self) -> None:
         if not self._held:  # a long press already fired on_reset; its release is not a click
