@@ -46,7 +46,10 @@ def number(lo: float | None = None, hi: float | None = None, lo_open: bool = Fal
     def check(v):
         if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
             raise Bad(desc)
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:  # an integer beyond any float
+            raise Bad(desc) from None
         if lo is not None and (v < lo or (lo_open and v == lo)):
             raise Bad(desc)
         if hi is not None and v > hi:

@@ -60,6 +60,8 @@ class RepEvent(Event):
     not_judged: list[str] = field(default_factory=list)
     # the camera's view of the body over the rep (view, facing, yaw, confidence); {} when unknown
     view: dict = field(default_factory=dict)
+    # running degraded (station.allow_degraded): each model that is broken or missing, and why
+    degraded: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +95,20 @@ class ResetEvent(Event):
 
 
 @dataclass
+class CameraEvent(Event):
+    """A live camera or stream stopped delivering frames (``lost``) or delivers again (``back``).
+
+    While it is lost the judge sees nobody: a rep in progress is not counted, and an outage
+    longer than ``judge.absence_reset`` resets the counts as an empty gym corner does."""
+
+    kind: ClassVar[str] = "camera"
+    state: str = "lost"  # lost | back
+    reason: str = ""  # why it was lost (the capture error), or how long it was away
+    reconnects: int = 0  # times the camera came back (total)
+    outage_s: float | None = None  # on "back": seconds without frames
+
+
+@dataclass
 class StatsEvent(Event):
     kind: ClassVar[str] = "stats"
     fps: float = 0.0  # frames processed per second over the last period
@@ -103,6 +119,8 @@ class StatsEvent(Event):
     frames: int = 0  # processed frames (total)
     good: int = 0
     bad: int = 0
+    camera: str = ""  # live sources: "ok" or "lost" ("" for files and clips)
+    reconnects: int = 0  # times a lost camera came back (total)
 
 
 @dataclass
@@ -123,8 +141,8 @@ class SetupEvent(Event):
         return d
 
 
-EVENT_TYPES = {cls.kind: cls for cls in (RepEvent, StateEvent, ExerciseEvent, ResetEvent, StatsEvent,
-                                         SetupEvent)}
+EVENT_TYPES = {cls.kind: cls for cls in (RepEvent, StateEvent, ExerciseEvent, ResetEvent, CameraEvent,
+                                         StatsEvent, SetupEvent)}
 
 
 def event_from_dict(d: dict) -> Event:

@@ -21,6 +21,8 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,6 +34,10 @@ from .pose.landmarks import NUM_LANDMARKS
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+
+
+class DatasetError(ValueError):
+    """A dataset file cannot be read as one: names the file and what is wrong."""
 
 
 @dataclass
@@ -114,18 +120,59 @@ def write_sequences(path: str | os.PathLike, sequences: list[LandmarkSequence]) 
 
 
 def read_sequences(path: str | os.PathLike) -> list[LandmarkSequence]:
-    """Read the sequences of one ``.npz`` file of the dataset format."""
+    """Read the sequences of one ``.npz`` file of the dataset format; raises
+    :class:`DatasetError` naming the file for anything that is not one."""
     known = {f.name for f in fields(LandmarkSequence)}
-    with np.load(path, allow_pickle=False) as z:
-        version = int(z["format_version"]) if "format_version" in z else 1
-        if version != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported dataset format version {version}")
-        metas = json.loads(str(z["meta"]))
-        out = []
-        for i, m in enumerate(metas):
-            m = {k: v for k, v in m.items() if k in known}
-            out.append(LandmarkSequence(t=z[f"t_{i}"], landmarks=z[f"landmarks_{i}"], **m))
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            version = int(z["format_version"]) if "format_version" in z else 1
+            if version != FORMAT_VERSION:
+                raise DatasetError(f"{path}: unsupported dataset format version {version}")
+            metas = json.loads(str(z["meta"]))
+            if not isinstance(metas, list) or not all(isinstance(m, dict) for m in metas):
+                raise DatasetError(f"{path}: 'meta' must be a list of objects, one per sequence")
+            out = []
+            for i, m in enumerate(metas):
+                m = {k: v for k, v in m.items() if k in known}
+                _check_meta(m, f"{path}: sequence {i}")
+                out.append(LandmarkSequence(t=z[f"t_{i}"], landmarks=z[f"landmarks_{i}"], **m))
+    except DatasetError:
+        raise
+    # What numpy, zipfile and json raise for a file that is not a dataset file (truncated,
+    # corrupt, a pickle, missing arrays, wrong shapes; zipfile's RuntimeError and
+    # NotImplementedError: a flipped "encrypted" flag or compression method); OSError when it
+    # cannot be read at all.
+    except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, NotImplementedError,
+            MemoryError, zipfile.BadZipFile, zlib.error) as e:
+        raise DatasetError(f"{path}: not a readable dataset file ({type(e).__name__}: {e})") from e
     return out
+
+
+_META_TYPES = {"id": str, "exercise": str, "label": str, "source": str, "origin": str, "view": str,
+               "group": str, "subject": str, "conditions": list, "condition_values": list,
+               "image_size": list, "reps": list, "extra": dict, "fps": (int, float),
+               "correct": (bool, type(None))}
+
+
+def _check_meta(m: dict, where: str) -> None:
+    """The fields of one sequence's metadata have their types (JSON gives anything)."""
+    if "id" not in m:
+        raise DatasetError(f"{where}: missing field 'id'")
+    for k, types in _META_TYPES.items():
+        if k in m and (not isinstance(m[k], types) or (isinstance(m[k], bool) and bool not in
+                                                      (types if isinstance(types, tuple) else (types,)))):
+            raise DatasetError(f"{where}: field {k!r} has the wrong type ({type(m[k]).__name__})")
+    if not all(isinstance(c, str) for c in m.get("conditions", [])):
+        raise DatasetError(f"{where}: field 'conditions' must be a list of strings")
+    if not all(v is None or isinstance(v, bool) for v in m.get("condition_values", [])):
+        raise DatasetError(f"{where}: field 'condition_values' must be true, false or null")
+    size = m.get("image_size", [0, 0])
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31 for v in size):
+        raise DatasetError(f"{where}: field 'image_size' must be [width, height]")
+    for r in m.get("reps", []):
+        if (not isinstance(r, list) or len(r) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31 for v in r)):
+            raise DatasetError(f"{where}: field 'reps' must be [start_frame, end_frame] pairs")
 
 
 def dataset_files(root: str | os.PathLike) -> list[Path]:

@@ -60,7 +60,8 @@ Options:
                   a version (e.g. 0.2.0, from the package index), or any pip requirement.
                   Default: the checkout this script is in.
   --uninstall     stop and remove the unit, the venv and $OPT_DIR; keep config and state.
-  --purge         with --uninstall: also remove $ETC_DIR, $STATE_DIR, $CACHE_DIR and the user.
+  --purge         with --uninstall: also remove $ETC_DIR, $STATE_DIR, $CACHE_DIR, the user and
+                  the device groups nothing else uses (no other member, no udev rule).
   --root DIR      install into DIR instead of / (every path prefixed; for tests and images).
                   No accounts, apt or running services are touched; the unit is enabled
                   with 'systemctl --root'.
@@ -71,7 +72,7 @@ Options:
 
 Environment (advanced): FORMCHECK_PYTHON (interpreter for the venv, default /usr/bin/python3),
 FORMCHECK_PIP_ARGS (extra pip arguments, e.g. an --index-url), FORMCHECK_SYSTEMCTL,
-FORMCHECK_USERADD, FORMCHECK_USERMOD, FORMCHECK_GROUPADD, FORMCHECK_USERDEL (replace those
+FORMCHECK_USERADD, FORMCHECK_USERMOD, FORMCHECK_GROUPADD, FORMCHECK_USERDEL, FORMCHECK_GROUPDEL (replace those
 commands; with --root they are skipped unless replaced), FORMCHECK_UNAME_M (machine name).
 EOF
 }
@@ -153,12 +154,41 @@ systemd_running() { [[ -z $ROOT && -d /run/systemd/system ]] || [[ -n ${FORMCHEC
 # ---------------------------------------------------------------------------------------
 # uninstall
 # ---------------------------------------------------------------------------------------
+# Members of group $1 in the target's /etc/group and /etc/passwd (supplementary and primary),
+# one per line, the service user left out.
+group_users() {
+    local gid
+    gid=$(awk -F: -v g="$1" '$1 == g { print $3 }' "$(R /etc/group)" 2>/dev/null)
+    {
+        awk -F: -v g="$1" '$1 == g { gsub(",", "\n", $4); print $4 }' "$(R /etc/group)" 2>/dev/null
+        [[ -n $gid ]] && awk -F: -v gid="$gid" '$4 == gid { print $1 }' "$(R /etc/passwd)" 2>/dev/null
+    } | grep -vx -e "$SERVICE_USER" -e '' || true
+}
+
+# True when a udev rule of the target gives devices to group $1: the system's own group.
+udev_names_group() {
+    local d
+    for d in /etc/udev/rules.d /lib/udev/rules.d /usr/lib/udev/rules.d; do
+        grep -qsE "GROUP[:+]?=\"$1\"" "$(R "$d")"/*.rules && return 0
+    done
+    return 1
+}
+
 if ((UNINSTALL)); then
     if systemd_running; then
         syscmd systemctl disable --now "$UNIT_NAME" || warn "could not stop/disable $UNIT_NAME (not installed?)"
-    elif [[ -n $ROOT ]] && command -v systemctl >/dev/null && [[ -e $(R "$UNIT_DIR/$UNIT_NAME") ]]; then
-        run systemctl --root="$ROOT" --quiet disable "$UNIT_NAME" || warn "systemctl --root disable failed"
+    elif command -v systemctl >/dev/null && [[ -e $(R "$UNIT_DIR/$UNIT_NAME") ]]; then
+        # No running service manager (--root, image build, chroot): disabling works offline.
+        root_opt=()
+        [[ -n $ROOT ]] && root_opt=(--root="$ROOT")
+        run systemctl "${root_opt[@]}" --quiet disable "$UNIT_NAME" || warn "systemctl disable failed; removing its links by hand"
     fi
+    # Whatever systemctl did or could not do, no enable link may outlive the unit.
+    while IFS= read -r -d '' link; do
+        run rm -f "$link"
+        say "removed $link"
+    done < <(find "$(R "$UNIT_DIR")" -mindepth 2 -maxdepth 2 \( -path '*.wants/*' -o -path '*.requires/*' \) \
+        -name "$UNIT_NAME" -print0 2>/dev/null)
     if [[ -e $(R "$UNIT_DIR/$UNIT_NAME") ]]; then
         run rm -f "$(R "$UNIT_DIR/$UNIT_NAME")"
         say "removed $(R "$UNIT_DIR/$UNIT_NAME")"
@@ -181,6 +211,25 @@ if ((UNINSTALL)); then
         if [[ -n ${FORMCHECK_USERDEL:-} ]] || { [[ -z $ROOT ]] && getent passwd "$SERVICE_USER" >/dev/null; }; then
             syscmd userdel "$SERVICE_USER" || warn "could not remove user $SERVICE_USER"
         fi
+        # A device group the install had to create (e.g. gpio on a box that is not a Pi) goes
+        # too: one with no other member that no udev rule uses. The system's own (video, a
+        # Pi's gpio and i2c, named by udev rules) and any a person was added to stay.
+        for g in "${DEVICE_GROUPS[@]}"; do
+            grep -q "^$g:" "$(R /etc/group)" 2>/dev/null || continue
+            if udev_names_group "$g"; then
+                say "kept group $g (a udev rule uses it)"
+            elif [[ -n $(group_users "$g") ]]; then
+                say "kept group $g (members: $(group_users "$g" | paste -sd, -))"
+            elif [[ -z $ROOT || -n ${FORMCHECK_GROUPDEL:-} ]]; then
+                if syscmd groupdel "$g"; then
+                    say "removed group $g (only formcheck used it)"
+                else
+                    warn "could not remove group $g"
+                fi
+            else
+                say "skipped under --root: groupdel $g"
+            fi
+        done
         say "formcheck purged."
     else
         say "formcheck removed; kept your config $(R "$ETC_DIR") and state $(R "$STATE_DIR")" \

@@ -172,11 +172,18 @@ def test_truncated_real_video_is_reported(videos_dir, tmp_path):
 
 @pytest.mark.shared_data
 def test_real_videos_person_found_in_95_percent(videos_dir, tmp_path):
+    import cv2
+
     out = tmp_path / "ds"
     # consecutive frames in video mode; the first 75 of each clip keep the test quick
     assert main([str(videos_dir), "-o", str(out), "--max-frames", "75", "--workers", "2", "-q"]) == 0
     seqs = {Path(s.source).name: s for s in load_dataset(out)}
     assert set(seqs) == {p.name for p in videos_dir.glob("*.mp4")}
+    # The folder's own LABELS.json is not an AI-Hub label file: ignored and said so, not a failure.
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["failed"] == 0
+    assert [(Path(f["input"]).name, f["status"]) for f in manifest["files"] if f["status"] != "done"] == (
+        [("LABELS.json", "ignored")] if (videos_dir / "LABELS.json").exists() else [])
     expected = {"squat_front.mp4": ("squat", (620, 720)), "barbell_curl_side.mp4": ("barbell_curl", (522, 294)),
                 "side_lunge_front.mp4": ("side_lunge", (1280, 720))}
     for name, s in seqs.items():
@@ -184,7 +191,9 @@ def test_real_videos_person_found_in_95_percent(videos_dir, tmp_path):
         assert present.mean() >= 0.95, name
         if name in expected:
             assert (s.exercise, s.image_size) == expected[name]
-        assert s.fps == 30.0 and s.origin == "video"
+        # the clips' own frame rates (24, 30, 59.94 fps), read from the container
+        assert s.fps == pytest.approx(cv2.VideoCapture(str(videos_dir / name)).get(cv2.CAP_PROP_FPS)), name
+        assert s.origin == "video" and "fps_assumed" not in s.extra, name
         # upright exercisers: the nose is above the hips (image y grows downwards)
         lm = s.landmarks[present]
         assert (lm[:, 0, 1] < (lm[:, 23, 1] + lm[:, 24, 1]) / 2).mean() >= 0.95, name

@@ -17,15 +17,12 @@ PACKAGES = {"formcheck.device": REPO / "device", "formcheck.train": REPO / "trai
 # and b -> a. Anything not listed here fails. Remove a pair once its cycle is gone.
 KNOWN_CYCLES: set[tuple[str, str]] = {
     ("formcheck.train.cli", "formcheck.train.defaults"),  # library code in the CLI module
-    ("formcheck.train.extract", "formcheck.train.extract_ray"),  # the Ray engine calls extract's internals
 }
 
 
 # Private names of another module used through a module alias (``extract._stats``), known today
 # in code being refactored elsewhere: (user, owner).
-KNOWN_PRIVATE_USE: set[tuple[str, str]] = {
-    ("formcheck.train.extract_ray", "formcheck.train.extract"),  # the Ray engine calls extract's internals
-}
+KNOWN_PRIVATE_USE: set[tuple[str, str]] = set()
 
 
 def modules() -> dict[str, Path]:
@@ -190,7 +187,6 @@ def test_no_private_names_used_across_modules():
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.xfail(reason="train/extract_ray being refactored in another branch (KNOWN_PRIVATE_USE)", strict=False)
 def test_the_known_private_uses_are_gone():
     assert not [(m, o) for m, o in KNOWN_PRIVATE_USE if any(owner == o for owner, _, _ in private_uses(m))]
 

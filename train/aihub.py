@@ -89,6 +89,7 @@ DERIVED_HEELS: tuple[tuple[str, str, str], ...] = (
     ("right_heel", "right_ankle", "right_foot_index"),
 )
 
+MAX_PIXEL = 1e6  # keypoints are pixels of a 1920x1080 image; far outside it is not a coordinate
 _FRAME_NO = re.compile(r"(\d+)\.[A-Za-z]+$")
 
 
@@ -100,6 +101,11 @@ class AihubFormatError(ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{path}: field {field!r}: {problem}")
+
+
+class NotAihubFileError(AihubFormatError):
+    """A JSON document with none of AI-Hub's top-level fields: not a label file at all (a
+    folder's notes or its own labels beside the videos), so nothing to extract from it."""
 
 
 @dataclass
@@ -146,7 +152,7 @@ def load_clip(path: str | os.PathLike) -> AihubClip:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         raise AihubFormatError(path, "<file>", f"not UTF-8 text: {e}") from e
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # JSONDecodeError, or a number past Python's int-parsing limit
         raise AihubFormatError(path, "<file>", f"invalid JSON: {e}") from e
     return parse_clip(doc, path)
 
@@ -171,6 +177,8 @@ def parse_clip(doc, path: str | os.PathLike = "<memory>") -> AihubClip:
 
     if not isinstance(doc, dict):
         bad("<root>", f"expected an object, got {_type_name(doc)}")
+    if "type_info" not in doc and "frames" not in doc:
+        raise NotAihubFileError(path, "<root>", "not an AI-Hub label file (neither type_info nor frames)")
     ti = need(doc, "type_info", dict, "type_info")
     key = need(ti, "key", (str, int), "type_info.key")
     if "type" in doc and str(doc["type"]) != str(key):
@@ -211,7 +219,10 @@ def parse_clip(doc, path: str | os.PathLike = "<memory>") -> AihubClip:
             for ki, name in enumerate(kp_names):
                 pt = need(pts, name, dict, f"{where}.pts.{name}")
                 for ci, axis in enumerate("xy"):
-                    pixels[letter][fi, ki, ci] = need(pt, axis, (int, float), f"{where}.pts.{name}.{axis}")
+                    v = need(pt, axis, (int, float), f"{where}.pts.{name}.{axis}")
+                    if not abs(v) < MAX_PIXEL:  # also NaN, and integers beyond any float
+                        bad(f"{where}.pts.{name}.{axis}", f"pixel coordinate {v!r:.40} out of range")
+                    pixels[letter][fi, ki, ci] = v
             act = need(view, "active", (str, bool), f"{where}.active")
             if isinstance(act, str):
                 if act.strip().lower() not in ("yes", "no"):
@@ -223,6 +234,8 @@ def parse_clip(doc, path: str | os.PathLike = "<memory>") -> AihubClip:
             if not m:
                 bad(f"{where}.img_key", f"no frame number before the extension in {ik!r}")
             img_keys[letter].append(ik)
+            if len(m.group(1)) > 9:
+                bad(f"{where}.img_key", f"frame number {m.group(1)[:20]}… out of range")
             numbers[letter][fi] = int(m.group(1))
     for letter, n in numbers.items():
         if len(n) > 1 and not (np.diff(n) > 0).all():

@@ -10,39 +10,52 @@ fail (malformed JSON, schema error, truncated or undecodable video, no frames) a
 counted and skipped; the run ends with a summary, also written to ``OUTDIR/manifest.json``.
 
 Work is spread over a process pool (``--workers``, default all cores); each worker creates
-its pose estimator once. The unit of work is :func:`process_item` (extract with the pure
-:func:`extract_one`, then write), so another engine (e.g. Ray, for a cluster) only has to map
-it over :func:`discover`'s items and feed the results to :class:`RunSummary`; ``--engine ray``
-does that on a Ray cluster (:mod:`formcheck.train.extract_ray`, docs/scale-out.md).
+its pose estimator once. The unit of work and the records both engines share live in
+:mod:`formcheck.train.extraction`; ``--engine ray`` maps the same unit over a Ray cluster
+(:mod:`formcheck.train.extract_ray`, docs/scale-out.md).
 
 Exit codes: 0 every input extracted (or already present), 1 some inputs failed (see the
 summary), 2 usage error (bad option, missing input, nothing to extract, pose backend
-unavailable), 130 interrupted (what finished is kept; re-run to resume).
+unavailable), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (either way the workers are
+stopped, what finished is kept and the manifest written; re-run to resume).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import importlib.util
 import logging
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-import numpy as np
+from formcheck.device.pose.landmarks import BACKENDS
+from formcheck.device.sequences import write_manifest
 
-from formcheck.device.pose.landmarks import BACKENDS, PoseError, create_estimator
-from formcheck.device.sequences import LandmarkSequence, read_sequences, write_manifest, write_sequences
+from . import videos
+from .extraction import (
+    BackendError,
+    ExtractOptions,
+    InputItem,
+    ItemResult,
+    RunSummary,
+    extract_one,
+    prepare_worker,
+    process_item,
+    sigterm_interrupts,
+    split_done,
+)
 
-from . import aihub, videos
+__all__ = ["BackendError", "ExtractOptions", "InputItem", "ItemResult", "RunSummary", "UsageError",
+           "discover", "extract_one", "main", "process_item", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -53,47 +66,6 @@ ENGINES = ("local", "ray")
 
 class UsageError(ValueError):
     """The command line cannot be carried out (exit code 2)."""
-
-
-class BackendError(RuntimeError):
-    """The pose backend cannot be created; fatal for the whole run (exit code 2)."""
-
-
-@dataclass(frozen=True)
-class InputItem:
-    """One unit of work: an AI-Hub label file, a video, or a folder of frames."""
-
-    kind: str  # aihub | video | images
-    path: str  # the input on disk
-    rel: str  # its path relative to the INPUT it was found under (exercise/label come from it)
-    out: str  # its output file, relative to OUTDIR
-    group: str = ""  # the clip id for grouped splits (videos, image folders)
-
-
-@dataclass(frozen=True)
-class ExtractOptions:
-    backend: str = "litert"
-    model: str = "full"
-    images_root: str | None = None  # AI-Hub images mode when set
-    image_fps: float = videos.DEFAULT_FPS  # frame rate of image-folder clips
-    max_frames: int | None = None  # per video / image folder (quick looks)
-    threads: int = 0  # pose backend threads where it has the option (litert); 0 = all cores
-
-    def needs_pose(self, item: InputItem) -> bool:
-        return item.kind != "aihub" or self.images_root is not None
-
-
-@dataclass
-class ItemResult:
-    item: InputItem
-    status: str  # done | skipped | failed
-    reason: str = ""
-    sequences: int = 0
-    frames: int = 0
-    person_frames: int = 0
-    exercises: dict[str, int] = field(default_factory=dict)
-    origins: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 # ---- discovery -------------------------------------------------------------------------------
@@ -190,111 +162,32 @@ def discover(inputs: list[str | os.PathLike], kind: str = "auto",
     return items
 
 
-# ---- one item ----------------------------------------------------------------------------------
-
-_ESTIMATORS: dict[tuple, object] = {}  # per process: created once, reused per item
-
-
-def _estimator(options: ExtractOptions):
-    key = (options.backend, options.model, options.threads)
-    if key not in _ESTIMATORS:
-        try:
-            _ESTIMATORS[key] = create_estimator(options.backend, model=options.model, static=False,
-                                                threads=options.threads)
-        except (PoseError, ImportError, OSError, RuntimeError) as e:
-            raise BackendError(f"cannot create pose backend {options.backend!r} "
-                               f"(model {options.model!r}): {e}") from e
-    return _ESTIMATORS[key]
-
-
-def extract_one(item: InputItem, options: ExtractOptions) -> list[LandmarkSequence]:
-    """The sequences of one input. Reads the input, writes nothing (the engine writes)."""
-    if item.kind == "aihub":
-        clip = aihub.load_clip(item.path)
-        if options.images_root is None:
-            return aihub.labels_sequences(clip)
-        seqs = aihub.image_sequences(clip, options.images_root, _estimator(options))
-    elif item.kind == "video":
-        seqs = [videos.video_sequence(item.path, _estimator(options),
-                                      labels=videos.labels_from_path(item.rel), group=item.group,
-                                      max_frames=options.max_frames)]
-    elif item.kind == "images":
-        seqs = [videos.image_folder_sequence(item.path, _estimator(options),
-                                             labels=videos.labels_from_path(item.rel),
-                                             group=item.group, fps=options.image_fps,
-                                             max_frames=options.max_frames)]
-    else:
-        raise ValueError(f"unknown input kind {item.kind!r}")
-    for s in seqs:
-        s.extra["pose_backend"] = options.backend
-        s.extra["pose_model"] = options.model
-    return seqs
-
-
-def _stats(item: InputItem, status: str, seqs: list[LandmarkSequence], seconds: float) -> ItemResult:
-    # A person is found in a frame when any landmark is finite (AI-Hub labels leave the
-    # BlazePose points they have no counterpart for NaN).
-    person = sum(int(np.isfinite(s.landmarks[:, :, 0]).any(axis=1).sum()) for s in seqs)
-    return ItemResult(item=item, status=status, sequences=len(seqs),
-                      frames=sum(len(s.t) for s in seqs), person_frames=person,
-                      exercises=dict(Counter(s.exercise for s in seqs)),
-                      origins=dict(Counter(s.origin for s in seqs)), seconds=seconds)
-
-
-def process_item(item: InputItem, options: ExtractOptions, outdir: str) -> ItemResult:
-    """Extract one input and write its ``.npz``; every input error becomes a failed result.
-
-    :class:`BackendError` propagates: no later input could succeed either."""
-    t0 = time.perf_counter()
-    try:
-        seqs = extract_one(item, options)
-        if not seqs:
-            raise ValueError("no sequences")
-        write_sequences(Path(outdir) / item.out, seqs)
-    except BackendError:
-        raise
-    except Exception as e:  # one bad input must never lose the run
-        reason = str(e) or type(e).__name__
-        reason = reason.removeprefix(f"{item.path}: ")  # the manifest names the input already
-        if not isinstance(e, aihub.AihubFormatError | videos.VideoDecodeError):
-            reason = f"{type(e).__name__}: {reason}"
-        log.warning("failed: %s: %s", item.path, reason)
-        log.debug("traceback for %s", item.path, exc_info=True)
-        return ItemResult(item=item, status="failed", reason=reason, seconds=time.perf_counter() - t0)
-    res = _stats(item, "done", seqs, time.perf_counter() - t0)
-    log.info("done: %s → %s (%d sequences, %d frames)", item.path, item.out, res.sequences, res.frames)
-    return res
-
-
-# ---- running many ------------------------------------------------------------------------------
-
-def _init_worker(options: ExtractOptions, needs_pose: bool, log_level: int) -> None:
-    import signal
-
-    # A dedicated extraction process never needs TensorFlow; mediapipe would import it
-    # (~3 s per worker) if it could.
-    sys.modules.setdefault("tensorflow", None)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
-    if needs_pose:
-        try:
-            _estimator(options)
-        except BackendError as e:  # reported by the first item (see process_item)
-            log.debug("%s", e)
-
-
 def _make_pool(workers: int, options: ExtractOptions, needs_pose: bool) -> ProcessPoolExecutor:
     # spawn, not fork: the parent may hold threads (tqdm) and native libraries' state.
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=_init_worker,
+                               initializer=_init_pool_worker,
                                initargs=(options, needs_pose, logging.getLogger("formcheck").getEffectiveLevel()))
+
+
+def _init_pool_worker(options: ExtractOptions, needs_pose: bool, log_level: int) -> None:
+    # SIGTERM reaches the whole process group too: the parent stops the run and kills its
+    # workers; a worker left behind by a parent killed outright dies with it.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    prepare_worker(options, needs_pose, log_level)
 
 
 def _stop_pool(ex: ProcessPoolExecutor, kill: bool) -> None:
     if kill:
         # Our own worker processes, by id: an interrupted run must not wait for a long video.
-        for p in list((getattr(ex, "_processes", None) or {}).values()):
-            p.terminate()
+        # SIGKILL: workers ignore SIGINT/SIGTERM (the parent decides, see prepare_worker).
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.join(5.0)
     ex.shutdown(wait=not kill, cancel_futures=True)
 
 
@@ -354,96 +247,6 @@ def _run_pool(todo: list[InputItem], options: ExtractOptions, outdir: str, worke
         _stop_pool(ex, kill=broken)
 
 
-@dataclass
-class RunSummary:
-    outdir: str
-    results: list[ItemResult] = field(default_factory=list)
-    seconds: float = 0.0
-    interrupted: bool = False
-    total: int = 0  # inputs of the run (more than results when interrupted)
-
-    def by_status(self, status: str) -> list[ItemResult]:
-        return [r for r in self.results if r.status == status]
-
-    @property
-    def failed(self) -> list[ItemResult]:
-        return self.by_status("failed")
-
-    @property
-    def exit_code(self) -> int:
-        if self.interrupted:
-            return 130
-        return 1 if self.failed else 0
-
-    def totals(self) -> dict:
-        ok = [r for r in self.results if r.status != "failed"]
-        ex, org = Counter(), Counter()
-        for r in ok:
-            ex.update(r.exercises)
-            org.update(r.origins)
-        frames = sum(r.frames for r in ok)
-        done = self.by_status("done")
-        done_frames = sum(r.frames for r in done)
-        return {
-            "inputs": len(self.results), "done": len(done),
-            "skipped_existing": len(self.by_status("skipped")), "failed": len(self.failed),
-            "sequences": sum(r.sequences for r in ok), "frames": frames,
-            "person_frames": sum(r.person_frames for r in ok),
-            "per_exercise": dict(sorted(ex.items())), "per_origin": dict(sorted(org.items())),
-            "seconds": round(self.seconds, 3),
-            "extracted_frames_per_second": (round(done_frames / self.seconds, 2)
-                                            if self.seconds > 0 and done_frames else None),
-        }
-
-    def manifest(self, argv: list[str] | None = None, options: ExtractOptions | None = None) -> dict:
-        return {
-            "tool": "formcheck-extract",
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": argv,
-            "options": asdict(options) if options else None,
-            "interrupted": self.interrupted,
-            "total_inputs": self.total,
-            **self.totals(),
-            "failures": [{"input": r.item.path, "reason": r.reason} for r in self.failed],
-            "files": [{"input": r.item.path, "kind": r.item.kind, "output": r.item.out,
-                       "status": r.status, "reason": r.reason, "sequences": r.sequences,
-                       "frames": r.frames, "person_frames": r.person_frames,
-                       "seconds": round(r.seconds, 3)} for r in self.results],
-        }
-
-    def text(self) -> str:
-        t = self.totals()
-        head = (f"{t['inputs']} of {self.total} inputs" if self.total > t["inputs"]
-                else f"{t['inputs']} inputs")
-        lines = [f"formcheck-extract: {head} → {self.outdir}"
-                 + (" (INTERRUPTED: re-run to resume)" if self.interrupted else ""),
-                 f"  done {t['done']}, skipped (already extracted) {t['skipped_existing']}, "
-                 f"failed {t['failed']}  in {self.seconds:.1f} s"]
-        if t["sequences"]:
-            pct = 100.0 * t["person_frames"] / max(t["frames"], 1)
-            lines.append(f"  sequences {t['sequences']} ("
-                         + ", ".join(f"{k} {v}" for k, v in t["per_origin"].items())
-                         + f"); frames {t['frames']}, person found in {pct:.1f}%")
-            lines.append("  per exercise: " + ", ".join(f"{k or '(none)'} {v}"
-                                                       for k, v in t["per_exercise"].items()))
-        posed = [r for r in self.results if r.status != "failed" and r.item.kind != "aihub" and r.frames]
-        if posed:
-            shown = sorted(posed, key=lambda r: r.person_frames / r.frames)
-            if len(shown) > 20:
-                lines.append("  person found, the 20 lowest:")
-                shown = shown[:20]
-            else:
-                lines.append("  person found per clip:")
-            lines += [f"    {100.0 * r.person_frames / r.frames:5.1f}%  {r.frames:6d} frames  {r.item.path}"
-                      for r in shown]
-        if t["done"] and t["extracted_frames_per_second"]:
-            lines.append(f"  extraction speed {t['extracted_frames_per_second']:.1f} frames/s")
-        if self.failed:
-            lines.append(f"  failed inputs ({len(self.failed)}):")
-            lines += [f"    {r.item.path}: {r.reason}" for r in self.failed]
-        return "\n".join(lines)
-
-
 def run(items: list[InputItem], outdir: str | os.PathLike, options: ExtractOptions,
         workers: int = 1, progress: bool = False, summary: RunSummary | None = None) -> RunSummary:
     """Extract ``items`` into ``outdir`` (skipping those already there); never raises for a
@@ -457,19 +260,7 @@ def run(items: list[InputItem], outdir: str | os.PathLike, options: ExtractOptio
     t0 = time.perf_counter()
     summary = summary if summary is not None else RunSummary(outdir=outdir)
     summary.total = len(items)
-    by_item: dict[InputItem, ItemResult] = {}
-    todo: list[InputItem] = []
-    for it in items:
-        out = Path(outdir) / it.out
-        if out.exists():
-            try:
-                by_item[it] = _stats(it, "skipped", read_sequences(out), 0.0)
-                continue
-            except Exception as e:  # an unreadable output is redone, not trusted
-                log.warning("re-extracting %s: its output %s is unreadable (%s)", it.path, out, e)
-        todo.append(it)
-    if by_item:
-        log.info("%d of %d inputs already extracted; skipping them", len(by_item), len(items))
+    by_item, todo = split_done(items, outdir)
 
     bar = tqdm(total=len(todo), unit="input", disable=not progress, dynamic_ncols=True)
     n_failed = 0
@@ -488,8 +279,8 @@ def run(items: list[InputItem], outdir: str | os.PathLike, options: ExtractOptio
                 on_result(process_item(it, options, outdir))
         elif todo:
             _run_pool(todo, options, outdir, min(workers, len(todo)), on_result)
-    except KeyboardInterrupt:
-        summary.interrupted = True
+    except KeyboardInterrupt as e:  # also Terminated (SIGTERM)
+        summary.mark_interrupted(e)
         raise
     finally:
         bar.close()
@@ -519,7 +310,8 @@ extracted, so an interrupted run resumes; use a new OUTDIR to re-extract with ot
 
 exit codes: 0 all inputs extracted or already present; 1 some inputs failed (listed in
 the summary and the manifest; the others are extracted); 2 usage error or pose backend
-unavailable; 130 interrupted.
+unavailable; 130 interrupted (Ctrl-C), 143 stopped by SIGTERM: workers stopped, what
+finished kept, the manifest written; re-run to resume.
 
 examples:
   formcheck-extract ../shared/data/aihub-sample -o data/aihub
@@ -667,7 +459,7 @@ def _main(args, argv: list[str], parser: argparse.ArgumentParser) -> int:
     redirect = _tqdm_logging() if progress else contextlib.nullcontext()
     summary = RunSummary(outdir=str(outdir))
     try:
-        with redirect:
+        with sigterm_interrupts(), redirect:
             if args.engine == "ray":
                 from .extract_ray import RaySummary, run_ray
 
@@ -679,8 +471,8 @@ def _main(args, argv: list[str], parser: argparse.ArgumentParser) -> int:
     except BackendError as e:  # also extract_ray.RayEngineError: cannot start/join Ray, OUTDIR not shared
         print(f"formcheck-extract: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        summary.interrupted = True
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated): keep what finished
+        summary.mark_interrupted(e)
     write_manifest(outdir, summary.manifest(["formcheck-extract", *argv], options))
     print(summary.text())
     print(f"  manifest: {outdir / 'manifest.json'}")

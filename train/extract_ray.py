@@ -1,8 +1,8 @@
 """The Ray engine of ``formcheck-extract`` (``--engine ray``): the same inputs, the same dataset.
 
-:func:`run_ray` maps :func:`formcheck.train.extract.process_item` over the items of
-:func:`~formcheck.train.extract.discover` on a Ray cluster and returns the same
-:class:`~formcheck.train.extract.RunSummary` as the local engine, so the dataset, the
+:func:`run_ray` maps :func:`formcheck.train.extraction.process_item` over the items of
+:func:`formcheck.train.extract.discover` on a Ray cluster and returns the same
+:class:`~formcheck.train.extraction.RunSummary` as the local engine, so the dataset, the
 manifest and the printed summary are the local engine's. What Ray adds:
 
 - **where it runs**: without ``address`` a local Ray instance is started (and stopped at the
@@ -22,7 +22,8 @@ manifest and the printed summary are the local engine's. What Ray adds:
   on exactly the input that caused it.
 - the same rules otherwise: inputs whose output exists and reads back are skipped (resume),
   a bad input is a failed result (never an exception), a pose backend that cannot be created
-  stops the run (:class:`~formcheck.train.extract.BackendError`).
+  stops the run (:class:`~formcheck.train.extraction.BackendError`); SIGTERM stops it like
+  Ctrl-C: actors killed, a local Ray instance shut down, the manifest written.
 
 Ray is optional (``pip install 'formcheck[ray]'``); this module imports it only when called.
 """
@@ -40,10 +41,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from formcheck.device.sequences import read_sequences, write_manifest
+from formcheck.device.sequences import write_manifest
 
-from . import extract
-from .extract import BackendError, ExtractOptions, InputItem, ItemResult, RunSummary, process_item
+from .extraction import (
+    BackendError,
+    ExtractOptions,
+    InputItem,
+    ItemResult,
+    RunSummary,
+    prepare_worker,
+    process_item,
+    sigterm_interrupts,
+    split_done,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +113,7 @@ class _Extractor:
         import ray
 
         # A dedicated process: blocking TensorFlow (mediapipe imports it, ~3 s) is safe here.
-        extract._init_worker(options, needs_pose, log_level)
+        prepare_worker(options, needs_pose, log_level)
         if os.path.isdir(cwd):  # relative input paths mean what they meant to the driver
             os.chdir(cwd)
         self.options, self.outdir, self.work = options, outdir, work or process_item
@@ -156,22 +166,6 @@ def _crash_reason(attempts: int, detail: str) -> str:
             f"backend, out of memory, or a lost node; last: {detail}")
 
 
-def _resume_split(items: list[InputItem], outdir: str) -> tuple[dict[InputItem, ItemResult], list[InputItem]]:
-    """The local engine's resume rule: an input whose output exists and reads back is skipped."""
-    done: dict[InputItem, ItemResult] = {}
-    todo: list[InputItem] = []
-    for it in items:
-        out = Path(outdir) / it.out
-        if out.exists():
-            try:
-                done[it] = extract._stats(it, "skipped", read_sequences(out), 0.0)
-                continue
-            except Exception as e:  # an unreadable output is redone, not trusted
-                log.warning("re-extracting %s: its output %s is unreadable (%s)", it.path, out, e)
-        todo.append(it)
-    return done, todo
-
-
 def _connect(address: str | None, num_cpus: int | None) -> bool:
     """Start or join Ray; True when this call did it (and so must shut it down)."""
     import ray
@@ -220,18 +214,19 @@ def run_ray(items: list[InputItem], options: ExtractOptions, outdir: str | os.Pa
     outdir = os.path.abspath(outdir)
     t0 = time.perf_counter()
     summary = summary if summary is not None else RaySummary(outdir=outdir)
-    by_item, todo = _resume_split(items, outdir)
-    if by_item:
-        log.info("%d of %d inputs already extracted; skipping them", len(by_item), len(items))
+    by_item, todo = split_done(items, outdir)
 
     started = False
     token = f".formcheck-ray-{uuid.uuid4().hex}"
     marker = Path(outdir) / token
     handles: list = []
     finished = False
+    stack = contextlib.ExitStack()
     try:
         if todo:
             started = _connect(address, num_cpus)
+            # ray.init replaced the SIGTERM handler with a bare exit: stop like on Ctrl-C instead
+            stack.enter_context(sigterm_interrupts())
             resources = ray.cluster_resources()
             cpus = float(resources.get("CPU", 0))
             n_actors = min(len(todo), actors or int(cpus))
@@ -255,8 +250,8 @@ def run_ray(items: list[InputItem], options: ExtractOptions, outdir: str | os.Pa
 
             _dispatch(todo, by_item, summary, new_actor, n_actors, max_retries, progress)
         finished = True
-    except KeyboardInterrupt:
-        summary.interrupted = True
+    except KeyboardInterrupt as e:  # also Terminated (SIGTERM)
+        summary.mark_interrupted(e)
         raise
     finally:
         for h in handles:  # our own actors, by handle: an interrupted run must not wait
@@ -265,6 +260,7 @@ def run_ray(items: list[InputItem], options: ExtractOptions, outdir: str | os.Pa
         marker.unlink(missing_ok=True)
         if started:
             ray.shutdown()
+        stack.close()
         summary.results = [by_item[i] for i in items if i in by_item]
         summary.seconds = time.perf_counter() - t0
         if manifest and (finished or summary.interrupted):

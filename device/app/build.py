@@ -3,9 +3,11 @@ judge and outputs. Each builder raises :class:`StartupError` naming the config k
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -63,6 +65,48 @@ def load_models(cfg: Config) -> list:
     return load_default_bundles()
 
 
+def _bundle_needed(path: Path, exercise: str) -> bool:
+    """Whether a bundle that failed to load is one ``exercise`` needs ("auto": every one). Its
+    metadata says, when it can be read; otherwise its name (``squat-conditions.json``)."""
+    if exercise == "auto":
+        return True
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(meta, dict) and isinstance(meta.get("exercise"), str) and meta.get("exercise"):
+            return meta["exercise"] == exercise
+    except (OSError, ValueError):
+        pass
+    return path.stem == exercise or path.stem.startswith(exercise + "-")
+
+
+def load_models_checked(cfg: Config, exercise: str | None = None) -> tuple[list, list[str]]:
+    """The loadable bundles of ``models.dir`` and the problems that keep ``exercise`` (default
+    ``station.exercise``) from being judged: a bundle it needs that is broken (named, with the
+    field at fault), no model for it, no recogniser for "auto", an empty folder."""
+    from ..judging.bundle import BundleError, default_bundle_dir, load_bundle
+
+    d = Path(cfg.models.dir) if cfg.models.dir else default_bundle_dir()
+    if not d.is_dir():
+        raise StartupError(f"models.dir: no such folder {d}")
+    exercise = exercise or cfg.station.exercise
+    bundles, problems = [], []
+    for p in sorted(d.glob("*.json")):
+        try:
+            bundles.append(load_bundle(p))
+        except BundleError as e:
+            if _bundle_needed(p, exercise):
+                problems.append(f"bundle {p.stem}: {e}")
+            else:
+                log.error("skipping bundle: %s", e)
+    if exercise == "auto":
+        if not any(b.task == "exercise" for b in bundles):
+            problems.append(f"station.exercise = \"auto\" needs an exercise recogniser (a bundle with task "
+                            f"\"exercise\") in {d}; there is none")
+    elif not any(b.exercise == exercise and b.task in ("form", "conditions") for b in bundles):
+        problems.append(f"no form or conditions model for {exercise} in {d}: its reps cannot be judged")
+    return bundles, problems
+
+
 def choose_models(bundles: list, window_mode: str) -> list:
     """One form and one conditions model per exercise, preferring ``window_mode`` ("sliding",
     "rep"; "model": rep models first). The recogniser is kept as it is."""
@@ -107,16 +151,42 @@ def build_judge(cfg: Config, bundles: list, exercise: str):
 
 
 def judge_from_config(cfg: Config, clip_exercise: str = ""):
-    """Load the models and build the judge. With ``station.exercise = "auto"`` and no
-    recogniser installed, a recorded clip's own exercise label (``clip_exercise``) is judged."""
-    bundles = load_models(cfg)
+    """Load the models and build the judge (see :func:`checked_judge`)."""
+    return checked_judge(cfg, clip_exercise)[0]
+
+
+def checked_judge(cfg: Config, clip_exercise: str = "") -> tuple[Any, list[str]]:
+    """The judge, and what it cannot judge. With ``station.exercise = "auto"`` and no
+    recogniser installed, a recorded clip's own exercise label (``clip_exercise``) is judged.
+
+    Refuses (StartupError, exit 2) when the configured exercise cannot be judged, unless
+    ``station.allow_degraded``: then the problems are returned for every rep event to carry."""
+    exercise = cfg.station.exercise
+    if exercise == "auto" and clip_exercise:
+        bundles, problems = load_models_checked(cfg, "auto")
+        if not any(b.task == "exercise" for b in bundles):
+            exercise = clip_exercise
+            log.info("no exercise recogniser loaded: judging the clip's exercise, %s", exercise)
+    bundles, problems = load_models_checked(cfg, exercise)
     log.info("models: %s", ", ".join(f"{b.name} ({b.task}{' ' + b.exercise if b.exercise else ''})"
                                      for b in bundles) or "none")
-    exercise = cfg.station.exercise
-    if exercise == "auto" and clip_exercise and not any(b.task == "exercise" for b in bundles):
-        exercise = clip_exercise
-        log.info("no exercise recogniser loaded: judging the clip's exercise, %s", exercise)
-    return build_judge(cfg, bundles, exercise)
+    if problems:
+        if not cfg.station.allow_degraded:
+            raise StartupError(f"station.exercise = {exercise!r} cannot be judged: " + "; ".join(problems)
+                               + ". Fix or replace the bundle (formcheck-doctor checks them), or set "
+                               "station.allow_degraded = true to count reps without those verdicts")
+        for p in problems:
+            log.warning("running degraded (station.allow_degraded): %s", p)
+    return build_judge(cfg, bundles, exercise), problems
+
+
+def on_a_pi() -> bool:
+    """Whether this is a Raspberry Pi: a missing GPIO or I2C bus is a problem there, and
+    expected anywhere else (a laptop running the demo), so it is only a notice."""
+    try:
+        return "raspberry pi" in Path("/proc/device-tree/model").read_text(errors="replace").lower()
+    except OSError:
+        return False
 
 
 def station_id(cfg: Config) -> str:
@@ -126,18 +196,36 @@ def station_id(cfg: Config) -> str:
     return host or "station"
 
 
+def json_events(cfg: Config, stream=None) -> bool:
+    """Events as JSON lines (True) or readable lines (False) on ``stream`` (stdout):
+    ``logging.json = "auto"`` is readable on a terminal, JSON anywhere else."""
+    if cfg.logging.json != "auto":
+        return bool(cfg.logging.json)
+    target = stream if stream is not None else sys.stdout
+    try:
+        return not target.isatty()
+    except (AttributeError, ValueError, OSError):
+        return True
+
+
 def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset: Callable[[], None],
                   on_setup: Callable[[], None] | None = None,
-                  pin_factory: Any = None, stream=None, display_device: Any = None):
+                  pin_factory: Any = None, stream=None, display_device: Any = None,
+                  on_stream_closed: Callable[[], None] | None = None):
     """The fan-out with every enabled output. An output whose hardware is absent is logged
     once and left out (GPIO off a Pi, no I2C bus); one that exists but fails later is
     isolated and re-created by :class:`~formcheck.device.outputs.fanout.Outputs`."""
     from ..outputs.fanout import ConsoleOutput, JsonLinesOutput, Outputs
 
     outputs = Outputs(log_interval=FAILURE_LOG_S)
-    if cfg.logging.json:
-        outputs.add(JsonLinesOutput(stream))
-    outputs.add(ConsoleOutput())  # readable lines in the journal
+    # One stream of events on stdout, written once: JSON lines for machines (and the journal),
+    # or readable lines on a terminal. In JSON mode the readable lines go to the debug log.
+    if json_events(cfg, stream):
+        outputs.add(JsonLinesOutput(stream, on_closed=on_stream_closed))
+        outputs.add(ConsoleOutput(level=logging.DEBUG))
+    else:
+        outputs.add(ConsoleOutput(stream if stream is not None else sys.stdout, stats=True,
+                                  on_closed=on_stream_closed))
 
     if cfg.gpio.enabled:
         from ..outputs.gpio import SignalPins, Signals, make_pin_factory
@@ -159,13 +247,14 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
                 signals = signals_factory()
             outputs.add(signals, factory=signals_factory, name="signals")
         except Exception as e:
-            log.warning("GPIO unavailable, running without LEDs, buzzer and button: %s", e)
+            log.log(logging.WARNING if on_a_pi() else logging.INFO,
+                    "GPIO unavailable, running without LEDs, buzzer and button: %s", e)
 
     if cfg.display.enabled:
         d = cfg.display
         bus = Path(f"/dev/i2c-{d.port}")
         if display_device is None and not bus.exists():
-            log.warning("display: no I2C bus %s (enable I2C with raspi-config); running without the "
+            log.log(logging.WARNING if on_a_pi() else logging.INFO, "display: no I2C bus %s (enable I2C with raspi-config); running without the "
                         "display", bus)
         else:
             from ..outputs.display import Display

@@ -17,6 +17,7 @@ from ..pose.landmarks import BACKENDS
 from . import config as C
 from .build import EXIT_FATAL, EXIT_OK, EXIT_USAGE
 from .config import Config
+from .native_log import native_chatter_to_debug
 from .station import Station
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ examples:
   formcheck-station --source picamera2 --pose-backend litert --threads 4
       Pi camera, BlazePose on all four cores
   formcheck-station --source squat.mp4 --fast --exercise squat --no-json -v
-      a video file as fast as possible, readable events in the log
+      a video file as fast as possible, readable events, debug log
   formcheck-station --source clip.npz
       recorded landmarks (the dataset format) through judge and outputs, no pose estimator
   formcheck-station --setup --source squat.mp4 --exercise squat
@@ -42,8 +43,11 @@ examples:
   formcheck-station --check-config --config my.toml
       validate a config file and print the effective configuration
 
-Events go to stdout as JSON lines (rep, state, exercise, reset, stats); logs go to stderr.
-Exit codes: 0 clean stop or end of input, 1 fatal error, 2 configuration or usage error.
+Events (rep, state, exercise, camera, reset, stats) go to stdout once each: readable lines on a
+terminal, JSON lines anywhere else (a pipe, a file, the journal) or with --json; logs go to
+stderr. A reader that closes stdout (| head) ends the run quietly when nothing else listens.
+Exit codes: 0 clean stop or end of input, 1 fatal error (also a capture or output thread that
+died), 2 configuration or usage error (also an exercise its models cannot judge).
 """
 
 
@@ -78,9 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     js = p.add_mutually_exclusive_group()
     js.add_argument("--json", dest="json", action="store_const", const=True,
-                    help="events as JSON lines on stdout (default per config: on)")
+                    help="events as JSON lines on stdout (default: logging.json = \"auto\", JSON "
+                         "unless stdout is a terminal)")
     js.add_argument("--no-json", dest="json", action="store_const", const=False,
-                    help="no JSON lines on stdout")
+                    help="events as readable lines on stdout, even when it is not a terminal")
     p.add_argument("--demo", action="store_true",
                    help="the built-in demo: play the bundled landmark clip through the whole "
                         "pipeline (no camera needed)")
@@ -176,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
     station = Station(cfg)
     try:
-        station.setup()
+        # Native libraries print their own notices while models load: debug-only (-v).
+        with native_chatter_to_debug(enabled=cfg.logging.level != "debug"):
+            station.setup()
     except Exception as e:
         if isinstance(e, StartupError):
             log.error("%s", e)

@@ -33,7 +33,7 @@ PACKAGED_NAME = "formcheck.toml"
 
 
 def _exercise(v):
-    if v != "auto" and v not in EXERCISES:
+    if not isinstance(v, str) or (v != "auto" and v not in EXERCISES):
         raise Bad('"auto" or an exercise id (' + ", ".join(EXERCISES) + ")")
     return v
 
@@ -74,6 +74,12 @@ def _ident(v):
     return v
 
 
+def _json_mode(v):
+    if v is True or v is False or v == "auto":
+        return v
+    raise Bad('true, false or "auto"')
+
+
 def _topic(v):
     if not isinstance(v, str) or not v or any(c in v for c in "#+\0") or v.startswith("/") or v.endswith("/"):
         raise Bad("an MQTT topic prefix without wildcards or leading/trailing '/'")
@@ -90,6 +96,7 @@ class StationConfig:
     threads: int = setting(0, integer(0, 64))
     window_mode: str = setting("model", choice("model", "sliding", "rep"))
     ready_timeout: float = setting(10.0, number(0.0, 600.0))
+    allow_degraded: bool = setting(False, boolean)
 
 
 @dataclass(frozen=True)
@@ -165,7 +172,7 @@ class SetupConfig:
 @dataclass(frozen=True)
 class LoggingConfig:
     level: str = setting("info", choice("debug", "info", "warning", "error"))
-    json: bool = setting(True, boolean)
+    json: bool | str = setting("auto", _json_mode)
     stats_interval: float = setting(30.0, number(0.0, 86400.0))
 
 
@@ -293,6 +300,9 @@ def _build(data: dict, base: Config, relative_to: Path | None, problems: list[st
                 problems.append(f"{dotted}: expected {e}, got {show(value)}")
                 continue
             if meta.get("path"):
+                if "\0" in value:  # no file system takes it; Path.exists() would raise
+                    problems.append(f"{dotted}: a path cannot contain a NUL character")
+                    continue
                 value = _resolve_path(value, relative_to, dotted)
             changes[key] = value
         try:
@@ -318,7 +328,7 @@ def loads(text: str, base: Config | None = None, source: str | None = None,
     """Parse TOML text into a Config (defaults for anything unset)."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, or an integer past Python's parsing limit
         raise ConfigError([f"not valid TOML: {e}"], source) from None
     problems: list[str] = []
     cfg = _build(data, base or Config(), relative_to, problems)

@@ -143,14 +143,21 @@ def check_pose(cfg: Config) -> Check:
 
 
 def check_models(cfg: Config) -> Check:
-    from ..judging.bundle import default_bundle_dir, load_bundles
+    from ..judging.bundle import default_bundle_dir
     from ..judging.classifier import Classifier
 
     d = Path(cfg.models.dir) if cfg.models.dir else default_bundle_dir()
     if not d.is_dir():
         return Check("models", FAIL, f"no such folder {d}",
                      "create it and copy bundles (NAME.tflite + NAME.json) into it, or set models.dir = \"\"")
-    bundles = load_bundles(d)
+    from .build import load_models_checked
+
+    ex = cfg.station.exercise
+    bundles, problems = load_models_checked(cfg, ex)
+    if problems and not cfg.station.allow_degraded:
+        return Check("models", FAIL, "; ".join(problems),
+                     "replace the named bundles (formcheck-convert makes them; the packaged ones are in "
+                     "the package), choose another station.exercise, or set station.allow_degraded = true")
     if not bundles:
         return Check("models", FAIL, f"no valid model bundle in {d} (bad ones are logged above)",
                      "copy bundles made by formcheck-convert there, or set models.dir = \"\" for the "
@@ -397,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", metavar="SRC", help="check this camera/source instead of the configured one")
     p.add_argument("--pose-backend", choices=tuple(BACKENDS), help="check this backend")
     p.add_argument("--models", metavar="DIR", help="check this models folder")
+    p.add_argument("--exercise", metavar="ID|auto",
+                   help="check the models this exercise needs (default: station.exercise of the config)")
     p.add_argument("--camera-timeout", type=float, default=5.0, metavar="S",
                    help="seconds to wait for a first frame (default 5)")
     p.add_argument("-v", "--verbose", action="store_true", help="show log messages while checking")

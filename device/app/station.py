@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..events import RepEvent, StatsEvent
+from ..events import CameraEvent, RepEvent, StatsEvent
 from ..outputs.resilience import FailureLog
 from ..pose.landmarks import Pose
 from . import build
@@ -36,6 +36,13 @@ def rss_mb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+NOBODY_AFTER_S = 0.5  # a camera silent this long is "nobody" to the judge (a glitch is not)
+
+
+class ThreadFailed(RuntimeError):
+    """A capture or output thread died: the station stops with a non-zero exit."""
 
 
 class Station:
@@ -80,6 +87,11 @@ class Station:
         self._period_frames = 0
         self._period_captured = 0
         self.last_stats: StatsEvent | None = None
+        self._last_t: float | None = None  # the newest frame's timestamp: the events' clock
+        self._last_wall = 0.0  # time.monotonic() when that frame was processed
+        self._nobody_wall = 0.0  # when the judge was last told "nobody" during a camera outage
+        self._wall_clock = False  # the source's timestamps are time.monotonic()
+        self.degraded: list[str] = []  # station.allow_degraded: what cannot be judged, and why
 
     # ---- setup --------------------------------------------------------------------------
     def setup(self) -> None:
@@ -89,7 +101,7 @@ class Station:
         if self.source is None:
             self.source = build.build_source(cfg)
         if self.judge is None:
-            self.judge = build.judge_from_config(cfg, getattr(self.source, "exercise", ""))
+            self.judge, self.degraded = build.checked_judge(cfg, getattr(self.source, "exercise", ""))
         if self.estimator is None and not getattr(self.source, "yields_poses", False):
             self.estimator = build.build_estimator(cfg)
         if self.feedback is None:
@@ -106,9 +118,18 @@ class Station:
                                                on_reset=lambda: self._commands.put("reset"),
                                                on_setup=self.open_setup,
                                                pin_factory=self.pin_factory, stream=self.stream,
-                                               display_device=self.display_device)
+                                               display_device=self.display_device,
+                                               on_stream_closed=self._stream_closed)
         for out in self.feedback.outputs():
             self.outputs.add(out)
+
+    def _stream_closed(self) -> None:
+        """stdout's reader went away (``| head``): stop, unless other outputs still listen."""
+        others = [n for n in self.outputs.names if n not in ("json", "console")]
+        if others:
+            log.info("events still go to %s", ", ".join(others))
+        else:
+            self.stop("stdout closed")
 
     # ---- control (thread- and signal-safe) ----------------------------------------------
     def stop(self, reason: str = "stop requested") -> None:
@@ -153,6 +174,7 @@ class Station:
                 self._drain_commands()
                 frame = self.source.read(timeout=0.2)
                 now = time.monotonic()
+                self._camera(now, frame is None)
                 if self.ready_at is None and (frame is not None or self.source.ended
                                               or now - t_run >= cfg.station.ready_timeout):
                     self._ready(frame is not None)
@@ -161,11 +183,22 @@ class Station:
                     if max_frames is not None and self.frames >= max_frames:
                         self.stop(f"{max_frames} frames processed")
                 elif self.source.ended:
+                    error = getattr(self.source, "error", None)
+                    if error:  # not the end of a file: capture broke (the clip stopped half-way)
+                        raise ThreadFailed(f"capture from {self.source.name} failed: {error}")
                     self.stop("end of input")
+                crashed = getattr(self.outputs, "crashed", None)
+                if crashed:
+                    raise ThreadFailed(f"output {crashed}")
                 if duration is not None and now - t_run >= duration:
                     self.stop(f"{duration:g} s elapsed")
                 if interval and now - self._period_start >= interval:
                     self._stats(now)
+        except ThreadFailed as e:
+            log.error("stopping: %s", e)
+            self.notifier.stopping(f"fatal error: {e}")
+            self._shutdown()
+            return EXIT_FATAL
         except Exception:
             log.exception("the frame loop failed")
             self.notifier.stopping("fatal error")
@@ -178,6 +211,10 @@ class Station:
         return EXIT_OK
 
     def _process(self, frame) -> None:
+        self._last_t, self._last_wall = frame.t, time.monotonic()
+        # Cameras stamp frames with time.monotonic(): then "nobody" during an outage can be put
+        # on the frames' clock. A source on its own clock (a test double) only gets the events.
+        self._wall_clock = abs(frame.t - frame.captured) < 1.0
         pose = frame.pose if frame.pose is not None else self._estimate(frame)
         self.feedback.on_pose(pose.t, pose.landmarks)
         if self.setup_page is not None:
@@ -191,6 +228,27 @@ class Station:
             return
         self._emit(events, frame)
         self.frame_latency.append(time.monotonic() - frame.captured)
+
+    def _clock(self, now: float) -> float:
+        """``now`` on the frames' clock: the newest frame's time plus the wall time since."""
+        return now if self._last_t is None else self._last_t + (now - self._last_wall)
+
+    def _camera(self, now: float, no_frame: bool) -> None:
+        """Announce camera outages and comebacks. While the camera has been lost for
+        ``NOBODY_AFTER_S`` the judge sees nobody, a few times a second: the rep in progress
+        is dropped, and a long outage resets the set by the judge's own absence rule."""
+        changes = self.source.camera_changes() if hasattr(self.source, "camera_changes") else []
+        for state, reason, away in changes:
+            self._emit([CameraEvent(t=self._clock(now), state=state, reason=reason,
+                                    reconnects=self.source.stats().reconnects,
+                                    outage_s=None if away is None else round(away, 2))])
+        if (no_frame and self._wall_clock and getattr(self.source, "camera_lost", False)
+                and now - self._last_wall >= NOBODY_AFTER_S and now - self._nobody_wall >= NOBODY_AFTER_S):
+            self._nobody_wall = now
+            try:
+                self._emit(self.judge.update(Pose.none(self._clock(now))))
+            except Exception as e:
+                self.judge_fail(e)
 
     def _estimate(self, frame) -> Pose:
         t0 = time.perf_counter()
@@ -207,6 +265,8 @@ class Station:
             e = self.feedback.process(e)
             if isinstance(e, RepEvent):
                 self.good, self.bad = e.good, e.bad
+                if self.degraded:
+                    e.degraded = list(self.degraded)
                 if frame is not None:
                     self.latencies.append(time.monotonic() - frame.captured)
             self.events += 1
@@ -283,8 +343,9 @@ class Station:
     def _stats(self, now: float) -> StatsEvent:
         period = max(now - self._period_start, 1e-9)
         src = self.source.stats()
+        # On the frames' clock like every other event (media time for files, monotonic for cameras).
         ev = StatsEvent(
-            t=now,
+            t=self._last_t if self._last_t is not None else now,
             fps=round(self._period_frames / period, 2),
             camera_fps=round((src.captured - self._period_captured) / period, 2),
             dropped=src.dropped,
@@ -293,13 +354,15 @@ class Station:
             frames=self.frames,
             good=self.good,
             bad=self.bad,
+            camera=("lost" if getattr(self.source, "camera_lost", False) else "ok") if self.source.live else "",
+            reconnects=src.reconnects,
         )
         extra = []
         if src.failures:
             extra.append(f"camera failures {src.failures}, reconnects {src.reconnects}")
         if self.pose_fail.count or self.judge_fail.count:
             extra.append(f"errors: pose {self.pose_fail.count}, judge {self.judge_fail.count}")
-        log.info("stats: %.1f fps (camera %.1f), %d dropped, pose %.1f ms, rss %.0f MB, %d frames, "
+        log.debug("stats: %.1f fps (camera %.1f), %d dropped, pose %.1f ms, rss %.0f MB, %d frames, "
                  "%d good / %d bad%s", ev.fps, ev.camera_fps, ev.dropped, ev.pose_ms, ev.rss_mb,
                  ev.frames, ev.good, ev.bad, "; " + "; ".join(extra) if extra else "")
         self.notifier.status(f"{ev.fps:.1f} fps, {ev.good} good / {ev.bad} bad")

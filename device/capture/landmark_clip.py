@@ -4,6 +4,7 @@ the station plays a clip through judge and outputs with no pose estimator and no
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from ..sequences import LandmarkSequence, read_sequences
 log = logging.getLogger(__name__)
 
 GAP_S = 2.0  # nobody in view between the sequences of one file (a demo file holds several)
+MAX_FPS = 1000.0  # above any camera's frame rate
+MAX_T = 1e9  # seconds (30 years): a timestamp past it is not a clip's, and sums would overflow
 PRESENCE_LANDMARKS = [0, 11, 12, 23, 24]  # nose, shoulders, hips: the pose's presence score
 
 
@@ -29,7 +32,9 @@ def join_sequences(seqs: list[LandmarkSequence], gap_s: float = GAP_S) -> Landma
         lms.append(s.landmarks)
         if i == len(seqs) - 1:
             break
-        fps = s.fps or 30.0
+        # The gap's frame rate: the clip's own when plausible (a file's fps is outside input:
+        # 1e9 would make billions of blank frames).
+        fps = s.fps if 1.0 <= s.fps <= MAX_FPS else 30.0
         blank = np.arange(1, int(gap_s * fps) + 1) / fps + t[-1]
         ts.append(blank)
         lms.append(np.full((len(blank), NUM_LANDMARKS, 4), np.nan, np.float32))
@@ -39,6 +44,25 @@ def join_sequences(seqs: list[LandmarkSequence], gap_s: float = GAP_S) -> Landma
                             exercise=first.exercise, image_size=first.image_size, fps=first.fps)
 
 
+def repair_timestamps(seq: LandmarkSequence, where: str) -> LandmarkSequence:
+    """``seq`` without the frames whose timestamp is not finite (or beyond ``MAX_T``) or not
+    after the previous kept one (a clip must move forward in time), with one warning naming them."""
+    t = seq.t
+    keep = np.zeros(len(t), bool)
+    last = -np.inf
+    for i, v in enumerate(t):
+        if abs(v) < MAX_T and v > last:  # also False for NaN
+            keep[i], last = True, v
+    if keep.all():
+        return seq
+    bad = np.flatnonzero(~keep)
+    named = ", ".join(f"frame {i} (t={t[i]:g})" for i in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    log.warning("%s: %d frame(s) with a non-finite, absurd or out-of-order timestamp dropped: %s%s",
+                where, len(bad), named, more)
+    return replace(seq, t=t[keep], landmarks=seq.landmarks[keep])
+
+
 def read_clip(path: str | Path, gap_s: float = GAP_S) -> LandmarkSequence:
     """Every sequence of a landmark clip file on one timeline; :class:`SourceError` when the
     file cannot be read or holds nothing."""
@@ -46,9 +70,12 @@ def read_clip(path: str | Path, gap_s: float = GAP_S) -> LandmarkSequence:
     if not path.is_file():
         raise SourceError(f"no such landmark clip {path}")
     try:
-        seqs = [s for s in read_sequences(path) if len(s.t)]
+        seqs = read_sequences(path)
     except (OSError, ValueError, KeyError) as e:
         raise SourceError(f"cannot read landmark clip {path}: {e}") from e
+    seqs = [repair_timestamps(s, f"landmark clip {path}" + (f", sequence {i}" if len(seqs) > 1 else ""))
+            for i, s in enumerate(seqs)]
+    seqs = [s for s in seqs if len(s.t)]
     if not seqs:
         raise SourceError(f"landmark clip {path} holds no sequence")
     if len(seqs) > 1:
@@ -82,7 +109,9 @@ class LandmarkClipReader:
         self.exercise = seq.exercise
         self.describe = f"landmark clip {seq.id}"
         n, t = len(seq.t), seq.t
-        self.fps = float((n - 1) / (t[-1] - t[0])) if n > 1 and t[-1] > t[0] else (seq.fps or 30.0)
+        span = float(t[-1] - t[0]) if n > 1 else 0.0
+        fps = (n - 1) / span if span > (n - 1) / MAX_FPS else 0.0  # no overflow on a tiny span
+        self.fps = fps if fps > 0 else (seq.fps if 1.0 <= seq.fps <= MAX_FPS else 30.0)
         self._i = 0
 
     def open(self) -> None:

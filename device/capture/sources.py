@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -313,6 +314,12 @@ class FrameSource:
         self._failures = 0
         self._connected = False
         self.last_error: str | None = None
+        # Set when capture stopped on an error, not at the end of a file: the station then
+        # exits non-zero instead of calling it the end of the input.
+        self.error: str | None = None
+        # Camera outages for the loop to announce: ("lost", reason, None) / ("back", text, seconds).
+        self._camera_changes: deque[tuple[str, str, float | None]] = deque(maxlen=64)
+        self.camera_lost = False
 
     @property
     def fps(self) -> float:
@@ -341,6 +348,13 @@ class FrameSource:
     def capturing(self) -> bool:
         """The capture thread is running."""
         return self._thread is not None and self._thread.is_alive()
+
+    def camera_changes(self) -> list[tuple[str, str, float | None]]:
+        """The outages and comebacks of a live source since the last call (oldest first)."""
+        out = []
+        while self._camera_changes:
+            out.append(self._camera_changes.popleft())
+        return out
 
     def stats(self) -> SourceStats:
         return SourceStats(captured=self._captured, delivered=self._delivered, dropped=self._box.dropped,
@@ -391,7 +405,8 @@ class FrameSource:
                 self._run_live()
             else:
                 self._run_file()
-        except Exception:  # a bug here must end the source, not hang the loop
+        except Exception as e:  # a bug here must end the source, not hang the loop
+            self.error = f"{type(e).__name__}: {e}"
             log.exception("capture thread of %s failed", self.name)
         finally:
             try:
@@ -417,6 +432,8 @@ class FrameSource:
                 if lost_since is None:
                     lost_since = time.monotonic()
                     log.warning("%s: %s; reopening with backoff", self.name, self.last_error)
+                    self.camera_lost = True
+                    self._camera_changes.append(("lost", self.last_error, None))
                 else:
                     log.debug("%s: still failing: %s (retry in %.1f s)", self.name, self.last_error, backoff.delay)
                 if opened:
@@ -431,7 +448,10 @@ class FrameSource:
             if lost_since is not None:
                 if self._captured:  # it had worked before: this is a comeback
                     self._reconnects += 1
-                log.info("%s: capturing (after %.1f s without frames)", self.name, time.monotonic() - lost_since)
+                away = time.monotonic() - lost_since
+                log.info("%s: capturing (after %.1f s without frames)", self.name, away)
+                self.camera_lost = False
+                self._camera_changes.append(("back", f"frames again after {away:.1f} s", away))
                 lost_since = None
             backoff.succeeded()
             self._connected = True
@@ -446,11 +466,13 @@ class FrameSource:
                 item = self._reader.read()
             except Exception as e:
                 log.error("%s: read failed, ending: %s", self.name, e)
-                self.last_error = str(e)
+                self.last_error = self.error = f"{type(e).__name__}: {e}"
                 return
             if item is None:
                 return
             image, t = item
+            if not np.isfinite(t):
+                raise ValueError(f"{self.name}: frame {self._captured} has timestamp {t}")
             if self.realtime:
                 if wall0 is None:
                     wall0, media0 = time.monotonic(), t

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -243,8 +244,13 @@ def _tensor_info(meta: dict, key: str, where: str) -> TensorInfo:
     try:
         scale = float(t.get("scale", 0.0))
         zp = int(t.get("zero_point", 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity, or beyond a float
         raise BundleError(f"{where}: field '{key}.scale'/'{key}.zero_point' must be numbers") from None
+    if not math.isfinite(scale):
+        raise BundleError(f"{where}: field '{key}.scale' must be finite, got {scale}")
+    lo, hi = {"int8": (-128, 127), "uint8": (0, 255)}.get(dtype, (-(2**31), 2**31 - 1))
+    if not lo <= zp <= hi:
+        raise BundleError(f"{where}: field '{key}.zero_point' {zp!s:.20} is outside {dtype}'s {lo}..{hi}")
     if dtype in ("int8", "uint8") and not scale > 0:
         raise BundleError(f"{where}: field '{key}.scale' must be > 0 for a quantised {dtype} tensor")
     return TensorInfo(dtype, tuple(shape), scale, zp)
@@ -413,7 +419,7 @@ def load_bundle(path: str | os.PathLike, check_model: bool = True) -> Bundle:
         raise BundleError(f"{where}: metadata is {len(raw)} bytes; not a bundle sidecar")
     try:
         meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # not UTF-8, not JSON, or a number past Python's parsing limit
         raise BundleError(f"{where}: corrupt metadata, not JSON ({e})") from None
     if not isinstance(meta, dict):
         raise BundleError(f"{where}: metadata must be a JSON object")

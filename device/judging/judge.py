@@ -213,7 +213,7 @@ class Judge:
             return []
         prev, had = self.exercise, self.reps > 0
         self.exercise = exercise
-        log.info("exercise: %s -> %s (%s%s)", prev, exercise, source,
+        log.debug("exercise: %s -> %s (%s%s)", prev, exercise, source,
                  f", p={confidence:.2f}" if confidence is not None else "")
         self._activate(t)
         self._clear_counts(t)

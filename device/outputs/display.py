@@ -18,6 +18,7 @@ from ..events import (
     NO_PERSON,
     STEP_INTO_VIEW,
     TRACKING,
+    CameraEvent,
     Event,
     ExerciseEvent,
     RepEvent,
@@ -45,6 +46,7 @@ class ScreenView:
     last: bool | None = None  # verdict of the last rep; None: no rep yet, or no verdict
     cues: tuple[str, ...] = ()
     state: str = NO_PERSON
+    camera_lost: bool = False  # a live camera stopped delivering: said before anything else
     setup: str = ""  # while the setup page is open: its PIN and address, shown above all else
     notice: str = ""  # what is out of view ("feet out of frame — step back")
 
@@ -109,10 +111,12 @@ def _cross(draw: ImageDraw.ImageDraw, x: int, y: int, s: int, width: int = 3) ->
 
 
 def _bottom_lines(view: ScreenView, font: Any, width: int, max_lines: int) -> list[str]:
-    """The setup page's PIN while it is open; else the state when not tracking, else the last
-    verdict and its cue."""
+    """The setup page's PIN while it is open; a lost camera; else the state when not
+    tracking, else the last verdict and its cue."""
     if view.setup:
         return _fit(_wrap(view.setup, font, width), font, width, max_lines)
+    if view.camera_lost:
+        return _fit(_wrap("Camera lost - reconnecting", font, width), font, width, max_lines)
     if view.state != TRACKING:
         msg = view.notice or STATE_TEXT.get(view.state, view.state.replace("_", " "))
         return _fit(_wrap(msg, font, width), font, width, max_lines)
@@ -288,6 +292,8 @@ class Display:
             v = replace(v, exercise=event.exercise)
         elif isinstance(event, ResetEvent):
             v = replace(v, good=0, bad=0, rep=0, last=None, cues=())
+        elif isinstance(event, CameraEvent):
+            v = replace(v, camera_lost=event.state == "lost")
         elif isinstance(event, SetupEvent):
             host = event.url.split("//", 1)[-1].rstrip("/")
             v = replace(v, setup=f"SETUP PIN {event.pin} {host}" if event.open else "")

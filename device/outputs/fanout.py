@@ -7,6 +7,7 @@ queue. The policy is written out in ``docs/device.md``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO, runtime_checkable
 
 from ..events import (
+    CameraEvent,
     Event,
     ExerciseEvent,
     RepEvent,
@@ -180,6 +182,13 @@ class _Slot:
                   self.name, waiting, self._queue.lost + 1)
 
     def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as e:  # never a silent dead worker: the station stops on it
+            log.exception("output %s: worker thread failed", self.name)
+            self.owner.crashed = f"{self.name}: worker thread failed: {type(e).__name__}: {e}"
+
+    def _work(self) -> None:
         if self.output is None:
             with self._lock:
                 self._ensure()
@@ -242,6 +251,7 @@ class Outputs:
         self.close_timeout = close_timeout
         self._slots: list[_Slot] = []
         self._closed = False
+        self.crashed: str | None = None  # set when a threaded output's worker died
         for out in outputs:
             self.add(out)
 
@@ -304,28 +314,72 @@ class Outputs:
         self.close()
 
 
+class _StreamWriter:
+    """Writes lines to a stream; a reader that went away (``| head``) closes it quietly.
+
+    On a broken pipe the stream is marked closed, ``on_closed`` is called once (the station
+    stops when nothing else listens) and, for stdout, the descriptor is pointed at /dev/null
+    so the interpreter's last flush does not print a traceback."""
+
+    def __init__(self, stream: TextIO | None, on_closed: Callable[[], None] | None):
+        # Resolved now, not at import, so a redirected sys.stdout (tests, daemons) is honoured.
+        self.stream = stream if stream is not None else sys.stdout
+        self.on_closed = on_closed
+        self.closed = False
+
+    def write(self, line: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self.closed = True
+        log.info("%s was closed by its reader; no more events there",
+                 "stdout" if self.stream is sys.stdout else "the event stream")
+        if self.stream is sys.stdout:
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+        if self.on_closed is not None:
+            self.on_closed()
+
+    def flush(self) -> None:
+        if self.closed:
+            return
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+        except (OSError, ValueError):  # a closed file at shutdown
+            pass
+
+
 class JsonLinesOutput:
     """One JSON object per line (``event.to_json()``), flushed per event: the machine interface."""
 
     name = "json"
     threaded = False
 
-    def __init__(self, stream: TextIO | None = None, *, stats: bool = True):
-        # Resolved now, not at import, so a redirected sys.stdout (tests, daemons) is honoured.
-        self.stream = stream if stream is not None else sys.stdout
+    def __init__(self, stream: TextIO | None = None, *, stats: bool = True,
+                 on_closed: Callable[[], None] | None = None):
+        self.out = _StreamWriter(stream, on_closed)
+        self.stream = self.out.stream
         self.stats = stats
 
     def handle(self, event: Event) -> None:
         if not self.stats and isinstance(event, StatsEvent):
             return
-        self.stream.write(event.to_json() + "\n")
-        self.stream.flush()
+        self.out.write(event.to_json())
 
     def close(self) -> None:
-        try:
-            self.stream.flush()
-        except (OSError, ValueError):  # closed pipe / closed file at shutdown
-            pass
+        self.out.flush()
 
 
 def _title(exercise: str) -> str:
@@ -353,6 +407,10 @@ def format_event(event: Event) -> str:
         return f"exercise: {_title(event.exercise)} ({event.source}{conf})"
     if isinstance(event, ResetEvent):
         return f"counts reset ({event.reason or 'unknown reason'})"
+    if isinstance(event, CameraEvent):
+        if event.state == "lost":
+            return f"camera lost: {event.reason or 'no frames'} (reconnecting)"
+        return f"camera back: {event.reason} ({event.reconnects} reconnect{'s' if event.reconnects != 1 else ''})"
     if isinstance(event, SetupEvent):
         return (f"setup page open at {event.url} for {event.closes_in / 60:.0f} min" if event.open
                 else f"setup page closed ({event.reason or 'closed'})")
@@ -374,20 +432,22 @@ class ConsoleOutput:
     name = "console"
     threaded = False
 
-    def __init__(self, stream: TextIO | None = None, *, stats: bool = False, logger: logging.Logger | None = None):
+    def __init__(self, stream: TextIO | None = None, *, stats: bool = False, logger: logging.Logger | None = None,
+                 level: int = logging.INFO, on_closed: Callable[[], None] | None = None):
         self.stream = stream
+        self.out = _StreamWriter(stream, on_closed) if stream is not None else None
         self.stats = stats
+        self.level = level
         self.logger = logger or logging.getLogger("formcheck.events")
 
     def handle(self, event: Event) -> None:
         if not self.stats and isinstance(event, StatsEvent):
             return
         line = format_event(event)
-        if self.stream is None:
-            self.logger.info("%s", line)
+        if self.out is None:
+            self.logger.log(self.level, "%s", line)
         else:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            self.out.write(line)
 
     def close(self) -> None:
         pass

@@ -1,5 +1,25 @@
 """LEDs, buzzer and button on GPIO (gpiozero): the station's at-a-glance output and its one input.
 
+part       default  behaviour
+=========  =======  ==========================================================================
+green LED  GPIO17   lit ``good_s`` (1.5 s) after a correct rep
+red LED    GPIO27   lit ``bad_s`` (1.5 s) after an incorrect rep
+amber LED  GPIO22   lit while the state is ``no_person`` or ``step_into_view`` (and at start,
+                    before any state is known); off while tracking; blinking (0.25 s on/off)
+                    while a live camera is lost
+buzzer     GPIO18   ``beeps`` short beeps (2 × 0.1 s) on an incorrect rep; an *active* buzzer
+                    module (it sounds when driven high), not a bare piezo needing PWM
+button     GPIO23   to GND (internal pull-up). Short press: ``on_next_exercise()``; held
+                    ``hold_time`` (2 s): ``on_reset()``, fired while still held
+=========  =======  ==========================================================================
+
+LEDs go between the pin and GND through a resistor (330 Ω–1 kΩ). Nothing is counted here;
+a rep without a verdict (``correct is None``) lights nothing. A reset (long
+press) flashes green and red together once, so the person holding the button sees it worked.
+
+The button callbacks run on gpiozero's threads: the station must hand them over to its own
+loop (e.g. a queue or a flag), not touch the judge directly. Exceptions they raise are logged.
+=======
 Wiring and behaviour: ``docs/device.md``. The button callbacks run on gpiozero's threads: hand
 them to the station's loop, never touch the judge from them.
 """
@@ -13,8 +33,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..checks import Bad, integer
-from ..events import NO_PERSON, TRACKING, Event, RepEvent, ResetEvent, StateEvent
+from ..events import NO_PERSON, TRACKING, CameraEvent, Event, RepEvent, ResetEvent, StateEvent
 
+CAMERA_LOST_BLINK_S = 0.25  # amber on/off while the camera is lost: unlike steady "nobody"
 log = logging.getLogger(__name__)
 
 PinSpec = int | str  # BCM number, or any name gpiozero accepts ("GPIO17", "BOARD11", "J8:11")
@@ -179,6 +200,7 @@ class Signals:
                 "user is in the gpio group, or set gpio.enabled = false"
             ) from e
         self.state = NO_PERSON
+        self.camera_lost = False
 
     # ---- output ---------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -189,8 +211,18 @@ class Signals:
                 self._rep(event)
             elif isinstance(event, StateEvent):
                 self.state = event.state
-                if self.amber is not None:
+                if self.amber is not None and not self.camera_lost:
                     if event.state == TRACKING:
+                        self.amber.off()
+                    else:
+                        self.amber.on()
+            elif isinstance(event, CameraEvent):
+                # Camera lost: amber blinks until frames come again (steady amber = nobody).
+                self.camera_lost = event.state == "lost"
+                if self.amber is not None:
+                    if self.camera_lost:
+                        self.amber.blink(on_time=CAMERA_LOST_BLINK_S, off_time=CAMERA_LOST_BLINK_S, background=True)
+                    elif self.state == TRACKING:
                         self.amber.off()
                     else:
                         self.amber.on()

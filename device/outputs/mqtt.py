@@ -1,5 +1,37 @@
 """MQTT events with Home Assistant discovery (paho-mqtt 2.x). Off by default.
 
+topic           QoS    retain  payload
+==============  =====  ======  ===========================================================
+``rep``         1      no      the RepEvent JSON (one message per rep; never dropped)
+``state``       1      yes     the StateEvent JSON (current person state)
+``exercise``    1      yes     the ExerciseEvent JSON
+``reset``       1      no      the ResetEvent JSON
+``camera``      1      yes     the CameraEvent JSON (a live camera ``lost`` / ``back``)
+``stats``       1      yes     the StatsEvent JSON (periodic; fps, dropped, pose ms, RSS)
+``summary``     1      yes     {"exercise","state","good","bad","rep","last_verdict",
+                               "last_cue","score","t","camera"}: what Home Assistant shows
+``status``      1      yes     ``online`` / ``offline`` (offline also as the last will)
+==============  =====  ======  ===========================================================
+
+Home Assistant discovery: retained configs under
+``homeassistant/sensor/formcheck_<station_id>/<key>/config`` for good reps, bad reps, last
+verdict, last cue, state, exercise and fps, all one device, available while ``status`` is
+``online``. They are (re)published on every connect, so a broker that lost its retained store
+gets them back.
+
+Delivery: ``handle`` never blocks and never touches the network; it queues messages in a
+bounded buffer that a flusher thread hands to paho while connected. paho's network loop
+(``loop_start``) connects and reconnects on its own with backoff, so a broker that is down at
+start, or goes away later, never blocks or stops the station. While disconnected messages
+wait in the buffer (``buffer_size``); when it is full the oldest non-rep message goes first
+(superseded state/summary/stats; queued summaries and stats are also coalesced to the newest),
+so ``rep`` messages are only lost when more than ``buffer_size`` of them pile up. Messages
+already handed to paho are kept by paho and resent after a reconnect (at least once:
+a rep can arrive twice after a broken connection; its ``rep`` number identifies it). At most
+``max_inflight`` unacknowledged QoS 1 messages are handed over at once, which bounds paho's own
+queue while a dead connection is not yet noticed. Everything is QoS 1 (the traffic is a few
+messages a second at most) so that every message is tracked the same way.
+=======
 ``handle`` only queues; a flusher thread publishes while connected. Topics, discovery and
 delivery guarantees: ``docs/device.md``.
 """
@@ -18,6 +50,7 @@ from typing import Any
 from .. import __version__
 from ..events import (
     NO_PERSON,
+    CameraEvent,
     Event,
     ExerciseEvent,
     RepEvent,
@@ -110,7 +143,7 @@ class MqttOutput:
 
         self._summary: dict[str, Any] = {
             "exercise": "", "state": NO_PERSON, "good": 0, "bad": 0, "rep": 0,
-            "last_verdict": "none", "last_cue": "", "score": None, "t": None,
+            "last_verdict": "none", "last_cue": "", "score": None, "t": None, "camera": "ok",
         }
         self._buf = DropQueue(buffer_size, kept=lambda m: m.kind == "rep", total=buffer_size,
                               on_lost=self._lost_rep)
@@ -178,6 +211,9 @@ class MqttOutput:
         elif isinstance(event, ResetEvent):
             yield _Msg(f"{self.base}/reset", payload, False, "reset")
             s.update(good=0, bad=0, rep=0, last_verdict="none", last_cue="", score=None)
+        elif isinstance(event, CameraEvent):
+            yield _Msg(f"{self.base}/camera", payload, True, "camera")  # retained: the current state
+            s["camera"] = "lost" if event.state == "lost" else "ok"
         elif isinstance(event, StatsEvent):
             yield _Msg(f"{self.base}/stats", payload, True, "stats")
             if (event.good, event.bad) == (s["good"], s["bad"]):
