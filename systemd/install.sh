@@ -336,9 +336,13 @@ owner_known() { [[ -z $ROOT ]] && getent passwd "$SERVICE_USER" >/dev/null; }
 # ---------------------------------------------------------------------------------------
 # directories
 # ---------------------------------------------------------------------------------------
-run install -d -m 0755 "$(R "$OPT_DIR")" "$(R "$OPT_DIR/share")" "$(R "$ETC_DIR")" "$(R "$UNIT_DIR")"
+run install -d -m 0755 "$(R "$OPT_DIR")" "$(R "$OPT_DIR/share")" "$(R "$UNIT_DIR")"
+# group formcheck may write the config folder: the setup page's Save replaces formcheck.toml
+# (ReadWritePaths=/etc/formcheck in the unit)
+run install -d -m 0775 "$(R "$ETC_DIR")"
 run install -d -m 0750 "$(R "$STATE_DIR")" "$(R "$STATE_DIR/models")" "$(R "$CACHE_DIR")"
 if owner_known; then
+    run chgrp "$SERVICE_USER" "$(R "$ETC_DIR")"
     run chown "$SERVICE_USER:$SERVICE_USER" "$(R "$STATE_DIR")" "$(R "$STATE_DIR/models")" "$(R "$CACHE_DIR")"
 fi
 

@@ -259,6 +259,32 @@ def test_broker_down_at_start_never_blocks_and_catches_up(tmp_path):
         broker.stop()
 
 
+def test_an_unreachable_broker_is_logged_once_per_outage(tmp_path, caplog):
+    import logging
+
+    port = free_port()
+
+    def said():
+        return [r for r in caplog.records if r.name.endswith("outputs.mqtt")
+                and "cannot reach" in r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "")]
+
+    caplog.set_level(logging.WARNING)
+    out = MqttOutput("down", "127.0.0.1", port, discovery=False, **FAST)
+    broker = Broker(tmp_path, port)
+    try:
+        assert wait_until(lambda: out.connect_failures >= 5, 15)
+        assert len(said()) == 1  # paho keeps retrying; the log does not repeat it
+        broker.start()
+        assert wait_until(lambda: out.connected, 10), broker.log()
+        broker.stop()
+        n = out.connect_failures
+        assert wait_until(lambda: out.connect_failures >= n + 3, 15)
+        assert len(said()) == 2  # a new outage is said again at once, not 10 minutes later
+    finally:
+        out.close()
+        broker.stop()
+
+
 def test_full_buffer_drops_non_rep_messages_first(tmp_path):
     out = MqttOutput("full", "127.0.0.1", free_port(), discovery=False, buffer_size=6, **FAST)
     try:

@@ -243,3 +243,33 @@ def test_formcheck_station_setup_on_a_real_clip(browser, videos_dir, tmp_path):
     log = "".join(lines)
     assert "setup page closed (station stopping)" in log
     assert where["pin"] in log  # the PIN is in the log, as the issue asks
+
+
+def test_history_view_marks_a_rep_wrong_with_one_click(browser, tmp_path):
+    from formcheck.device.outputs.history import History
+
+    h = History(tmp_path / "history.sqlite3")
+    ids = [h.add(RepEvent(t=float(n), exercise="squat", rep=n, correct=True, cues=[] if n == 1 else ["go deeper"],
+                          start=n - 1.0, end=float(n))) for n in (1, 2)]
+    feed = SetupFeed(frame_rate=10.0, placement={"exercise": "squat"})
+    srv = SetupServer(feed, SetupConfig(bind="127.0.0.1", port=0, duration=120), pin=PIN, history=h).start()
+    try:
+        browser.get(f"http://127.0.0.1:{srv.port}/")
+        wait = waiter(browser, 30)
+        wait.until(lambda d: d.find_element(By.ID, "pin"))
+        login(browser, PIN)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history tbody tr")) == 2)
+        row = browser.find_element(By.CSS_SELECTOR, f'#history tr[data-id="{ids[1]}"]')
+        assert "go deeper" in row.text and "squat" in row.text
+        # fits a phone: nothing to scroll sideways for
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        browser.execute_script("arguments[0].scrollIntoView();", row)
+        row.find_element(By.CSS_SELECTOR, "button.mark-wrong").click()
+        wait.until(lambda d: "marked wrong" in d.find_element(By.ID, "history-msg").text)
+        assert h.get(ids[1])["verdict_ok"] is False and h.get(ids[0])["verdict_ok"] is None
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'#history tr[data-id="{ids[1]}"] td.mark')
+                   .text.startswith("wrong"))
+        shot(browser, tmp_path / "setup-history.png", "history-card")
+    finally:
+        srv.stop()
+        h.close()

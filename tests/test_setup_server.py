@@ -369,3 +369,82 @@ def test_the_view_is_the_judges_estimate_over_recent_poses(demo_pose):
     ref = estimate_view(seq.landmarks[:8], (1280, 720))
     assert (v.view, v.facing) == (ref.view, ref.facing) and v.view
     assert judge_view([Pose.none(0.0)]) is None
+
+
+@pytest.fixture
+def history_server(feed, tmp_path):
+    from formcheck.device.outputs.history import History
+
+    h = History(tmp_path / "history.sqlite3")
+    for n, (ok, cues) in enumerate([(True, []), (False, ["go deeper"]), (False, ["knees out", "chest up"])], 1):
+        h.add(RepEvent(t=float(n), exercise="squat", rep=n, correct=ok, cues=cues, start=n - 1.0, end=float(n)),
+              wall=1_700_000_000.0 + n)
+    srv = SetupServer(feed, SetupConfig(bind="127.0.0.1", port=0, duration=60), pin=PIN, history=h).start()
+    srv.db = h
+    yield srv
+    srv.stop()
+    h.close()
+
+
+def test_the_history_view_lists_recent_reps_and_stores_corrections(history_server):
+    srv, h = history_server, history_server.db
+    _, cookie, _ = login(srv.port)
+    status, _, body = req(srv.port, "GET", "/api/history", cookie=cookie)
+    reps = json.loads(body)["reps"]
+    assert status == 200 and [r["rep"] for r in reps] == [3, 2, 1]  # newest first
+    assert reps[0]["cues"] == ["knees out", "chest up"] and reps[0]["correct"] is False
+    assert reps[2]["correct"] is True and reps[0]["exercise"] == "squat" and reps[0]["wall"] == 1_700_000_003.0
+    assert all(r["verdict_ok"] is None for r in reps)
+    assert [r["rep"] for r in json.loads(req(srv.port, "GET", "/api/history?limit=1", cookie=cookie)[2])["reps"]] == [3]
+
+    jh = {"Content-Type": "application/json"}
+    target = reps[1]["id"]
+    status, _, body = req(srv.port, "POST", "/api/history/correct", json.dumps({"id": target, "verdict_ok": False}),
+                          jh, cookie=cookie)
+    assert status == 200 and json.loads(body)["rep"]["verdict_ok"] is False
+    assert h.get(target)["verdict_ok"] is False and h.get(target)["corrected_wall"] is not None
+    assert h.get(reps[0]["id"])["verdict_ok"] is None  # only that rep
+    status, _, _ = req(srv.port, "POST", "/api/history/correct", json.dumps({"id": target, "verdict_ok": True}),
+                       jh, cookie=cookie)
+    assert status == 200 and h.get(target)["verdict_ok"] is True  # changed its mind
+    listed = json.loads(req(srv.port, "GET", "/api/history", cookie=cookie)[2])["reps"]
+    assert [r["verdict_ok"] for r in listed] == [None, True, None]
+    # the station keeps writing while the page reads with its own connection
+    h.add(RepEvent(t=4.0, exercise="squat", rep=4, correct=True, start=3.0, end=4.0))
+    assert json.loads(req(srv.port, "GET", "/api/history", cookie=cookie)[2])["reps"][0]["rep"] == 4
+
+
+def test_the_history_needs_the_session_and_refuses_malformed_requests(history_server):
+    srv, h = history_server, history_server.db
+    jh = {"Content-Type": "application/json"}
+    first = h.reps().__next__()["id"]
+    for method, path, body in (("GET", "/api/history", None),
+                               ("POST", "/api/history/correct", json.dumps({"id": first, "verdict_ok": False}))):
+        assert req(srv.port, method, path, body, jh)[0] == 401
+        assert req(srv.port, method, path, body, jh, cookie="forged")[0] == 403
+    _, cookie, _ = login(srv.port)
+    for body in (b"{not json", b"[1]", b"\xff\xfe", json.dumps({"id": "1", "verdict_ok": False}),
+                 json.dumps({"id": 1.5, "verdict_ok": False}), json.dumps({"id": -3, "verdict_ok": False}),
+                 json.dumps({"id": True, "verdict_ok": False}), json.dumps({"id": 10 ** 30, "verdict_ok": False}),
+                 json.dumps({"id": first, "verdict_ok": "no"}), json.dumps({"id": first})):
+        status, _, _ = req(srv.port, "POST", "/api/history/correct", body, jh, cookie=cookie)
+        assert status == 400, body
+    for q in ("0", "-1", "abc", "100000", "1e3", ""):
+        assert req(srv.port, "GET", f"/api/history?limit={q}", cookie=cookie)[0] == 400, q
+    status, _, body = req(srv.port, "POST", "/api/history/correct", json.dumps({"id": 999_999, "verdict_ok": False}),
+                          jh, cookie=cookie)
+    assert status == 404 and b"no rep 999999" in body
+    status, _, _ = req(srv.port, "POST", "/api/history/correct", json.dumps({"id": first, "verdict_ok": False}),
+                       {**jh, "Origin": "http://evil.example"}, cookie=cookie)
+    assert status == 403
+    assert all(r["verdict_ok"] is None for r in h.reps())  # nothing stored by any of them
+    assert srv.running and srv.errors == 0
+
+
+def test_no_history_on_the_station_is_a_clear_answer(server):
+    _, cookie, _ = login(server.port)
+    status, _, body = req(server.port, "GET", "/api/history", cookie=cookie)
+    assert status == 501 and b"no rep history" in body
+    status, _, _ = req(server.port, "POST", "/api/history/correct", b'{"id": 1, "verdict_ok": false}',
+                       {"Content-Type": "application/json"}, cookie=cookie)
+    assert status == 501

@@ -250,3 +250,35 @@ def _wait(cond, timeout: float) -> bool:
             pass
         time.sleep(0.05)
     return bool(cond())
+
+
+def test_the_page_lists_the_stations_own_reps_and_corrects_them(tmp_path):
+    from formcheck.device.outputs.history import read_recent
+
+    db = tmp_path / "history.sqlite3"
+    cfg = station_config(tmp_path, **{"camera.realtime": True, "history.path": str(db),
+                                      "history.personal": str(tmp_path / "personal.json")})
+    st = Station(cfg, stream=open(os.devnull, "w"))
+    st.setup()
+    st.open_setup()
+    loop = threading.Thread(target=st.run, kwargs={"duration": 30.0})
+    loop.start()
+    try:
+        assert _wait(lambda: st.setup_page.is_open, 10)
+        srv = st.setup_page.server
+        _, cookie, _ = login(srv.port, srv.guard.pin)
+
+        def reps():
+            return json.loads(req(srv.port, "GET", "/api/history", cookie=cookie)[2])["reps"]
+
+        assert _wait(lambda: len(reps()) >= 1, 25)  # reps the running station wrote
+        first = reps()[-1]
+        status, _, body = req(srv.port, "POST", "/api/history/correct",
+                              json.dumps({"id": first["id"], "verdict_ok": False}),
+                              {"Content-Type": "application/json"}, cookie=cookie)
+        assert status == 200, body
+    finally:
+        st.stop()
+        loop.join(30)
+    stored = {r["id"]: r for r in read_recent(db, 500)}
+    assert stored[first["id"]]["verdict_ok"] is False and stored[first["id"]]["rep"] == first["rep"]

@@ -739,6 +739,32 @@ def test_doctor_gpio_off_a_pi_says_so(tmp_path):
     assert mock.status == doctor.WARN and "simulated" in mock.detail
 
 
+def test_doctor_gpio_uses_gpiozeros_own_choice_and_leaves_no_factory_behind(monkeypatch):
+    """gpiozero picks the default factory (here GPIOZERO_PIN_FACTORY=mock) as for any device;
+    the doctor leaves Device.pin_factory as it found it and never closes a factory in use."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    from formcheck.device.app import doctor
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    before = Device.pin_factory
+    chk = doctor.check_gpio(C.Config())
+    assert chk.status == doctor.WARN and "MockFactory" in chk.detail and "simulated" in chk.detail
+    assert Device.pin_factory is before
+    in_use = MockFactory()
+    pin = in_use.pin(5)
+    Device.pin_factory = in_use
+    try:
+        monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no_such_factory")  # not consulted: one is set
+        assert "MockFactory" in doctor.check_gpio(C.Config()).detail
+        assert Device.pin_factory is in_use
+        assert in_use.pin(5) is pin  # not closed (closing forgets its pins)
+    finally:
+        Device.pin_factory = before
+        in_use.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -133,6 +133,10 @@ def test_unit_paths_are_writable_where_the_station_writes():
                        ("LG_WD", env["LG_WD"]), ("MPLCONFIGDIR", env["MPLCONFIGDIR"])]:
         assert any(path == w or path.startswith(w + "/") for w in writable), f"{what}={path} is read-only"
     assert s[("Service", "ConfigurationDirectory")] == ["formcheck"]
+    # the setup page's Save replaces /etc/formcheck/formcheck.toml (temporary file + rename):
+    # the config folder, and nothing wider, is writable too
+    assert s[("Service", "ReadWritePaths")] == ["/etc/formcheck"]
+    assert s[("Service", "ConfigurationDirectoryMode")] == ["0775"]
 
 
 def test_unit_sandbox_keeps_the_hardware_reachable():
@@ -255,6 +259,7 @@ def test_install_upgrade_and_uninstall_in_a_temporary_root(tmp_path, wheels):
     shipped = (venv_site_packages(root) / "formcheck/device/app/formcheck.toml").read_text()
     assert etc_config.read_text() == shipped == PACKAGED_CONFIG.read_text()
     assert stat.S_IMODE(etc_config.stat().st_mode) == 0o640  # may hold an MQTT password
+    assert stat.S_IMODE(etc_config.parent.stat().st_mode) == 0o775  # Save's temporary file + rename
     unit = root / "etc/systemd/system/formcheck.service"
     assert unit.read_text() == UNIT.read_text()
     for d in ("var/lib/formcheck/models", "var/cache/formcheck"):

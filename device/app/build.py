@@ -280,10 +280,11 @@ def build_outputs(cfg: Config, *, on_next_exercise: Callable[[], None], on_reset
 
 
 def build_setup_page(cfg: Config, *, on_placement: Callable[[Config], None],
-                     on_event: Callable[[Any], None]):
+                     on_event: Callable[[Any], None], history: Any = None):
     """The setup page's controller (nothing listens until it is opened). Saves go to the config
     file the station was started with, else the system config; opening and closing are
-    announced as SetupEvents (the display shows the PIN)."""
+    announced as SetupEvents (the display shows the PIN). ``history`` (the rep history, when
+    the station keeps one) feeds the page's history view and its corrections."""
     from ..events import SetupEvent
     from .setup_server import SetupController
 
@@ -297,6 +298,7 @@ def build_setup_page(cfg: Config, *, on_placement: Callable[[Config], None],
     def closed(reason: str) -> None:
         on_event(SetupEvent(t=time.monotonic(), open=False, reason=reason))
 
-    ctl = SetupController(cfg, config_path=path, on_placement=on_placement, on_pin=opened, on_close=closed)
+    ctl = SetupController(cfg, config_path=path, on_placement=on_placement, on_pin=opened, on_close=closed,
+                          history=history)
     return ctl
 

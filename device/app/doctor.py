@@ -192,16 +192,23 @@ def check_gpio(cfg: Config) -> Check:
                      required=False)
     from ..outputs.gpio import make_pin_factory
 
+    prior = Device.pin_factory  # a factory someone already chose is reported, not replaced
+    factory = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             if cfg.gpio.pin_factory:
                 factory = make_pin_factory(cfg.gpio.pin_factory)
             else:
-                factory = Device._default_pin_factory()
+                # a device without pins: gpiozero chooses its default factory as for any device
+                # (GPIOZERO_PIN_FACTORY, else lgpio, RPi.GPIO, pigpio, native) and sets Device.pin_factory
+                Device().close()
+                factory = Device.pin_factory
             error = None
         except Exception as e:
             error = e
+        finally:
+            Device.pin_factory = prior
     if error is not None:
         # gpiozero says why each factory was passed over (missing module, not a Pi, ...).
         why = "; ".join(str(w.message) for w in caught) or str(error)
@@ -212,7 +219,8 @@ def check_gpio(cfg: Config) -> Check:
                      "gpio.pin_factory = \"mock\" simulates the pins)", required=False)
     name = type(factory).__name__
     try:
-        factory.close()
+        if factory is not prior:
+            factory.close()
     except Exception:
         log.debug("closing the pin factory failed", exc_info=True)
     if name == "MockFactory":

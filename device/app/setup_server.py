@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..exercises import EXERCISE_IDS
+from ..outputs.history import History, read_recent
 from ..pose.landmarks import EDGES
 from .config import ConfigError, SetupConfig
 from .setup_feed import VIEWS, SetupFeed
@@ -33,6 +34,8 @@ from .setup_feed import VIEWS, SetupFeed
 log = logging.getLogger(__name__)
 
 COOKIE = "formcheck_setup"
+HISTORY_SHOWN = 30  # reps the history view lists by default: a few sets
+HISTORY_MAX = 500  # the most one request may ask for
 PIN_DIGITS = 6
 PUBLIC = {("GET", "/"), ("GET", "/setup.css"), ("POST", "/login")}
 HEADERS = {
@@ -129,18 +132,21 @@ def encode_jpeg(frame_rgb, width: int, quality: int) -> bytes:
 
 
 SaveCallback = Callable[[dict], str]  # placement -> message; raises ConfigError when invalid
+REP_FIELDS = ("id", "wall", "exercise", "rep", "correct", "cues", "verdict_ok", "corrected_wall")
 
 
 class SetupServer:
     """Start with :meth:`start` (returns once listening), stop with :meth:`stop` or let it
     time out. ``on_pin(pin, url)`` is called once listening (show it on the display, log it);
-    ``on_save(placement)`` when the page saves; ``on_close(reason)`` when it has closed."""
+    ``on_save(placement)`` when the page saves; ``on_close(reason)`` when it has closed.
+    ``history`` (a :class:`History`) gives the page the recent reps and takes corrections."""
 
     def __init__(self, feed: SetupFeed, cfg: SetupConfig | None = None, *,
                  on_pin: Callable[[str, str], None] | None = None, on_save: SaveCallback | None = None,
                  on_close: Callable[[str], None] | None = None, pin: str | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, history: History | None = None):
         self.feed = feed
+        self.history = history
         self.cfg = cfg = cfg or SetupConfig()
         self.on_pin, self.on_save, self.on_close = on_pin, on_save, on_close
         self.clock = clock
@@ -249,6 +255,8 @@ class SetupServer:
         app.router.add_get("/api/status", self._status)
         app.router.add_get("/api/frame", self._frame)
         app.router.add_post("/api/save", self._save)
+        app.router.add_get("/api/history", self._history)
+        app.router.add_post("/api/history/correct", self._correct)
         app.router.add_post("/api/close", self._close_now)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=30,
                                max_line_size=4096, max_field_size=4096, max_headers=64, shutdown_timeout=1.0)
@@ -420,6 +428,39 @@ class SetupServer:
         self.feed.placement.update(placement)
         return self._json({"ok": True, "message": message})
 
+    async def _history(self, request):
+        if self.history is None:
+            return self._json({"error": "this station keeps no rep history"}, 501)
+        raw = request.query.get("limit", str(HISTORY_SHOWN))
+        if not raw.isdigit() or not 1 <= int(raw) <= HISTORY_MAX:
+            return self._json({"error": f"limit: expected a whole number from 1 to {HISTORY_MAX}"}, 400)
+        # off this loop: SQLite's own connection in a worker thread (the station never waits for it)
+        rows = await asyncio.to_thread(read_recent, self.history.path, int(raw))
+        return self._json({"reps": [{k: r.get(k) for k in REP_FIELDS} for r in rows]})
+
+    async def _correct(self, request):
+        """``{"id": rep id, "verdict_ok": false}`` marks that rep's verdict wrong (true: right)."""
+        if self.history is None:
+            return self._json({"error": "this station keeps no rep history"}, 501)
+        try:
+            data = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return self._json({"error": "expected a JSON object"}, 400)
+        if not isinstance(data, dict):
+            return self._json({"error": "expected a JSON object"}, 400)
+        rid, ok = data.get("id"), data.get("verdict_ok")
+        if type(rid) is not int or not 0 < rid < 2 ** 63:
+            return self._json({"error": "id: expected a rep id (a positive whole number)"}, 400)
+        if type(ok) is not bool:
+            return self._json({"error": "verdict_ok: expected true or false"}, 400)
+        # History serialises its writers with a lock: wait for it in a worker thread, not here
+        rep = await asyncio.to_thread(self.history.correct, rid, ok)
+        if rep is None:
+            return self._json({"error": f"no rep {rid} in the history"}, 404)
+        log.info("setup page: %s rep %d (history id %d) marked %s", rep["exercise"], rep["rep"], rid,
+                 "right" if ok else "wrong")
+        return self._json({"ok": True, "rep": {k: rep.get(k) for k in REP_FIELDS}})
+
     async def _close_now(self, request):
         asyncio.get_running_loop().call_later(0.2, self._request_close, "closed from the page")
         return self._json({"ok": True})
@@ -443,12 +484,13 @@ class SetupController:
                  on_placement: Callable[[Any], None] | None = None,
                  on_pin: Callable[[str, str], None] | None = None,
                  on_close: Callable[[str], None] | None = None,
-                 view_provider=None, conditions_provider=None):
+                 view_provider=None, conditions_provider=None, history: History | None = None):
         from .placement import placement_of
 
         self.cfg = cfg
         self.config_path = config_path
         self.on_placement, self.on_pin, self.on_close = on_placement, on_pin, on_close
+        self.history = history
         self.feed = SetupFeed(cfg.setup.frame_rate, view_provider=view_provider,
                               conditions_provider=conditions_provider, placement=placement_of(cfg))
         self.server: SetupServer | None = None
@@ -465,7 +507,7 @@ class SetupController:
                 log.info("the setup page is already open at %s (PIN %s)", self.server.url, self.server.guard.pin)
                 return self.server
             server = SetupServer(self.feed, self.cfg.setup, on_pin=self.on_pin, on_save=self._save,
-                                 on_close=self.on_close)
+                                 on_close=self.on_close, history=self.history)
             try:
                 self.server = server.start()
             except SetupError as e:

@@ -112,7 +112,8 @@ class Station:
         if self.setup_page is None:
             self.setup_page = build.build_setup_page(
                 cfg, on_placement=lambda new: self._commands.put(("placement", new)),
-                on_event=lambda event: self._commands.put(("event", event)))
+                on_event=lambda event: self._commands.put(("event", event)),
+                history=getattr(getattr(self.feedback, "history", None), "history", None))
         if self.outputs is None:
             self.outputs = build.build_outputs(cfg, on_next_exercise=self.feedback.click,
                                                on_reset=lambda: self._commands.put("reset"),

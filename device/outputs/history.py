@@ -380,6 +380,26 @@ class History:
         self.close()
 
 
+RECENT_COLUMNS = ("id", "wall", "set_id", "exercise", "rep", "correct", "score", "failed", "cues",
+                  "verdict_ok", "labels", "corrected_wall")
+
+
+def read_recent(path: str | Path, limit: int = 50) -> list[dict]:
+    """The newest ``limit`` reps, newest first, without landmarks, read with a connection of
+    its own (read-only): another thread reads while the writer works (WAL) and never waits on
+    the :class:`History` lock. A missing file is an empty history."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        cols = ", ".join(f'"{c}"' for c in RECENT_COLUMNS)
+        rows = conn.execute(f"SELECT {cols} FROM reps ORDER BY id DESC LIMIT ?", (int(limit),)).fetchall()
+    finally:
+        conn.close()
+    return [_row_dict(dict(zip(RECENT_COLUMNS, r, strict=True)), False) for r in rows]
+
+
 def _row_dict(d: dict, landmarks: bool) -> dict:
     for k in ("failed", "cues", "probs", "conditions", "not_judged", "labels"):
         if d.get(k) is not None:
@@ -387,7 +407,7 @@ def _row_dict(d: dict, landmarks: bool) -> dict:
     for k in ("correct", "verdict_ok"):
         if d.get(k) is not None:
             d[k] = bool(d[k])
-    lm_t, lm = d.pop("lm_t"), d.pop("lm")
+    lm_t, lm = d.pop("lm_t", None), d.pop("lm", None)
     if landmarks and d.get("lm_frames"):
         d["lm_t"], d["lm"] = decode_landmarks(d["lm_frames"], lm_t, lm)
     return d

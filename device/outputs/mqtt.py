@@ -58,9 +58,13 @@ from ..events import (
     StateEvent,
     StatsEvent,
 )
-from .resilience import DropQueue
+from .resilience import DropQueue, FailureLog
 
 log = logging.getLogger(__name__)
+
+# paho retries an unreachable broker every few seconds: one line per outage, then at most one per
+# this many seconds (a station left without its broker for a day logs ~150 lines, not ~20000)
+CONNECT_FAIL_LOG_S = 600.0
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -150,7 +154,8 @@ class MqttOutput:
         self._lock = threading.Lock()  # guards _buf and the flags below; never held inside paho calls' callbacks
         self._wake = threading.Event()
         self._connected = False
-        self._fail_logged = -float("inf")
+        self._connect_fail = FailureLog(f"mqtt: broker {host}:{port}", CONNECT_FAIL_LOG_S, log, logging.WARNING)
+        self._fail_streak = 0  # connection attempts failed since the last connect
         self._hello_due = False  # publish status + discovery after each (re)connect
         self._closing = False
         self._inflight: set[int] = set()  # QoS 1 mids handed to paho and not yet acknowledged
@@ -243,6 +248,11 @@ class MqttOutput:
         return self._buf.lost
 
     @property
+    def connect_failures(self) -> int:
+        """Connection attempts that failed (broker unreachable), in all."""
+        return self._connect_fail.count
+
+    @property
     def pending(self) -> int:
         """Messages not yet handed to paho (waiting for the broker)."""
         return len(self._buf)
@@ -253,19 +263,18 @@ class MqttOutput:
             log.warning("mqtt: %s:%d refused the connection: %s", self.host, self.port, reason_code)
             return
         self.connects += 1
-        self._fail_logged = -float("inf")
+        self._fail_streak = 0
+        self._connect_fail.recovered()
         log.info("mqtt: connected to %s:%d", self.host, self.port)
         self._hello_due = True
         self._connected = True
         self._wake.set()
 
     def _on_connect_fail(self, client, userdata) -> None:
-        # paho retries on its own; say so once per outage, then every 10 minutes at most.
-        now = time.monotonic()
-        if now - self._fail_logged >= 600:
-            self._fail_logged = now
-            log.warning("mqtt: cannot reach %s:%d; retrying in the background (events are buffered)",
-                        self.host, self.port)
+        # paho retries on its own: logged once per outage, then every CONNECT_FAIL_LOG_S at most
+        self._fail_streak += 1
+        self._connect_fail(ConnectionError(f"cannot reach {self.host}:{self.port}; retrying in the background "
+                                           "(events are buffered)"), first_of_streak=self._fail_streak == 1)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self._connected

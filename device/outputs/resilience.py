@@ -69,6 +69,10 @@ class FailureLog:
                             self.what, self._unlogged, self.count, type(exc).__name__, exc)
         self._last, self._unlogged = now, 0
 
+    def recovered(self) -> None:
+        """The part works again: its next failure starts a new streak and is logged at once."""
+        self._last, self._unlogged = -math.inf, 0
+
 
 class DropQueue(deque):
     """A bounded event queue where the newest item always gets in.

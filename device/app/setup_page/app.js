@@ -169,6 +169,7 @@
         + (last.view && last.view.view ? ", seen from the " + last.view.view : "")
         + (last.not_judged && last.not_judged.length ? "; not judged: " + last.not_judged.join(", ") : "");
     if (!formFilled) fillForm(st);
+    if (st.reps !== historyReps) { historyReps = st.reps; loadHistory(); }
   }
 
   async function statusLoop() {
@@ -200,6 +201,57 @@
       $("saved").textContent = r.ok ? "✓ " + (d.message || "saved") : "✗ " + (d.error || "not saved");
     } catch (e) { $("saved").textContent = "✗ the station did not answer"; }
   });
+
+  // The rep history: reloaded when the rep count changes; each rep can be marked wrong or right.
+  let historyReps = -1;
+  function cell(text) { return Object.assign(document.createElement("td"), { textContent: text }); }
+  function verdictText(v) { return v === true ? "good" : v === false ? "bad" : "not judged"; }
+
+  async function markRep(id, ok) {
+    $("history-msg").textContent = "saving…";
+    try {
+      const r = await fetch("/api/history/correct", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify({ id: id, verdict_ok: ok }),
+      });
+      if (gone(r.status)) return;
+      const d = await r.json();
+      $("history-msg").textContent = r.ok ? "✓ rep " + d.rep.rep + " marked " + (ok ? "right" : "wrong")
+        : "✗ " + (d.error || "not saved");
+      if (r.ok) loadHistory();
+    } catch (e) { $("history-msg").textContent = "✗ the station did not answer"; }
+  }
+
+  async function loadHistory() {
+    try {
+      const r = await fetch("/api/history", { cache: "no-store", credentials: "same-origin" });
+      if (gone(r.status)) return;
+      const d = await r.json();
+      if (!r.ok) { $("history-msg").textContent = d.error || "no history"; return; }
+      const body = $("history").tBodies[0];
+      body.replaceChildren();
+      for (const rep of d.reps) {
+        const tr = document.createElement("tr");
+        tr.dataset.id = rep.id;
+        // three narrow columns: fits a phone without scrolling sideways
+        tr.append(cell(new Date(rep.wall * 1000).toLocaleTimeString() + " · " + rep.exercise.replace(/_/g, " ")
+            + " " + rep.rep),
+          cell(verdictText(rep.correct) + (rep.cues.length ? ": " + rep.cues.join("; ") : "")));
+        const mark = document.createElement("td");
+        mark.className = "mark";
+        if (rep.verdict_ok !== null) mark.append(rep.verdict_ok ? "right " : "wrong ");
+        for (const [label, ok] of [["wrong", false], ["right", true]]) {
+          const b = Object.assign(document.createElement("button"),
+            { type: "button", textContent: label, className: "mark-" + label });
+          b.addEventListener("click", () => markRep(rep.id, ok));
+          mark.append(b);
+        }
+        tr.append(mark);
+        body.append(tr);
+      }
+      if (!d.reps.length) $("history-msg").textContent = "no reps yet";
+    } catch (e) { /* the status loop notices a closed page */ }
+  }
 
   $("done").addEventListener("click", async () => {
     try { await fetch("/api/close", { method: "POST", credentials: "same-origin" }); } catch (e) { /* closed */ }
