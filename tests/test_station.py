@@ -629,7 +629,7 @@ def test_the_station_process_never_imports_tensorflow(tmp_path):
     env.pop("PYTHONPATH", None)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
                          cwd=tmp_path)
-    assert res.stdout.split() == ["0", "True", "None"], res.stderr[-2000:]
+    assert res.stdout.strip().splitlines()[-1].split() == ["0", "True", "None"], res.stderr[-2000:]
 
 
 # ---- real videos with the real mediapipe backend -----------------------------------------------------

@@ -29,9 +29,8 @@ class FitSettings:
     # A threshold is put this far past the reps the person labelled: the same style varies
     # from rep to rep, and a threshold right at the last rep's probability would cue the next.
     margin: float = 0.05
-    # Never lower than this: a fault the model is this sure of is always cued, whatever was said.
-    # On synthetic persons (bench/personal.py) a floor of 0.05 stopped every false cue but let
-    # real faults of the same condition through for half of them; 0.15 keeps more of them.
+    # Never lower than this: a fault the model is this sure of is always cued, whatever was said
+    # (chosen with bench/personal.py; figures in docs/voice-and-history.md).
     floor: float = 0.15
     # Never higher than this: a person cannot make the station cue every rep.
     ceiling: float = 0.8
