@@ -17,6 +17,10 @@ from . import measures as M
 from .reps import body_scale
 from .view import UNKNOWN, estimate_view
 
+# An unjudged condition that this rep's view or visible joints cannot observe: no model may
+# guess it either (a model sees the same pose and would only be guessing).
+UNSEEN = "unseen"
+
 
 @dataclass(frozen=True)
 class ConditionVerdict:
@@ -35,7 +39,7 @@ class ConditionVerdict:
     value: float | None = None
     threshold: float | None = None
     p: float | None = None
-    source: str = ""  # "measure" or "model": what decided
+    source: str = ""  # what decided ("measure", "model", "depth"); UNSEEN when nothing may
     cue: str = ""
     reason: str = ""
 
@@ -259,8 +263,8 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
         w = w[sel] if w.shape[:1] == (len(sel),) else None
     out: list[ConditionVerdict] = []
 
-    def unjudged(cond, reason, value=None, thr=None) -> ConditionVerdict:
-        return ConditionVerdict(cond.key, False, None, value=value, threshold=thr, source="",
+    def unjudged(cond, reason, value=None, thr=None, source="") -> ConditionVerdict:
+        return ConditionVerdict(cond.key, False, None, value=value, threshold=thr, source=source,
                                 cue=cond.cue, reason=reason)
 
     if view is None:
@@ -313,11 +317,12 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
                 value = float(np.mean(vals))
         if view.view not in d.views:
             article = "an" if view.view[0] in "aeiou" else "a"
-            out.append(unjudged(cond, f"{article} {view.view} view cannot see {d.quantity}", value, thr))
+            out.append(unjudged(cond, f"{article} {view.view} view cannot see {d.quantity}", value, thr,
+                                UNSEEN))
             continue
         if not sides:
             names = ", ".join(f"{s} {'/'.join(d.parts)}" for s in cand)
-            out.append(unjudged(cond, f"not visible on enough of the rep: {names}", thr=thr))
+            out.append(unjudged(cond, f"not visible on enough of the rep: {names}", thr=thr, source=UNSEEN))
             continue
         if value is None:
             out.append(unjudged(cond, d.undefined, thr=thr))

@@ -18,7 +18,7 @@ import numpy as np
 from ..events import NO_PERSON, Event, ExerciseEvent, RepEvent, ResetEvent
 from ..exercises import EXERCISE_IDS, EXERCISES, OTHER, ROM, cue_for
 from ..pose.landmarks import Pose
-from .conditions import ConditionConfig, ConditionVerdict, judge_conditions
+from .conditions import UNSEEN, ConditionConfig, ConditionVerdict, judge_conditions
 from .judge_config import JudgeConfig
 from .live import LiveScore, LiveVerdict
 from .model_bank import (
@@ -414,8 +414,10 @@ def _check_exercise(exercise: str | None) -> str | None:
 def merge_conditions(exercise: str, measured: list[ConditionVerdict],
                      model: list[ConditionVerdict]) -> list[ConditionVerdict]:
     """One verdict per condition: the measure's where it judged (with the model's P(true)
-    attached when a model spoke), else the model's, else the measure's reason for not judging
-    (joined with the model's). Keys in the exercise's order, then any others the model has."""
+    attached when a model spoke); not judged where the rep's view or visible joints cannot
+    observe it (``UNSEEN``: a model would only guess; its P(true) is attached for the record);
+    else the model's, else the measure's reason for not judging (joined with the model's).
+    Keys in the exercise's order, then any others the model has."""
     by_measure = {c.key: c for c in measured}
     by_model = {c.key: c for c in model}
     keys = [c.key for c in EXERCISES[exercise].conditions] if exercise in EXERCISES else []
@@ -423,7 +425,7 @@ def merge_conditions(exercise: str, measured: list[ConditionVerdict],
     out = []
     for k in keys:
         m, p = by_measure.get(k), by_model.get(k)
-        if m is not None and m.judged:
+        if m is not None and (m.judged or m.source == UNSEEN):
             out.append(replace(m, p=p.p) if p is not None and p.p is not None else m)
         elif p is not None and p.judged:
             out.append(p)
