@@ -116,7 +116,10 @@ def test_fault_is_caught_and_named(kind, fault, camera):
     if d.id in cfg.measured:
         assert bad_d.holds is False and good_d.holds is True
     elif d.id in cfg.fail_only:
-        assert bad_d.holds is False and not good_d.judged and "model" in good_d.reason
+        # without the fault: left to a model, or to nobody where the landmarks cannot see the rest
+        rest = "unseen" if d.id in cfg.unseen else ""
+        assert bad_d.holds is False and not good_d.judged and good_d.source == rest
+        assert ("model" in good_d.reason) is (d.id not in cfg.unseen)
     else:
         assert not bad_d.judged and not good_d.judged
 
@@ -242,6 +245,17 @@ def test_world_landmarks_are_optional_and_shape_checked():
     w_bad = np.zeros((2, 33, 4))  # wrong length: ignored, not a crash
     vs = judge_conditions("squat", s.t, s.landmarks, w_bad, s.image_size, s.t[a], s.t[b])
     assert len(vs) == 5
+
+
+def test_conditions_the_landmarks_cannot_see_are_judged_by_nobody():
+    """A shrug during a side raise (the shoulder point rises with the arm) is not judged, and
+    marked so that no model judges it either; the model's P(true) would only be a guess."""
+    from formcheck.device.judging.conditions import UNSEEN
+
+    v = _judge(_seq("side_raise", view="front"))["no_shrug"]
+    assert not v.judged and v.source == UNSEEN and "shoulder point" in v.reason
+    v = _judge(_seq("side_raise", view="front"), config=ConditionConfig(unseen=()))["no_shrug"]
+    assert not v.judged and v.source == "" and "model" in v.reason
 
 
 def test_unmeasured_conditions_keep_their_value_but_are_left_to_a_model():

@@ -102,6 +102,20 @@ DEFAULT_FAIL_ONLY: frozenset[str] = frozenset({
     "side_raise.no_torso_swing", "squat.heels_down",
 })
 
+# Conditions BlazePose's landmarks cannot observe beyond what a fail-only measure catches: no
+# model may guess the rest (it sees the same points). Reasons in docs/conditions.md.
+DEFAULT_UNSEEN: frozenset[str] = frozenset({
+    # the shoulder point moves with the upper arm: a shrug cannot be told from the lift
+    "barbell_curl.no_shrug", "side_raise.no_shrug", "overhead_press.shoulders_set",
+    # no landmark lies along the spine: only a trunk swing or lean can be seen, not rounding
+    "barbell_curl.back_neutral", "overhead_press.back_neutral",
+})
+UNSEEN_REASON = {
+    "no_shrug": "the shoulder point moves with the upper arm: a shrug cannot be told from the lift",
+    "shoulders_set": "the shoulder point moves with the upper arm: a shrug cannot be told from the lift",
+    "back_neutral": "no landmark lies along the spine: only a trunk swing can be seen, and there was none",
+}
+
 
 def _condition_ids(v):
     """A list of ``exercise.condition`` ids with a measure (a sorted tuple)."""
@@ -145,7 +159,8 @@ class ConditionConfig:
     A landmark counts when finite, at least ``edge_margin`` inside the frame and at least
     ``min_visibility``; a side of the body counts when its joints do on ``min_coverage`` of the
     rep's frames. ``measured`` lists the ``exercise.condition`` ids whose measure decides,
-    ``fail_only`` those whose measure can fail the condition but not pass it. One table per
+    ``fail_only`` those whose measure can fail the condition but not pass it, ``unseen`` those
+    the landmarks cannot observe beyond their measure (no model judges them). One table per
     exercise holds its thresholds (``squat.depth = 35``); reasons in docs/conditions.md.
     """
 
@@ -154,6 +169,7 @@ class ConditionConfig:
     edge_margin: float = setting(0.03, number(0.0, 0.5))
     measured: tuple[str, ...] = setting(tuple(sorted(DEFAULT_MEASURED)), _condition_ids)
     fail_only: tuple[str, ...] = setting(tuple(sorted(DEFAULT_FAIL_ONLY)), _condition_ids)
+    unseen: tuple[str, ...] = setting(tuple(sorted(DEFAULT_UNSEEN)), _condition_ids)
     squat: Mapping[str, float] = _table("squat")
     deadlift: Mapping[str, float] = _table("deadlift")
     barbell_curl: Mapping[str, float] = _table("barbell_curl")
@@ -327,11 +343,15 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
         if value is None:
             out.append(unjudged(cond, d.undefined, thr=thr))
             continue
+        fails = value > thr if d.fault == "above" else value < thr
+        if d.id in cfg.unseen and (d.id not in cfg.fail_only or not fails) and d.id not in cfg.measured:
+            out.append(unjudged(cond, UNSEEN_REASON.get(cond.key, "the landmarks cannot observe it"),
+                                value, thr, UNSEEN))
+            continue
         if d.id not in cfg.measured and d.id not in cfg.fail_only:
             out.append(unjudged(cond, "measure not trusted for this condition; left to a model",
                                 value, thr))
             continue
-        fails = value > thr if d.fault == "above" else value < thr
         if not fails and d.id not in cfg.measured:
             out.append(unjudged(cond, f"no {d.quantity} past the threshold; the rest of this "
                                       "condition is left to a model", value, thr))
