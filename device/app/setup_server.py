@@ -408,14 +408,20 @@ class SetupServer:
         resp.headers["X-Pose"] = json.dumps({"seq": seq, "lm": lm}, separators=(",", ":"))
         return resp
 
-    async def _save(self, request):
-        if self.on_save is None:
-            return self._json({"error": "saving is not available here"}, 501)
+    @staticmethod
+    async def _object(request) -> dict | None:
+        """The request's JSON body when it is an object, else None."""
         try:
             data = await request.json()
         except (ValueError, UnicodeDecodeError):
-            return self._json({"error": "expected a JSON object"}, 400)
-        if not isinstance(data, dict):
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def _save(self, request):
+        if self.on_save is None:
+            return self._json({"error": "saving is not available here"}, 501)
+        data = await self._object(request)
+        if data is None:
             return self._json({"error": "expected a JSON object"}, 400)
         placement = {k: data[k] for k in ("exercise", "view", "rotate", "flip") if k in data}
         try:
@@ -442,11 +448,8 @@ class SetupServer:
         """``{"id": rep id, "verdict_ok": false}`` marks that rep's verdict wrong (true: right)."""
         if self.history is None:
             return self._json({"error": "this station keeps no rep history"}, 501)
-        try:
-            data = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return self._json({"error": "expected a JSON object"}, 400)
-        if not isinstance(data, dict):
+        data = await self._object(request)
+        if data is None:
             return self._json({"error": "expected a JSON object"}, 400)
         rid, ok = data.get("id"), data.get("verdict_ok")
         if type(rid) is not int or not 0 < rid < 2 ** 63:
