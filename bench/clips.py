@@ -148,6 +148,21 @@ def markdown(clips: list[Clip], results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def labelled_clips(p: argparse.ArgumentParser, videos: Path, wanted_arg: str) -> list[Clip]:
+    """The clips of ``videos/LABELS.json`` (all, or the comma-separated ``wanted_arg``), sorted
+    by name, without landmarks; a missing file or an unknown name is ``p.error``."""
+    labels_path = videos / "LABELS.json"
+    if not labels_path.is_file():
+        p.error(f"{labels_path} not found (set FORMCHECK_SHARED_DATA or --videos)")
+    labels = json.loads(labels_path.read_text())["clips"]
+    wanted = [c.strip() if c.strip().endswith(".mp4") else c.strip() + ".mp4" for c in wanted_arg.split(",") if c.strip()]
+    for w in wanted:
+        if w not in labels:
+            p.error(f"unknown clip {w!r}")
+    return [Clip(name, v["exercise"], int(v["reps"]), v.get("view", ""))
+            for name, v in sorted(labels.items()) if not wanted or name in wanted]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -157,16 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", choices=("mediapipe", "litert"), default="mediapipe")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     a = p.parse_args(argv)
-    labels_path = a.videos / "LABELS.json"
-    if not labels_path.is_file():
-        p.error(f"{labels_path} not found (set FORMCHECK_SHARED_DATA or --videos)")
-    labels = json.loads(labels_path.read_text())["clips"]
-    wanted = [c.strip() if c.strip().endswith(".mp4") else c.strip() + ".mp4" for c in a.clips.split(",") if c.strip()]
-    for w in wanted:
-        if w not in labels:
-            p.error(f"unknown clip {w!r}")
-    clips = [Clip(name, v["exercise"], int(v["reps"]), v.get("view", ""))
-             for name, v in sorted(labels.items()) if not wanted or name in wanted]
+    clips = labelled_clips(p, a.videos, a.clips)
     bundles = load_models(C.Config())
     results = []
     t0 = time.monotonic()

@@ -38,13 +38,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clips import SHARED, Clip, estimate, evaluate
+from clips import SHARED, Clip, estimate, evaluate, labelled_clips
 
 from formcheck.device.app import config as C
 from formcheck.device.app.build import load_models
@@ -154,19 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, metavar="DIR", help="keep/reuse each transformed video's landmarks")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every result as JSON")
     a = p.parse_args(argv)
-    labels_path = a.videos / "LABELS.json"
-    if not labels_path.is_file():
-        p.error(f"{labels_path} not found (set FORMCHECK_SHARED_DATA or --videos)")
-    labels = json.loads(labels_path.read_text())["clips"]
-    wanted = [c.strip() if c.strip().endswith(".mp4") else c.strip() + ".mp4" for c in a.clips.split(",") if c.strip()]
-    for w in wanted:
-        if w not in labels:
-            p.error(f"unknown clip {w!r}")
+    labelled = {c.name: c for c in labelled_clips(p, a.videos, a.clips)}
     transforms = [t.strip() for t in a.transforms.split(",") if t.strip()]
     for t in transforms:
         if t not in TRANSFORMS:
             p.error(f"unknown transform {t!r}")
-    names = [n for n in sorted(labels) if not wanted or n in wanted]
+    names = list(labelled)
 
     with tempfile.TemporaryDirectory(prefix="formcheck-robust-lm-") as tmp:
         cache = a.cache or Path(tmp)
@@ -185,9 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in names:
             for t in transforms:
                 d = np.load(cache / f"{Path(n).stem}.{t}.npz")
-                v = labels[n]
-                clip = Clip(n, v["exercise"], int(v["reps"]), v.get("view", ""), t=d["t"],
-                            lm=d["lm"].astype(np.float32), size=tuple(int(x) for x in d["size"]))
+                clip = replace(labelled[n], t=d["t"], lm=d["lm"].astype(np.float32),
+                               size=tuple(int(x) for x in d["size"]))
                 results[n, t] = (clip, evaluate(clip, bundles))
 
     head = ["clip (labelled reps)", *transforms]
@@ -200,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             if r.auto != r.given or r.wrong or set(r.recognised) != {clip.exercise}:
                 cell += f" (auto {r.auto}, {'/'.join(r.recognised) or 'none'})"
             cells.append(cell)
-        lines.append(f"| {n.removesuffix('.mp4')} ({labels[n]['reps']}) | " + " | ".join(cells) + " |")
+        lines.append(f"| {n.removesuffix('.mp4')} ({labelled[n].reps}) | " + " | ".join(cells) + " |")
     for label, fn in (("reps exact, given", lambda c, r: r.given == c.reps),
                       ("reps within one, given", lambda c, r: abs(r.given - c.reps) <= 1),
                       ("reps exact, auto", lambda c, r: r.auto == c.reps and not r.wrong),
