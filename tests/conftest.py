@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,20 @@ def _private_state_directory(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(autouse=True)
+def _no_system_config(monkeypatch):
+    """A machine's own /etc/formcheck/formcheck.toml must not change what the tests run."""
+    from formcheck.device.app import config as C
+
+    monkeypatch.setattr(C, "SYSTEM_CONFIG", Path("/nonexistent/formcheck.toml"))
+
+
+@pytest.fixture(autouse=True)
+def _no_tensorflow_block_leak():
+    """The station's main() blocks TensorFlow for its process; don't leak that into other tests."""
+    had = "tensorflow" in sys.modules
+    yield
+    if not had and sys.modules.get("tensorflow", 0) is None:
+        del sys.modules["tensorflow"]

@@ -32,19 +32,6 @@ from formcheck.train import demo
 FPS = 30.0
 
 
-@pytest.fixture(autouse=True)
-def _no_system_config(monkeypatch):
-    monkeypatch.setattr(C, "SYSTEM_CONFIG", Path("/nonexistent/formcheck.toml"))
-
-
-@pytest.fixture(autouse=True)
-def _no_tensorflow_block_leak():
-    had = "tensorflow" in sys.modules
-    yield
-    if not had and sys.modules.get("tensorflow", 0) is None:
-        del sys.modules["tensorflow"]
-
-
 def squats(n_reps: int = 2, seed: int = 0) -> LandmarkSequence:
     lm = demo.squat_landmarks(demo.squat_phases(n_reps, FPS, 1.0, 2.0, 1.0, tail_s=1.0), seed)
     return LandmarkSequence(id="squats", t=np.arange(len(lm)) / FPS, landmarks=lm, exercise="squat",

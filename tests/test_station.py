@@ -60,19 +60,6 @@ def squat_clip(tmp_path_factory, squats) -> Path:
     return write_sequences(tmp_path_factory.mktemp("clips") / "squats.npz", [squats])
 
 
-@pytest.fixture(autouse=True)
-def _no_system_config(monkeypatch):
-    """A machine's own /etc/formcheck/formcheck.toml must not change what these tests run."""
-    monkeypatch.setattr(C, "SYSTEM_CONFIG", Path("/nonexistent/formcheck.toml"))
-
-
-@pytest.fixture(autouse=True)
-def _no_tensorflow_block_leak():
-    """main() blocks TensorFlow for the station process; don't leak that into other tests."""
-    had = "tensorflow" in sys.modules
-    yield
-    if not had and sys.modules.get("tensorflow", 0) is None:
-        del sys.modules["tensorflow"]
 
 
 def config(**over) -> C.Config:
