@@ -14,6 +14,7 @@ from ..checks import Bad, check_fields, number, setting, show
 from ..errors import ConfigError
 from ..exercises import EXERCISES
 from . import measures as M
+from .features import aspect_corrected
 from .reps import body_scale
 from .view import UNKNOWN, estimate_view
 
@@ -286,9 +287,7 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
     if view is None:
         view = estimate_view(lm, image_size, w) if len(lm) else UNKNOWN
     ok = _ok_mask(lm, cfg)
-    p = np.array(lm[..., :3], copy=True)
-    if image_size and image_size[0] > 0 and image_size[1] > 0:
-        p[..., 0] *= image_size[0] / image_size[1]
+    p = aspect_corrected(lm, image_size)
     with np.errstate(invalid="ignore"):
         sc = body_scale(np.where(ok[..., None], p, np.nan)) if len(p) else np.array([])
     scale = float(np.nanpercentile(sc, 90)) if np.isfinite(sc).any() else float("nan")
