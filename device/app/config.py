@@ -228,7 +228,7 @@ class Config:
                 elif name == "display" and k == "address":
                     lines.append(f"{k} = 0x{v:02X}")
                 else:
-                    lines.append(f"{k} = {_toml_value(v)}")
+                    lines.append(f"{k} = {toml_value(v)}")
         return "\n".join(lines).lstrip("\n") + "\n"
 
 
@@ -241,7 +241,8 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _toml_value(v: Any) -> str:
+def toml_value(v: Any) -> str:
+    """``v`` (bool, number, string, list or table) written as a TOML value."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
@@ -249,9 +250,9 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
     if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
     raise TypeError(f"cannot write {v!r} as TOML")
 
 

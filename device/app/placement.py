@@ -8,7 +8,6 @@ leaves the old file whole.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -39,15 +38,6 @@ def overrides_of(placement: dict[str, Any]) -> dict[str, Any]:
     return {PLACEMENT_KEYS[k]: v for k, v in placement.items()}
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    raise TypeError(f"cannot write {v!r} as a TOML value")
-
 
 _HEADER = re.compile(r"^\s*\[([A-Za-z0-9_]+)\]\s*(#.*)?$")
 
@@ -58,7 +48,7 @@ def set_keys(text: str, values: dict[str, Any]) -> str:
     lines = text.splitlines()
     for dotted, value in values.items():
         section, _, key = dotted.partition(".")
-        line = f"{key} = {_value(value)}"
+        line = f"{key} = {C.toml_value(value)}"
         key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
         start = next((i for i, s in enumerate(lines) if (m := _HEADER.match(s)) and m.group(1) == section), None)
         if start is None:
