@@ -285,6 +285,44 @@ def test_world_landmarks_are_metres_around_the_hips(astronaut):
     np.testing.assert_array_equal(w[:, 3], pose.landmarks[:, 3])  # visibility shared
 
 
+@pytest.mark.parametrize("model", ["lite", "full"])
+def test_the_pruned_landmark_model_gives_the_same_bits_without_the_mask(model, astronaut):
+    """The segmentation mask is pruned at load (nothing reads it); every other output is
+    bit-for-bit the whole model's on a real picture, and the graph lost operators."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from formcheck.device.pose import pruning
+    from formcheck.device.pose.litert_backend import SEGMENTATION_SHAPE
+
+    whole = (bundled.MODELS_DIR / f"pose_landmark_{model}.tflite").read_bytes()
+    pruned, removed = pruning.without_outputs(whole, lambda shape: shape == SEGMENTATION_SHAPE)
+    assert removed > 0 and pruned != whole
+    x = cv2.resize(astronaut, (256, 256)).astype(np.float32)[None] / 255.0
+    outs = []
+    for data in (whole, pruned):
+        it = Interpreter(model_content=data, num_threads=1)
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        outs.append({tuple(d["shape"]): it.get_tensor(d["index"]) for d in it.get_output_details()})
+    assert SEGMENTATION_SHAPE in outs[0] and SEGMENTATION_SHAPE not in outs[1]
+    assert set(outs[1]) == set(outs[0]) - {SEGMENTATION_SHAPE}
+    for shape, value in outs[1].items():
+        np.testing.assert_array_equal(value, outs[0][shape], err_msg=str(shape))
+    # the estimator itself runs the pruned graph
+    est = LitertPose(threads=1, model=model)
+    assert SEGMENTATION_SHAPE not in {tuple(d["shape"]) for d in est._lmk.get_output_details()}
+
+
+def test_pruning_refuses_bytes_that_are_not_a_model_and_keeps_a_model_with_nothing_to_drop():
+    from formcheck.device.pose import pruning
+
+    with pytest.raises(ValueError, match="TFLite"):
+        pruning.without_outputs(b"not a model at all", lambda shape: True)
+    detector = (bundled.MODELS_DIR / "pose_detection.tflite").read_bytes()
+    assert pruning.without_outputs(detector, lambda shape: False) == (detector, 0)
+
+
 def _copy_models(dst: Path, model: str = "full", nested: bool = False) -> dict[str, Path]:
     out = {}
     for e in (bundled.detector_file(), bundled.landmark_file(model)):

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from .. import litert
-from . import bundled
+from . import bundled, pruning
 from .landmarks import NUM_LANDMARKS, Pose, PoseError
 from .smoothing import POSE_AUXILIARY, POSE_LANDMARKS, POSE_WORLD, LandmarkSmoother, OneEuroFilter
 
@@ -55,16 +55,30 @@ ROI_SCALE = 1.25
 NMS_IOU = 0.3
 HEATMAP_KERNEL = 9  # the option's default: the graph in mediapipe 0.10.x wheels does not set it
 HEATMAP_MIN_CONFIDENCE = 0.5
+SEGMENTATION_SHAPE = (1, LANDMARK_SIZE, LANDMARK_SIZE, 1)  # the mask output nothing reads
 
 
-def load_interpreter(model_path: str | os.PathLike, threads: int):
+def load_interpreter(model_path: str | os.PathLike, threads: int, prune_segmentation: bool = False):
     """A LiteRT interpreter for ``model_path`` with ``threads`` CPU threads, allocated
-    (:func:`formcheck.device.litert.load_interpreter`; every failure a :class:`PoseError`)."""
+    (:func:`formcheck.device.litert.load_interpreter`; every failure a :class:`PoseError`).
+
+    ``prune_segmentation`` loads the landmark model without its segmentation-mask output and
+    the operators only the mask needs (:mod:`.pruning`): the same landmarks, in less time.
+    """
     try:
-        return litert.load_interpreter(model_path, threads, PoseError)
+        model: str | os.PathLike | bytes = model_path
+        if prune_segmentation:
+            if pruning.available():
+                model, removed = pruning.without_outputs(Path(model_path).read_bytes(),
+                                                         lambda shape: shape == SEGMENTATION_SHAPE)
+                log.debug("pose model %s: %d operators of the segmentation mask pruned", model_path, removed)
+            else:
+                log.info("pose model %s loads whole: this TFLite runtime has no flatbuffer schema to "
+                         "prune its segmentation mask (install ai-edge-litert to run it faster)", model_path)
+        return litert.load_interpreter(model, threads, PoseError)
     except PoseError:  # no runtime installed: already says what to do
         raise
-    except (ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError) as e:
         raise PoseError(f"cannot load TFLite model {model_path}: {e}") from e
 
 
@@ -389,7 +403,7 @@ class LitertPose:
         lmk_path = bundled.locate(bundled.landmark_file(model), model_dir)
         self.model_paths = {"detector": det_path, "landmarks": lmk_path}
         self._det = load_interpreter(det_path, self.threads)
-        self._lmk = load_interpreter(lmk_path, self.threads)
+        self._lmk = load_interpreter(lmk_path, self.threads, prune_segmentation=True)
         self._det_in, self._det_boxes, self._det_scores = self._detector_io(self._det)
         self._lmk_in, self._lmk_out = self._landmark_io(self._lmk)
         self._anchors = ssd_anchors()
