@@ -37,20 +37,24 @@ _BOTH = {part: np.array([_SIDES["left"][part], _SIDES["right"][part]]) for part 
 # ---- measures --------------------------------------------------------------------------------
 # Each measure maps isotropic coordinates (T, 33, 3) with y pointing down, and a body scale in
 # image units, to values in degrees or body units. It gets each part's indices for both sides
-# at once (``_BOTH``) and returns (T, 2): left, right.
+# at once (``_BOTH``) and returns (T, 2): left, right. They run once per frame in the station,
+# on one row: written with few numpy calls (``_norm`` is ``np.linalg.norm(v, axis=-1)``'s
+# arithmetic for 2-D vectors without its overhead), and callers silence NaN warnings once.
+
+def _norm(v: np.ndarray) -> np.ndarray:
+    x, y = v[..., 0], v[..., 1]
+    return np.sqrt(x * x + y * y)
+
 
 def _angle(p: np.ndarray, a: int, v: int, c: int) -> np.ndarray:
     u = p[:, a, :2] - p[:, v, :2]
     w = p[:, c, :2] - p[:, v, :2]
-    nu = np.linalg.norm(u, axis=-1)
-    nw = np.linalg.norm(w, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.sum(u * w, axis=-1) / (nu * nw)
+    cos = np.sum(u * w, axis=-1) / (_norm(u) * _norm(w))
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def _dist(p: np.ndarray, a: int, b: int) -> np.ndarray:
-    return np.linalg.norm(p[:, a, :2] - p[:, b, :2], axis=-1)
+    return _norm(p[:, a, :2] - p[:, b, :2])
 
 
 def _mid(p: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -86,8 +90,7 @@ def _reliability(p: np.ndarray, s: dict, parts: tuple[str, str, str], sc: np.nda
     for x, y in ((a, v), (v, c)):
         key = (x, y) if (x, y) in _SEGMENT_RATIO else (y, x)
         fr.append(_dist(p, s[x], s[y]) / (_SEGMENT_RATIO[key] * sc))
-    with np.errstate(invalid="ignore"):
-        return np.clip((np.minimum(*fr) - 0.3) / 0.3, 0.0, 1.0)
+    return np.clip((np.minimum(*fr) - 0.3) / 0.3, 0.0, 1.0)
 
 
 MEASURES: dict[str, Measure] = {m.name: m for m in (
@@ -222,6 +225,33 @@ NEEDED_PARTS: dict[str, tuple[str, ...]] = {
 assert set(MOVING_PARTS) == set(NEEDED_PARTS) == set(RECIPES)
 
 
+@dataclass(frozen=True)
+class _RecipeArrays:
+    """A recipe as the arrays :func:`exercise_components` works with, all components at once."""
+
+    nominal: np.ndarray  # (C,)
+    is_max: np.ndarray  # (C,) bool: a "max" component
+    landmarks: np.ndarray  # (C, k, 2): each measure's landmarks, left and right
+    angles: tuple[tuple[int, tuple[str, str, str]], ...]  # joint-angle components and their parts
+    side_k: int  # the component naming a rep's side (the first "max"); -1: none
+
+
+def _recipe_arrays(recipe: tuple[Component, ...]) -> _RecipeArrays:
+    width = max(len(MEASURES[c.measure].landmarks(_BOTH)) for c in recipe)
+    ids = []
+    for c in recipe:  # pad with the first landmark again: the minimum is unchanged
+        own = list(MEASURES[c.measure].landmarks(_BOTH))
+        ids.append(np.stack(own + own[:1] * (width - len(own))))
+    is_max = np.array([c.reduce == "max" for c in recipe])
+    return _RecipeArrays(np.array([c.nominal for c in recipe], dtype=np.float64), is_max, np.stack(ids),
+                         tuple((k, MEASURES[c.measure].angle) for k, c in enumerate(recipe)
+                               if MEASURES[c.measure].angle),
+                         int(np.argmax(is_max)) if is_max.any() else -1)
+
+
+_RECIPE_ARRAYS = {name: _recipe_arrays(recipe) for name, recipe in RECIPES.items()}
+
+
 def in_view(lm: np.ndarray, min_visibility: float, margin: float) -> np.ndarray:
     """Per landmark of one ``(33, 4)`` pose: found, at least ``min_visibility`` and inside the
     image (within ``margin`` of its edges)."""
@@ -272,18 +302,16 @@ _SCALE_SEGMENTS = (  # (a, b, typical length / torso length)
     (11, 13, 0.6), (12, 14, 0.6),  # upper arms
 )
 _SCALE_LANDMARKS = (11, 12, 13, 14, 23, 24, 25, 26, 27, 28)
+_SCALE_A = np.array([a for a, _, _ in _SCALE_SEGMENTS[1:]])
+_SCALE_B = np.array([b for _, b, _ in _SCALE_SEGMENTS[1:]])
+_SCALE_RATIO = np.array([r for _, _, r in _SCALE_SEGMENTS[1:]])
 
 
 def body_scale(p: np.ndarray) -> np.ndarray:
     """Per-frame body size (T,) in image units of one torso length; NaN when unknown."""
-    est = []
-    for a, b, ratio in _SCALE_SEGMENTS:
-        if a == "torso":
-            d = np.linalg.norm((_mid(p, 11, 12) - _mid(p, 23, 24))[:, :2], axis=-1)
-        else:
-            d = _dist(p, a, b)
-        est.append(d / ratio)
-    est = np.stack(est, axis=1)  # (T, n)
+    est = np.empty((p.shape[0], len(_SCALE_SEGMENTS)))  # (T, n)
+    est[:, 0] = _norm((_mid(p, 11, 12) - _mid(p, 23, 24))[:, :2]) / _SCALE_SEGMENTS[0][2]
+    est[:, 1:] = _norm(p[:, _SCALE_A, :2] - p[:, _SCALE_B, :2]) / _SCALE_RATIO
     est = np.where(np.isfinite(est), est, -np.inf)
     est.sort(axis=1)
     out = np.where(np.isfinite(est[:, -2]), est[:, -2], est[:, -1])
@@ -307,46 +335,45 @@ def exercise_components(exercise: str, xyz: np.ndarray, vis: np.ndarray,
     vis = np.asarray(vis, dtype=np.float64)
     T = p.shape[0]
     sc = body_scale(p) if scale is None else np.asarray(scale, dtype=np.float64)
-    comps = RECIPES[exercise]
-    out = np.full((T, len(comps)), np.nan)
-    rel = np.ones((T, len(comps)))
-    sides = np.full((T, 2), np.nan)
-    side_set = False
-    rows = np.arange(T)
+    recipe = _RECIPE_ARRAYS[exercise]
     sc2 = sc[:, None]
-    for k, comp in enumerate(comps):
-        m = MEASURES[comp.measure]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vals = m.fn(p, _BOTH, sc2)  # (T, 2): left, right
-            rs = _reliability(p, _BOTH, m.angle, sc2) if m.angle else np.ones((T, 2))
-            ws = np.min(np.stack([vis[:, i] for i in m.landmarks(_BOTH)]), axis=0)
-            ok = np.isfinite(vals) & np.isfinite(ws)
-            if comp.reduce == "max":
-                masked = np.where(ok, vals, -np.inf)
-                arg = np.argmax(masked, axis=1)
-                v = masked[rows, arg]
-                r = rs[rows, arg]
-                v[~ok.any(axis=1)] = np.nan
-                if not side_set:
-                    sides = np.where(ok, vals, np.nan) / comp.nominal
-                    side_set = True
-            else:
-                # Both sides move in a two-sided exercise: where both are clearly seen, the
-                # one that moved less (a hand raised to the face is not a side raise); as
-                # the weaker side fades from view, its visibility-weighted mean with the
-                # other (a hidden far side only adds its guesswork faintly).
-                w = np.where(ok, np.clip(ws, 0.05, 1.0) ** 2, 0.0)
-                wsum = w.sum(axis=1)
-                mean = np.where(wsum > 0, np.sum(np.where(ok, vals, 0.0) * w, axis=1) / wsum, np.nan)
-                arg = np.argmin(np.where(ok, vals, np.inf), axis=1)
-                low = vals[rows, arg]
-                both = np.clip((np.min(np.where(ok, ws, 0.0), axis=1) - 0.3) / 0.4, 0.0, 1.0)
-                all_ok = ok.all(axis=1)
-                v = np.where(all_ok, both * low + (1 - both) * mean, mean)
-                r_mean = np.where(wsum > 0, np.sum(np.where(ok, np.nan_to_num(rs), 0.0) * w, axis=1) / wsum, 0.0)
-                r = np.where(all_ok, both * rs[rows, arg] + (1 - both) * r_mean, r_mean)
-        out[:, k] = v / comp.nominal
-        rel[:, k] = np.nan_to_num(r, nan=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # Every component's left and right values at once: (T, C, 2).
+        vals = np.stack([MEASURES[c.measure].fn(p, _BOTH, sc2) for c in RECIPES[exercise]], axis=1)
+        rs = np.ones_like(vals)
+        for k, angle in recipe.angles:
+            rs[:, k] = _reliability(p, _BOTH, angle, sc2)
+        ws = vis[:, recipe.landmarks].min(axis=2)  # (T, C, 2): each side's least visible point
+        ok = np.isfinite(vals) & np.isfinite(ws)
+        # max components: the side that moved more (either arm or leg counts).
+        # (Two sides: "the other side" is a comparison, as argmax/argmin would pick it.)
+        masked = np.where(ok, vals, -np.inf)
+        right = masked[..., 1] > masked[..., 0]
+        v_max = np.where(right, masked[..., 1], masked[..., 0])
+        v_max[~ok.any(axis=2)] = np.nan
+        r_max = np.where(right, rs[..., 1], rs[..., 0])
+        # Two-sided components: where both sides are clearly seen, the one that moved less (a
+        # hand raised to the face is not a side raise); as the weaker side fades from view,
+        # its visibility-weighted mean with the other (a hidden far side only adds its
+        # guesswork faintly).
+        w = np.where(ok, np.clip(ws, 0.05, 1.0) ** 2, 0.0)
+        wsum = w.sum(axis=2)
+        mean = np.where(wsum > 0, np.sum(np.where(ok, vals, 0.0) * w, axis=2) / wsum, np.nan)
+        up = np.where(ok, vals, np.inf)
+        right = up[..., 1] < up[..., 0]
+        low = np.where(right, vals[..., 1], vals[..., 0])
+        both = np.clip((np.min(np.where(ok, ws, 0.0), axis=2) - 0.3) / 0.4, 0.0, 1.0)
+        all_ok = ok.all(axis=2)
+        v_both = np.where(all_ok, both * low + (1 - both) * mean, mean)
+        r_mean = np.where(wsum > 0, np.sum(np.where(ok & ~np.isnan(rs), rs, 0.0) * w, axis=2) / wsum, 0.0)
+        r_both = np.where(all_ok, both * np.where(right, rs[..., 1], rs[..., 0]) + (1 - both) * r_mean, r_mean)
+    out = np.where(recipe.is_max, v_max, v_both) / recipe.nominal
+    r = np.where(recipe.is_max, r_max, r_both)
+    rel = np.where(np.isnan(r), 0.0, r)  # (never infinite)
+    sides = np.full((T, 2), np.nan)
+    if recipe.side_k >= 0:
+        k = recipe.side_k
+        sides = np.where(ok[:, k], vals[:, k], np.nan) / RECIPES[exercise][k].nominal
     return out, rel, sides
 
 
