@@ -429,6 +429,45 @@ def test_pose_backend_failures_are_counted_and_survived(squats, caplog):
     assert len(reps_of(events)) == REPS
 
 
+def test_pose_runs_in_its_own_thread_and_no_frame_of_a_file_is_lost(squats):
+    threads = set()
+
+    class Spy(RecordedPose):
+        def estimate(self, frame_rgb, t):
+            threads.add(threading.current_thread().name)
+            return super().estimate(frame_rgb, t)
+
+    st, events, code = run_station(config(), source=blank_frames(squats.t), estimator=Spy(squats))
+    assert code == 0 and threads == {"pose"}  # judged in the loop while the next pose is made
+    assert st.frames == len(squats.t) and st.source.stats().dropped == 0
+    assert [r.rep for r in reps_of(events)] == list(range(1, REPS + 1))
+
+
+def test_a_broken_pose_thread_stops_the_station_naming_it(squats, monkeypatch):
+    # A failing pose backend is survived (above); a bug in the thread itself ends the run
+    # with a non-zero exit instead of a loop waiting for frames forever.
+    monkeypatch.setattr(S.Station, "_estimate", lambda self, frame: 1 / 0)
+    st, _, code = run_station(config(), source=blank_frames(squats.t), estimator=RecordedPose(squats))
+    assert code == B.EXIT_FATAL and st.frames == 0
+    assert "ZeroDivisionError" in st.poses.error
+
+
+def test_pose_stage_hands_out_every_frame_in_order_then_ends(squats):
+    from formcheck.device.app.pose_stage import PoseStage
+
+    src = blank_frames(squats.t[:40]).start()
+    stage = PoseStage(src, lambda frame: Pose.none(frame.t, frame.size)).start()
+    got = []
+    while not stage.ended:
+        frame = stage.read(timeout=1.0)
+        if frame is not None:
+            got.append(frame)
+    stage.close()
+    src.close()
+    assert [f.index for f in got] == list(range(40)) and all(f.pose is not None for f in got)
+    assert stage.error is None
+
+
 def test_judge_failures_are_survived(squats):
     st0 = S.Station(config(), source=clip_source(squats), stream=io.StringIO())
     st0.setup()

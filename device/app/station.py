@@ -1,4 +1,4 @@
-"""The station's loop: newest frame → pose → judge → outputs, one frame at a time.
+"""The station's loop: newest frame → pose (its own thread) → judge → outputs, one frame at a time.
 
 Nothing a frame, a pose backend, the judge or an output does can stop the loop: failures are
 caught, counted and logged at a bounded rate. Service behaviour (systemd ``Type=notify``,
@@ -24,6 +24,7 @@ from ..pose.landmarks import Pose
 from . import build
 from .build import EXIT_FATAL, EXIT_OK, FAILURE_LOG_S
 from .config import Config
+from .pose_stage import PoseStage
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class Station:
         self._nobody_wall = 0.0  # when the judge was last told "nobody" during a camera outage
         self._wall_clock = False  # the source's timestamps are time.monotonic()
         self.degraded: list[str] = []  # station.allow_degraded: what cannot be judged, and why
+        self.poses: PoseStage | None = None  # the pose thread, when frames need a pose
 
     # ---- setup --------------------------------------------------------------------------
     def setup(self) -> None:
@@ -166,6 +168,9 @@ class Station:
         cfg = self.cfg
         self.notifier.status(f"starting: {self.source.name}")
         self.source.start()
+        frames = self.source
+        if self.estimator is not None and not getattr(self.source, "yields_poses", False):
+            frames = self.poses = PoseStage(self.source, self._estimate).start()
         t_run = time.monotonic()
         self._period_start = t_run
         interval = cfg.logging.stats_interval
@@ -173,7 +178,7 @@ class Station:
             while not self._stop.is_set():
                 self.notifier.watchdog()
                 self._drain_commands()
-                frame = self.source.read(timeout=0.2)
+                frame = frames.read(timeout=0.2)
                 now = time.monotonic()
                 self._camera(now, frame is None)
                 if self.ready_at is None and (frame is not None or self.source.ended
@@ -183,10 +188,12 @@ class Station:
                     self._process(frame)
                     if max_frames is not None and self.frames >= max_frames:
                         self.stop(f"{max_frames} frames processed")
-                elif self.source.ended:
+                elif frames.ended:
                     error = getattr(self.source, "error", None)
                     if error:  # not the end of a file: capture broke (the clip stopped half-way)
                         raise ThreadFailed(f"capture from {self.source.name} failed: {error}")
+                    if self.poses is not None and self.poses.error:
+                        raise ThreadFailed(f"the pose thread failed: {self.poses.error}")
                     self.stop("end of input")
                 crashed = getattr(self.outputs, "crashed", None)
                 if crashed:
@@ -216,7 +223,7 @@ class Station:
         # Cameras stamp frames with time.monotonic(): then "nobody" during an outage can be put
         # on the frames' clock. A source on its own clock (a test double) only gets the events.
         self._wall_clock = abs(frame.t - frame.captured) < 1.0
-        pose = frame.pose if frame.pose is not None else self._estimate(frame)
+        pose = frame.pose if frame.pose is not None else self._estimate(frame)  # (pose thread: set)
         self.feedback.on_pose(pose.t, pose.landmarks)
         if self.setup_page is not None:
             self.setup_page.push(frame.image, pose)  # constant time; nothing kept while closed
@@ -252,6 +259,7 @@ class Station:
                 self.judge_fail(e)
 
     def _estimate(self, frame) -> Pose:
+        """The frame's pose (in the pose thread); a failure is logged and counted and is "nobody"."""
         t0 = time.perf_counter()
         try:
             pose = self.estimator.estimate(frame.image, frame.t)
@@ -344,13 +352,14 @@ class Station:
     def _stats(self, now: float) -> StatsEvent:
         period = max(now - self._period_start, 1e-9)
         src = self.source.stats()
+        pose_ms = list(self._pose_ms)  # one C-level copy: the pose thread appends meanwhile
         # On the frames' clock like every other event (media time for files, monotonic for cameras).
         ev = StatsEvent(
             t=self._last_t if self._last_t is not None else now,
             fps=round(self._period_frames / period, 2),
             camera_fps=round((src.captured - self._period_captured) / period, 2),
             dropped=src.dropped,
-            pose_ms=round(float(np.median(self._pose_ms)), 2) if self._pose_ms else 0.0,
+            pose_ms=round(float(np.median(pose_ms)), 2) if pose_ms else 0.0,
             rss_mb=round(rss_mb(), 1),
             frames=self.frames,
             good=self.good,
@@ -391,6 +400,7 @@ class Station:
     def _shutdown(self) -> None:
         """Release everything, each step independent of the others' failures."""
         for what, fn in (("setup page", getattr(self.setup_page, "close", None)),
+                         ("pose thread", getattr(self.poses, "close", None)),
                          ("source", getattr(self.source, "close", None)),
                          ("button gestures", getattr(self.feedback, "close", None)),
                          ("outputs", getattr(self.outputs, "close", None)),
