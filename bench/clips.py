@@ -52,12 +52,13 @@ class Clip:
     pose_s: float = 0.0  # wall time of the pose pass (0: from the cache)
 
 
-def estimate(video: Path, backend: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+def estimate(video: Path, backend: str, model: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """The station's frame source and pose backend over a whole video file:
     ``(t (T,), landmarks (T, 33, 4) NaN where nobody was found, image size)``."""
     from formcheck.device.capture.sources import open_source
 
-    est = build_estimator(C.apply_overrides(C.Config(), {"station.pose_backend": backend}))
+    est = build_estimator(C.apply_overrides(C.Config(), {"station.pose_backend": backend,
+                                                         "station.pose_model": model}))
     src = open_source(str(video), realtime=False).start()
     ts, lms, size = [], [], (0, 0)
     try:
@@ -79,14 +80,14 @@ def estimate(video: Path, backend: str) -> tuple[np.ndarray, np.ndarray, tuple[i
     return np.asarray(ts, np.float64), np.stack(lms).astype(np.float32), size
 
 
-def load_clip(clip: Clip, videos: Path, cache: Path | None, backend: str) -> None:
+def load_clip(clip: Clip, videos: Path, cache: Path | None, backend: str, model: str) -> None:
     path = cache / f"{Path(clip.name).stem}.npz" if cache else None
     if path is not None and path.is_file():
         d = np.load(path)
         clip.t, clip.lm, clip.size = d["t"], d["lm"].astype(np.float32), tuple(int(v) for v in d["size"])
         return
     t0 = time.monotonic()
-    clip.t, clip.lm, clip.size = estimate(videos / clip.name, backend)
+    clip.t, clip.lm, clip.size = estimate(videos / clip.name, backend, model)
     clip.pose_s = time.monotonic() - t0
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, metavar="DIR", help="reuse/keep landmarks as DIR/<stem>.npz")
     p.add_argument("--clips", default="", help="comma-separated clip names (default: all)")
     p.add_argument("--backend", choices=("mediapipe", "litert"), default="mediapipe")
+    p.add_argument("--model", choices=("lite", "full", "heavy"), default=C.Config().station.pose_model,
+                   help="pose landmark model (default: the station's, %(default)s; a cache holds one model's)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     a = p.parse_args(argv)
     clips = labelled_clips(p, a.videos, a.clips)
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     t0 = time.monotonic()
     for c in clips:
-        load_clip(c, a.videos, a.cache, a.backend)
+        load_clip(c, a.videos, a.cache, a.backend, a.model)
         results.append(evaluate(c, bundles))
         r = results[-1]
         print(f"{c.name}: {r.given}/{c.reps} given, {r.auto}/{c.reps} auto, {' → '.join(r.recognised) or 'none'}"

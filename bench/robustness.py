@@ -137,7 +137,7 @@ def landmarks(video: Path, transform: str, out: Path, backend: str) -> tuple[str
         path = Path(tmp) / f"{video.stem}.{transform}.mp4"
         write_video(path, frames, fps)
         del frames
-        t, lm, size = estimate(path, backend)
+        t, lm, size = estimate(path, backend, C.Config().station.pose_model)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, t=t, lm=lm, size=np.array(size))
     return video.name, transform, time.monotonic() - t0
