@@ -44,7 +44,7 @@ from .smoothing import POSE_AUXILIARY, POSE_LANDMARKS, POSE_WORLD, LandmarkSmoot
 log = logging.getLogger(__name__)
 
 MODELS = bundled.LANDMARK_MODELS
-DEFAULT_MODEL = "full"  # chosen by bench/pose.py's table (README, Benchmarks): Lite loses reps
+DEFAULT_MODEL = "full"  # chosen by bench/pose.py's table (README, Benchmarks): Lite judges form worse
 
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
