@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from ..capture.sources import Frame, Mailbox
+from ..capture.sources import Frame, Mailbox, stop_worker
 from ..pose.landmarks import Pose
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,7 @@ class PoseStage:
         return self._box.drained
 
     def close(self, timeout: float = 3.0) -> None:
-        self._stop.set()
-        self._box.close()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("pose thread did not stop within %.0f s", timeout)
+        stop_worker(self._stop, self._box, self._thread, timeout, "pose thread")
 
     def _run(self) -> None:
         try:

@@ -93,6 +93,18 @@ class Mailbox:
             return self._closed and self._item is None
 
 
+def stop_worker(stop: threading.Event, box: Mailbox, thread: threading.Thread | None, timeout: float,
+                what: str) -> None:
+    """Stop a thread that feeds ``box``: tell it to stop, close its mailbox (a waiting put
+    returns), join it for up to ``timeout`` s, and say so if it is still running."""
+    stop.set()
+    box.close()
+    if thread is not None:
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("%s did not stop within %.0f s", what, timeout)
+
+
 # ---- readers: open/read/close of one device or file, run inside the capture thread ---------
 
 class Reader:
@@ -362,13 +374,8 @@ class FrameSource:
                            skipped=len(getattr(self._reader, "skipped", ())), connected=self._connected)
 
     def close(self, timeout: float = 3.0) -> None:
-        self._stop.set()
-        self._box.close()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("capture thread of %s did not stop within %.0f s", self.name, timeout)
-        else:
+        stop_worker(self._stop, self._box, self._thread, timeout, f"capture thread of {self.name}")
+        if self._thread is None:
             self._reader.close()
 
     def __enter__(self):
