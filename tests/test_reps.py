@@ -775,13 +775,11 @@ def trackable(lm: np.ndarray, exercise: str, min_visibility: float = 0.5) -> np.
 SYNTH_VIEWS = ("front", "left-45", "right-45", "left-135", "right-90")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open defect: generator v4 sets of floor deadlifts stand up and walk away after putting the bar "
-    "down, and the counter takes that stand-up for a pull (a phantom rep per set); its pelvis-lift "
-    "leg raises seen from the front are undercounted. Strict: passes again once both are fixed."))
 def test_matches_the_labelled_reps_of_the_project_synthetic_generator():
     """The project's own generator (other bodies, cameras, tempi, sets, pose-estimator noise,
-    swaps and dropouts): exact counts on most clips of all nine exercises from five views."""
+    swaps and dropouts): exact counts on most clips of all nine exercises from five views. The
+    known misses are sets of deadlifts from the floor that end by standing up without the bar
+    just before the clip ends (docs/reps.md, Known limits)."""
     synth = pytest.importorskip("formcheck.train.synth")
     bodies = synth.body_pool(0)
     exact, total, misses = 0, 0, []
@@ -800,6 +798,42 @@ def test_matches_the_labelled_reps_of_the_project_synthetic_generator():
     assert total >= 35, total
     assert exact / total >= 0.85, f"{exact}/{total} exact; (exercise, view, true, counted): {misses}"
     print(f"{exact}/{total} exact; misses: {misses}")
+
+
+def _generator_leg_raise(seed: int, index: int, view: str, style: str | None = None):
+    synth = pytest.importorskip("formcheck.train.synth")
+    spec = synth.ClipSpec(kind="leg_raise", seed=seed, index=index, view=view, faults=(), fps=15.0,
+                          variants={"style": style} if style else None)
+    seq = synth.make_clip(spec, synth.body_pool(0)).sequences[0]
+    return seq, len(count_reps(seq.t, seq.landmarks, "leg_raise", seq.image_size))
+
+
+def test_generator_leg_raises_whose_legs_hover_between_reps_count_exactly():
+    """Failure kind 5 with the project's generator (held-out seeds): the legs are raised off the
+    floor once and hover (classic) or stay near vertical while the pelvis curls (pelvis lift)
+    between reps; the floor seen at the set's start made every rep after the first look like
+    half a range, so the set merged into one long excursion (HOVER_BETWEEN_REPS, hip_height)."""
+    misses = []
+    for seed in (22, 23, 24, 25):
+        for i, view in enumerate(SYNTH_VIEWS):
+            seq, n = _generator_leg_raise(seed, i, view)
+            if n != len(seq.reps):
+                misses.append((seed, view, seq.extra["variant"]["style"], len(seq.reps), n))
+    assert misses == []
+
+
+def test_generator_pelvis_lift_leg_raises_seen_from_the_front():
+    """The generator's pelvis-lift leg raise (legs near vertical, the pelvis curling up) seen from
+    the front: the hips rising off the floor carry the count. Reps done while the set's first
+    raise from the floor is still in the range window can merge (a known limit), so most, not
+    all, are counted; none is counted twice."""
+    true, counted = [], []
+    for seed in range(31, 39):
+        seq, n = _generator_leg_raise(seed, 0, "front", style="pelvis_lift")
+        true.append(len(seq.reps))
+        counted.append(n)
+    assert all(n <= k for n, k in zip(counted, true, strict=True)), (true, counted)
+    assert sum(counted) >= 0.8 * sum(true), (true, counted)
 
 
 # ---- real clips ------------------------------------------------------------------------------------

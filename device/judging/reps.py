@@ -120,6 +120,10 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     # Lying on the back, the pelvis lifted above the shoulders (a leg raise that curls up).
     Measure("pelvis_lift", lambda s: (s["sho"], s["hip"]),
             lambda p, s, sc: (p[:, s["sho"], 1] - p[:, s["hip"], 1]) / sc),
+    # Lying, the hips rising off the floor in the image (the camera stands still): a pelvis that
+    # curls up shows here whatever the shoulders do, and from any side of the mat.
+    Measure("hip_height", lambda s: (s["hip"],),
+            lambda p, s, sc: -p[:, s["hip"], 1] / sc),
     # The torso leaning towards or away from the camera looks shorter (front and back views).
     Measure("torso_foreshortening", lambda s: (s["sho"], s["hip"]),
             lambda p, s, sc: -_dist(p, s["sho"], s["hip"]) / sc),
@@ -142,7 +146,9 @@ RECIPES: dict[str, tuple[Component, ...]] = {
     "deadlift": (Component("hip_flexion", 70), Component("shoulder_drop", 0.6),
                  Component("torso_foreshortening", 0.6)),
     "knee_up": (Component("hip_flexion", 80, "max"), Component("knee_height", 0.7, "max")),
-    "leg_raise": (Component("hip_flexion", 80), Component("ankle_height", 1.2), Component("pelvis_lift", 0.4)),
+    # the pelvis curling ~10 cm off the floor (a fifth of a torso) at the top of a reverse crunch
+    "leg_raise": (Component("hip_flexion", 80), Component("ankle_height", 1.2), Component("pelvis_lift", 0.4),
+                  Component("hip_height", 0.2)),
     "overhead_press": (Component("elbow_extension", 80), Component("wrist_height", 0.8)),
     "side_raise": (Component("shoulder_abduction", 70), Component("wrist_height", 0.9)),
     # either arm: alternating one-arm curls count each arm, a two-arm curl once ("both"); the
@@ -169,6 +175,10 @@ DOMINANT = frozenset({OTHER})
 # A set that begins at the working end: a deadlift's bar rests on the floor, so the first pull
 # starts there. A movement under way when counting begins counts once it reaches rest.
 STARTS_AT_WORKING_END = frozenset({"deadlift"})
+# Sets that keep the working limbs off their rest between reps (a leg raise's legs hover above
+# the floor, or stay near vertical while the pelvis curls): from the first rep on, a
+# touch-and-go valley ends a rep, as it does for any exercise once a rep has shown the range.
+HOVER_BETWEEN_REPS = frozenset({"leg_raise"})
 
 # The quickest a real rep of each exercise takes, onset to back at rest (about half the
 # quickest tempo people use): a walking step (0.4-0.6 s) is not a side lunge.
@@ -560,6 +570,7 @@ class RepCounter:
         self._one_sided = any(c.reduce == "max" for c in RECIPES[exercise])
         self._dominant = exercise in DOMINANT
         self._floor_start = exercise in STARTS_AT_WORKING_END
+        self._hover = exercise in HOVER_BETWEEN_REPS
         self._spec = FeatureSpec(landmarks=recipe_landmarks(exercise), feature_set="landmarks",
                                  normalisation="none", min_visibility=self.config.min_visibility,
                                  max_gap_s=self.config.hold_s)
@@ -756,7 +767,7 @@ class RepCounter:
                 rep = self._finish(t, inside, U, lo, hi, w)
                 if rep is not None:
                     out.append(rep)
-            elif (self.count and U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
+            elif ((self.count or self._hover) and U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
                   and kmin < len(U) - 1):
                 # Touch-and-go: down by half a range and up again without reaching rest (once a
                 # rep has shown the range: before, a dip at the top of the first rep, measured
