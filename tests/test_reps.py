@@ -114,10 +114,12 @@ def pose_person_frame(exercise: str, p: float, side: str = "left") -> tuple[np.n
         lean = 45 * p
         arms = {s: (limb(60, 10, SIDE_SIGN[s]), limb(-80, 0, SIDE_SIGN[s])) for s in SIDE_SIGN}  # bar on back
         return body(hip_mid, limb(180 - lean), _standing_legs(hip_mid), arms), False
-    if exercise == "deadlift":
+    if exercise in ("deadlift", "deadlift_hands_free"):
         hip_mid = np.array([0, H - 0.2 * p, -0.3 * p])
         torso = limb(180 - 80 * p)
         arms = {s: (np.array([0, -1.0, 0.08 * (1 - p)]), np.array([0, -1.0, 0.0])) for s in SIDE_SIGN}
+        if exercise == "deadlift_hands_free":  # no bar: the hands up at the belt, adjusting it
+            arms = {s: (np.array([0, -1.0, 0.3]), limb(135, 0, SIDE_SIGN[s])) for s in SIDE_SIGN}
         return body(hip_mid, torso, _standing_legs(hip_mid), arms), False
     if exercise == "knee_up":
         hip_mid = np.array([0, H, 0])
@@ -686,6 +688,31 @@ def test_deadlift_from_the_floor_counts_each_pull_and_not_the_reset(yaw):
     assert len(count_reps(t, lm, "deadlift", size)) == 4
 
 
+def render_mixed(frames, yaw: float, fps: float, rng, noise: float = 0.004):
+    """Like :func:`render`, each frame ``(exercise, phase)``: a pose that changes between them."""
+    lm = np.stack([project(pose_person_frame(ex, p)[0], yaw, False) for ex, p in frames])
+    lm[:, :, :2] += rng.normal(0, noise, lm[:, :, :2].shape).astype(np.float32)
+    return np.arange(len(frames)) / fps, lm
+
+
+@pytest.mark.parametrize("yaw", [0.0, 45.0, 90.0, -45.0])
+def test_standing_up_with_the_hands_free_after_a_deadlift_set_is_not_a_pull(yaw):
+    """Failure kind 2's phantom: after the last pull the bar is lowered to the floor and the
+    lifter stands up without it, hands at the belt: the way up looks like a pull, but no bar
+    hangs from bent arms (HOLDS_A_BAR, max_pull_elbow_deg). The same stand-up with the arms
+    hanging straight cannot be told from a pull (docs/reps.md, Known limits)."""
+    rng = np.random.default_rng(8)
+    fps = 30.0
+    frames = [("deadlift", p) for p, _ in deadlift_phases(fps, 2, reset=False, end_at_lockout=False)]
+    frames += [("deadlift", 1.0)] * int(0.5 * fps)
+    n = int(1.0 * fps)
+    frames += [("deadlift_hands_free", 0.5 + 0.5 * math.cos(math.pi * (i + 1) / n)) for i in range(n)]
+    frames += [("deadlift_hands_free", 0.0)] * int(1.0 * fps)
+    t, lm = render_mixed(frames, yaw, fps, rng)
+    reps = count_reps(t, lm, "deadlift", IMAGE_SIZE)
+    assert len(reps) == 2, (yaw, [(round(r.start_t, 2), round(r.end_t, 2)) for r in reps])
+
+
 def test_alternating_one_arm_curls_count_each_arm_and_two_arm_curls_once():
     """Failure kind 4: one-sided movements count each side and say which."""
     for yaw in (0.0, 45.0, -45.0):
@@ -775,13 +802,11 @@ def trackable(lm: np.ndarray, exercise: str, min_visibility: float = 0.5) -> np.
 SYNTH_VIEWS = ("front", "left-45", "right-45", "left-135", "right-90")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open defect: generator v4 sets of floor deadlifts stand up and walk away after putting the bar "
-    "down, and the counter takes that stand-up for a pull (a phantom rep per set); its pelvis-lift "
-    "leg raises seen from the front are undercounted. Strict: passes again once both are fixed."))
 def test_matches_the_labelled_reps_of_the_project_synthetic_generator():
     """The project's own generator (other bodies, cameras, tempi, sets, pose-estimator noise,
-    swaps and dropouts): exact counts on most clips of all nine exercises from five views."""
+    swaps and dropouts): exact counts on most clips of all nine exercises from five views. The
+    known misses are sets of deadlifts from the floor that end by standing up without the bar
+    just before the clip ends (docs/reps.md, Known limits)."""
     synth = pytest.importorskip("formcheck.train.synth")
     bodies = synth.body_pool(0)
     exact, total, misses = 0, 0, []
@@ -800,6 +825,42 @@ def test_matches_the_labelled_reps_of_the_project_synthetic_generator():
     assert total >= 35, total
     assert exact / total >= 0.85, f"{exact}/{total} exact; (exercise, view, true, counted): {misses}"
     print(f"{exact}/{total} exact; misses: {misses}")
+
+
+def _generator_leg_raise(seed: int, index: int, view: str, style: str | None = None):
+    synth = pytest.importorskip("formcheck.train.synth")
+    spec = synth.ClipSpec(kind="leg_raise", seed=seed, index=index, view=view, faults=(), fps=15.0,
+                          variants={"style": style} if style else None)
+    seq = synth.make_clip(spec, synth.body_pool(0)).sequences[0]
+    return seq, len(count_reps(seq.t, seq.landmarks, "leg_raise", seq.image_size))
+
+
+def test_generator_leg_raises_whose_legs_hover_between_reps_count_exactly():
+    """Failure kind 5 with the project's generator (held-out seeds): the legs are raised off the
+    floor once and hover (classic) or stay near vertical while the pelvis curls (pelvis lift)
+    between reps; the floor seen at the set's start made every rep after the first look like
+    half a range, so the set merged into one long excursion (HOVER_BETWEEN_REPS, hip_height)."""
+    misses = []
+    for seed in (22, 23, 24, 25):
+        for i, view in enumerate(SYNTH_VIEWS):
+            seq, n = _generator_leg_raise(seed, i, view)
+            if n != len(seq.reps):
+                misses.append((seed, view, seq.extra["variant"]["style"], len(seq.reps), n))
+    assert misses == []
+
+
+def test_generator_pelvis_lift_leg_raises_seen_from_the_front():
+    """The generator's pelvis-lift leg raise (legs near vertical, the pelvis curling up) seen from
+    the front: the hips rising off the floor carry the count. Reps done while the set's first
+    raise from the floor is still in the range window can merge (a known limit), so most, not
+    all, are counted; none is counted twice."""
+    true, counted = [], []
+    for seed in range(31, 39):
+        seq, n = _generator_leg_raise(seed, 0, "front", style="pelvis_lift")
+        true.append(len(seq.reps))
+        counted.append(n)
+    assert all(n <= k for n, k in zip(counted, true, strict=True)), (true, counted)
+    assert sum(counted) >= 0.8 * sum(true), (true, counted)
 
 
 # ---- real clips ------------------------------------------------------------------------------------

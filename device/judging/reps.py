@@ -123,6 +123,10 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     # Lying on the back, the pelvis lifted above the shoulders (a leg raise that curls up).
     Measure("pelvis_lift", lambda s: (s["sho"], s["hip"]),
             lambda p, s, sc: (p[:, s["sho"], 1] - p[:, s["hip"], 1]) / sc),
+    # Lying, the hips rising off the floor in the image (the camera stands still): a pelvis that
+    # curls up shows here whatever the shoulders do, and from any side of the mat.
+    Measure("hip_height", lambda s: (s["hip"],),
+            lambda p, s, sc: -p[:, s["hip"], 1] / sc),
     # The torso leaning towards or away from the camera looks shorter (front and back views).
     Measure("torso_foreshortening", lambda s: (s["sho"], s["hip"]),
             lambda p, s, sc: -_dist(p, s["sho"], s["hip"]) / sc),
@@ -145,7 +149,9 @@ RECIPES: dict[str, tuple[Component, ...]] = {
     "deadlift": (Component("hip_flexion", 70), Component("shoulder_drop", 0.6),
                  Component("torso_foreshortening", 0.6)),
     "knee_up": (Component("hip_flexion", 80, "max"), Component("knee_height", 0.7, "max")),
-    "leg_raise": (Component("hip_flexion", 80), Component("ankle_height", 1.2), Component("pelvis_lift", 0.4)),
+    # the pelvis curling ~10 cm off the floor (a fifth of a torso) at the top of a reverse crunch
+    "leg_raise": (Component("hip_flexion", 80), Component("ankle_height", 1.2), Component("pelvis_lift", 0.4),
+                  Component("hip_height", 0.2)),
     "overhead_press": (Component("elbow_extension", 80), Component("wrist_height", 0.8)),
     "side_raise": (Component("shoulder_abduction", 70), Component("wrist_height", 0.9)),
     # either arm: alternating one-arm curls count each arm, a two-arm curl once ("both"); the
@@ -172,6 +178,14 @@ DOMINANT = frozenset({OTHER})
 # A set that begins at the working end: a deadlift's bar rests on the floor, so the first pull
 # starts there. A movement under way when counting begins counts once it reaches rest.
 STARTS_AT_WORKING_END = frozenset({"deadlift"})
+# Sets that keep the working limbs off their rest between reps (a leg raise's legs hover above
+# the floor, or stay near vertical while the pelvis curls): from the first rep on, a
+# touch-and-go valley ends a rep, as it does for any exercise once a rep has shown the range.
+HOVER_BETWEEN_REPS = frozenset({"leg_raise"})
+# Exercises whose way up holds a loaded bar in straight, hanging arms: a rise with the elbows
+# bent (hands free: adjusting, shaking out, wiping the face) is standing up without the bar
+# (RepConfig.max_pull_elbow_deg).
+HOLDS_A_BAR = frozenset({"deadlift"})
 
 # The quickest a real rep of each exercise takes, onset to back at rest (about half the
 # quickest tempo people use): a walking step (0.4-0.6 s) is not a side lunge.
@@ -412,6 +426,8 @@ class RepConfig:
     #                          arm's rise is done with both at once (a two-arm curl), side "both"
     settle_s: float = 0.15  # a pull from the floor (STARTS_AT_WORKING_END) ends once the signal,
     #                         back at rest, has made no new low for this long (the lockout)
+    max_pull_elbow_deg: float = 45.0  # HOLDS_A_BAR: a way up with an elbow bent past this for
+    #                                   half its frames had its hands free, not on a bar
     max_travel: float = 1.5  # the hips moving sideways more than this (torso units) during an
     #                          excursion: walking in, away or to a rack, not a rep
     dominant_switch: float = 1.5  # ``other``: another joint takes over as the counted signal
@@ -440,7 +456,7 @@ class RepConfig:
             bad("typical_reps", "must be >= 1")
         if not 0 <= self.min_observed <= 1:
             bad("min_observed", "must be within 0..1")
-        for name in ("both_ratio", "settle_s", "max_travel", "part_margin"):
+        for name in ("both_ratio", "settle_s", "max_pull_elbow_deg", "max_travel", "part_margin"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
         if not self.dominant_switch >= 1 or not self.dominant_snr >= 0:
@@ -503,24 +519,25 @@ class _History:
         self.sides = np.empty((capacity, 2))  # the side-naming component, left and right
         self.seen = np.empty(capacity, dtype=bool)  # the frame's landmarks were observed, not held
         self.pos = np.empty(capacity)  # hip centre across the image (NaN: unknown)
+        self.arms = np.empty(capacity)  # the more bent of the seen elbows, degrees (NaN: unknown)
         self.a = self.b = 0  # live rows are a..b-1
 
     def __len__(self) -> int:
         return self.b - self.a
 
     def append(self, t: float, x: np.ndarray, r: np.ndarray, sides, seen: bool = True,
-               pos: float = float("nan")) -> None:
+               pos: float = float("nan"), arms: float = float("nan")) -> None:
         if self.b == len(self.t):
             n = self.b - self.a
             cap = max(2 * n, 256)
-            for name in ("t", "x", "r", "sides", "seen", "pos"):
+            for name in ("t", "x", "r", "sides", "seen", "pos", "arms"):
                 old = getattr(self, name)
                 new = np.empty((cap, *old.shape[1:]), dtype=old.dtype)
                 new[:n] = old[self.a:self.b]
                 setattr(self, name, new)
             self.a, self.b = 0, n
         self.t[self.b], self.x[self.b], self.r[self.b], self.sides[self.b] = t, x, r, sides
-        self.seen[self.b], self.pos[self.b] = seen, pos
+        self.seen[self.b], self.pos[self.b], self.arms[self.b] = seen, pos, arms
         self.b += 1
 
     def drop_before(self, t_min: float, keep_from: float | None = None) -> None:
@@ -535,6 +552,10 @@ class _History:
     @property
     def SEEN(self) -> np.ndarray:
         return self.seen[self.a:self.b]
+
+    @property
+    def ARMS(self) -> np.ndarray:
+        return self.arms[self.a:self.b]
 
     @property
     def POS(self) -> np.ndarray:
@@ -587,6 +608,7 @@ class RepCounter:
         self._one_sided = any(c.reduce == "max" for c in RECIPES[exercise])
         self._dominant = exercise in DOMINANT
         self._floor_start = exercise in STARTS_AT_WORKING_END
+        self._hover = exercise in HOVER_BETWEEN_REPS
         self._spec = FeatureSpec(landmarks=recipe_landmarks(exercise), feature_set="landmarks",
                                  normalisation="none", min_visibility=self.config.min_visibility,
                                  max_gap_s=self.config.hold_s)
@@ -633,7 +655,8 @@ class RepCounter:
 
     # ---- per frame -----------------------------------------------------------------------
     def components_at(self, t: float, landmarks: np.ndarray | None,
-                      image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, bool, float]:
+                      image_size: tuple[int, int] | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, float, float]:
         """Fill missing landmarks and compute one frame's components:
         ``(x (C,), reliability (C,), sides (2,), seen, hip position)``; ``seen`` says whether this
         frame's own landmarks were there (not held from an earlier frame)."""
@@ -666,7 +689,16 @@ class RepCounter:
         x, rel, sides = exercise_components(self.exercise, xyz, filled[None, :, 3], np.array([scale]))
         hips = xyz[0, [23, 24], 0]
         pos = float(np.mean(hips[np.isfinite(hips)])) if np.isfinite(hips).any() else float("nan")
-        return x[0], rel[0], sides[0], seen, pos
+        arms = float("nan")
+        if self.exercise in HOLDS_A_BAR and lm is not None:
+            # the seen arms only: a hidden far arm is BlazePose's guess
+            bend = MEASURES["elbow_flexion"].fn(xyz, _BOTH, 1.0)[0]
+            vis = np.min(lm[[_BOTH["sho"], _BOTH["elb"], _BOTH["wri"]], 3], axis=0)
+            with np.errstate(invalid="ignore"):
+                bend = bend[vis >= cfg.part_visibility]
+            if np.isfinite(bend).any():
+                arms = float(np.nanmax(bend))
+        return x[0], rel[0], sides[0], seen, pos, arms
 
     def _rescale(self, ratio: float) -> None:
         """The body scale changed: bring the remembered body-unit components to the new one,
@@ -684,11 +716,11 @@ class RepCounter:
         ended on it."""
         if not np.isfinite(t) or (self._last_t is not None and t <= self._last_t):
             return []  # garbage or out-of-order time
-        x, rel, sides, seen, pos = self.components_at(t, landmarks if valid else None, image_size)
-        return self.push(t, x, sides, rel, seen=seen, pos=pos)
+        x, rel, sides, seen, pos, arms = self.components_at(t, landmarks if valid else None, image_size)
+        return self.push(t, x, sides, rel, seen=seen, pos=pos, arms=arms)
 
     def push(self, t: float, x: np.ndarray, sides=None, rel: np.ndarray | None = None,
-             seen: bool = True, pos: float = float("nan")) -> list[Rep]:
+             seen: bool = True, pos: float = float("nan"), arms: float = float("nan")) -> list[Rep]:
         """Feed one frame's components (C,) (NaN = missing) and their reliabilities (default
         1); ``seen=False`` when they were held from an earlier frame; ``pos`` the hip centre
         across the image (isotropic image units). Returns the reps that ended."""
@@ -717,7 +749,7 @@ class RepCounter:
                 rel = np.min(np.stack([r[2] for r in self._raw]), axis=0)
 
             hist = self._hist
-            hist.append(t, x, rel, (np.nan, np.nan) if sides is None else sides, seen, pos)
+            hist.append(t, x, rel, (np.nan, np.nan) if sides is None else sides, seen, pos, arms)
             # (a rep in progress, or a pull from the floor not yet ended, stays whole)
             keep = self._start_t if self._phase == ACTIVE else None
             if self._phase != PENDING:
@@ -783,7 +815,7 @@ class RepCounter:
                 rep = self._finish(t, inside, U, lo, hi, w)
                 if rep is not None:
                     out.append(rep)
-            elif (self.count and U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
+            elif ((self.count or self._hover) and U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
                   and kmin < len(U) - 1):
                 # Touch-and-go: down by half a range and up again without reaching rest (once a
                 # rep has shown the range: before, a dip at the top of the first rep, measured
@@ -944,6 +976,14 @@ class RepCounter:
         if travel > cfg.max_travel:
             log.debug("%s: excursion travelling %.1f torso units ignored (walking)", self.exercise, travel)
             return None
+        if self.exercise in HOLDS_A_BAR:
+            # the way up (peak to end): a bar hangs from straight arms
+            arms = hist.ARMS[idx[j:]]
+            arms = arms[np.isfinite(arms)]
+            if len(arms) and float(np.median(arms)) > cfg.max_pull_elbow_deg:
+                log.debug("%s: a way up with the elbows bent (median %.0f deg) ignored (hands free, no bar)",
+                          self.exercise, float(np.median(arms)))
+                return None
         past.append((t, peak_u))
         self.count += 1
         side = {0: "left", 1: "right", 2: "both"}.get(ps, "")
@@ -982,10 +1022,10 @@ def count_reps(t, landmarks, exercise: str, image_size=None, config: RepConfig |
         if not np.isfinite(t[i]) or (counter._last_t is not None and t[i] <= counter._last_t):
             continue
         person = lm[i] if np.isfinite(lm[i, :, :2]).any() else None
-        x, rel, sides, seen, pos = counter.components_at(float(t[i]), person)
+        x, rel, sides, seen, pos, arms = counter.components_at(float(t[i]), person)
         comps[i] = x
         before = counter._last_t
-        reps += counter.push(float(t[i]), x, sides, rel, seen=seen, pos=pos)
+        reps += counter.push(float(t[i]), x, sides, rel, seen=seen, pos=pos, arms=arms)
         if counter._last_t != before:
             uu[i] = counter.u
     reps += counter.finish()
