@@ -658,8 +658,9 @@ class RepCounter:
                       image_size: tuple[int, int] | None = None,
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, float, float]:
         """Fill missing landmarks and compute one frame's components:
-        ``(x (C,), reliability (C,), sides (2,), seen, hip position)``; ``seen`` says whether this
-        frame's own landmarks were there (not held from an earlier frame)."""
+        ``(x (C,), reliability (C,), sides (2,), seen, hip position, arms)``; ``seen`` says whether
+        this frame's own landmarks were there (not held from an earlier frame); ``arms`` the more
+        bent of the seen elbows in degrees (:data:`HOLDS_A_BAR` exercises; else NaN)."""
         lm = landmarks
         cfg = self.config
         self.missing = missing_parts(self.exercise, lm, cfg.part_visibility, cfg.part_margin)
@@ -692,9 +693,9 @@ class RepCounter:
         arms = float("nan")
         if self.exercise in HOLDS_A_BAR and lm is not None:
             # the seen arms only: a hidden far arm is BlazePose's guess
-            bend = MEASURES["elbow_flexion"].fn(xyz, _BOTH, 1.0)[0]
             vis = np.min(lm[[_BOTH["sho"], _BOTH["elb"], _BOTH["wri"]], 3], axis=0)
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                bend = MEASURES["elbow_flexion"].fn(xyz, _BOTH, 1.0)[0]
                 bend = bend[vis >= cfg.part_visibility]
             if np.isfinite(bend).any():
                 arms = float(np.nanmax(bend))
