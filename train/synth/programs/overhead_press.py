@@ -11,7 +11,17 @@ from formcheck.device.exercises import ROM
 from ..maths import DEG, bump
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
-from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, sagittal_root, stand_feet
+from .common import (
+    ClipContext,
+    add_life,
+    callable_size,
+    fault_size,
+    fault_variant,
+    idle_gesture,
+    knee_for_hip_drop,
+    sagittal_root,
+    stand_feet,
+)
 
 
 def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
@@ -29,12 +39,15 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
         ctx.severity["no_leg_drive"] = 0.0  # sitting, the legs cannot drive the weight
     half_w = b.hip_w / 2 * rng.uniform(1.0, 1.5)
     toe_out = rng.uniform(0, 20) * DEG
-    # leg drive: a quick knee dip right before each press, then the legs drive the bar
-    s_leg = ctx.sev("no_leg_drive")
+    # leg drive: a push press (the rep begins with a quick dip of the hips, then the legs drive
+    # the bar up) or a knee kick when the bar stalls at the sticking point (forehead height); a
+    # fault dips 2 to 3.5 inches (coaching's push-press dip, 0.06-0.1 leg lengths)
+    kick = fault_variant(ctx, "no_leg_drive", [("push_press", 0.5), ("sticking_point", 0.5)]) == "sticking_point"
     dip = np.zeros(m.T)
     for r in sch.reps:
-        dip += bump(t, r.start + 0.05, 0.45)
-    knee = rng.uniform(2, 7) * DEG + s_leg * fault_size(ctx, "no_leg_drive", 14, 28) * DEG * np.clip(dip, 0, 1)
+        dip += bump(t, r.start + (0.4 * (r.peak0 - r.start) if kick else 0.3), 0.4)
+    drop = callable_size(ctx, "no_leg_drive", 0.015, 0.06, 0.1) * b.leg
+    knee = rng.uniform(2, 7) * DEG + knee_for_hip_drop(b, drop) * np.clip(dip, 0, 1)
     if seated:
         seat = ctx.rng("seat")
         # feet planted under the knees: the thighs horizontal, the shins vertical

@@ -9,7 +9,17 @@ from formcheck.device.exercises import ROM
 from ..maths import DEG, bump, lagged
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
-from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, sagittal_root, stand_feet
+from .common import (
+    ClipContext,
+    add_life,
+    callable_size,
+    fault_size,
+    fault_variant,
+    idle_gesture,
+    knee_for_hip_drop,
+    sagittal_root,
+    stand_feet,
+)
 
 
 def prog_side_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
@@ -21,11 +31,13 @@ def prog_side_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
     out_m, _back_m = sch.phase_masks(t)
     half_w = b.hip_w / 2 * rng.uniform(0.9, 1.4)
     stand_feet(m, b, half_w, rng.uniform(0, 18) * DEG)
-    s_knee = ctx.sev("no_knee_bounce")
+    # knee bounce: the rep begins with a dip and the legs bounce the weights up, as deep as a
+    # press's leg drive (2 to 3.5 inches, 0.06-0.1 leg lengths)
     dip = np.zeros(m.T)
     for r in sch.reps:
-        dip += bump(t, r.start + 0.05, 0.5)
-    knee = rng.uniform(2, 8) * DEG + s_knee * fault_size(ctx, "no_knee_bounce", 12, 25) * DEG * np.clip(dip, 0, 1)
+        dip += bump(t, r.start + 0.3, 0.45)
+    drop = callable_size(ctx, "no_knee_bounce", 0.015, 0.06, 0.1) * b.leg
+    knee = rng.uniform(2, 8) * DEG + knee_for_hip_drop(b, drop) * np.clip(dip, 0, 1)
     m["root"] = sagittal_root(b, half_w, knee, knee * 0.45)
     rom = 1.0 - 0.55 * ctx.sev(ROM)  # raise to shoulder height: 0.83..0.45 of it
     abd0 = rng.uniform(6, 18) * DEG
