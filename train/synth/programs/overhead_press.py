@@ -83,7 +83,7 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
         m[f"{s}_hand_local"] = np.stack([x, y, z], -1)
         pole_bottom = np.array([sg * 0.35, -1.0, 0.9]) if style == "rack" else np.array([sg * 1.0, -0.6, 0.1])
         if v_fv == "flare":
-            pole_bottom = pole_bottom + fv * np.array([sg * 1.5, 0.4, -1.4])
+            pole_bottom = pole_bottom + fv * np.array([sg * 2.5, 0.4, -1.4])
         pole_top = np.array([sg * 1.0, 0.0, -0.1])
         w = np.clip(ah, 0, 1)[:, None]
         m[f"{s}_pole_local"] = (1 - w) * pole_bottom + w * pole_top
