@@ -59,7 +59,9 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
     style = rng.choice(["rack", "wide"], p=[0.55, 0.45])  # elbows forward (bar) or out to the sides
     ctx.variant["start"] = str(style)
     grip = rng.uniform(0.15, 0.2) * H if style == "rack" else rng.uniform(0.19, 0.24) * H
-    rom = 1.0 - 0.5 * ctx.sev(ROM)  # lockout missing: 0.85..0.5 of the press
+    # lockout missing: the bar stops half-way (by the head, elbows bent near 90: short of lockout
+    # to any coach, and below the 0.7 arm lengths a wrist-over-shoulder measure sees) to a third
+    rom = 1.0 - callable_size(ctx, ROM, 0.125, 0.5, 0.65)
     reach = (b.upper_arm + b.forearm) * 0.985
     s_fv = ctx.sev("forearms_vertical")
     v_fv = fault_variant(ctx, "forearms_vertical", [("flare", 0.5), ("tuck", 0.5)])

@@ -6,6 +6,7 @@ import numpy as np
 
 from formcheck.device.exercises import ROM
 
+from ..labels import FAULT_THRESHOLD
 from ..maths import DEG, bump, lagged
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
@@ -39,14 +40,16 @@ def prog_side_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
     drop = callable_size(ctx, "no_knee_bounce", 0.015, 0.06, 0.1) * b.leg
     knee = rng.uniform(2, 8) * DEG + knee_for_hip_drop(b, drop) * np.clip(dip, 0, 1)
     m["root"] = sagittal_root(b, half_w, knee, knee * 0.45)
-    rom = 1.0 - 0.55 * ctx.sev(ROM)  # raise to shoulder height: 0.83..0.45 of it
     abd0 = rng.uniform(6, 18) * DEG
     abd_peak = rng.uniform(80, 100) * DEG
+    rom = 1.0 - 0.55 * ctx.sev(ROM)  # correct reps: up to 15% short of shoulder height
+    if ctx.sev(ROM) >= FAULT_THRESHOLD:  # stopped 30 (clearly short of shoulder height) to 60 below
+        rom = (90 * DEG - callable_size(ctx, ROM, 0.0, 30.0, 60.0) * DEG - abd0) / (abd_peak - abd0)
     plane = rng.uniform(8, 42) * DEG  # up to the scapular plane, where many real side raises travel
     el0 = rng.uniform(8, 32) * DEG
-    s_el = ctx.sev("elbow_angle_fixed")
     v_el = fault_variant(ctx, "elbow_angle_fixed", [("bend", 0.75), ("straighten", 0.25)])
-    mag = s_el * fault_size(ctx, "elbow_angle_fixed", 35, 70) * DEG
+    # a fault changes the elbow angle by 25 degrees (plainly visible) up to 70
+    mag = callable_size(ctx, "elbow_angle_fixed", 10.0, 25.0, 70.0) * DEG
     if v_el == "bend":  # the elbows fold as the arms rise (shortening the lever)
         del_el = mag * np.sin(0.5 * np.pi * np.clip(a, 0, 1))
     else:  # bent at the bottom, straightened at the top
