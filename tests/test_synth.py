@@ -212,7 +212,8 @@ def test_each_fault_changes_the_motion_in_the_expected_direction(ex):
 def test_faults_combine_and_keep_everything_else():
     a = clean("squat", faults=("knees_in_line",))
     b = clean("squat", faults=("knees_in_line", "heels_down"))
-    assert knee_gap(b.skeleton.points).mean() == pytest.approx(knee_gap(a.skeleton.points).mean(), abs=0.02)
+    # (lifted heels raise the ankles under the same hips: the knees bend, and cave, a little more)
+    assert knee_gap(b.skeleton.points).mean() == pytest.approx(knee_gap(a.skeleton.points).mean(), abs=0.04)
     assert b.skeleton.points[:, [L_HEEL, R_HEEL], 1].max() > a.skeleton.points[:, [L_HEEL, R_HEEL], 1].max() + 0.02
     vals = dict(zip([c.key for c in EXERCISES["squat"].conditions], b.sequences[0].condition_values, strict=True))
     assert vals == {"back_neutral": True, "head_forward": True, "knees_in_line": False, "heels_down": False, ROM: True}
@@ -347,7 +348,7 @@ def test_same_seed_same_clip_other_index_other_clip():
 # people's shoulder and hip widths change every body; frames, views and reps are v3's). Sums, not
 # bytes, so a platform's last-ulp differences do not fail it.
 PINNED = {
-    "squat": (340, "front", [(0, 43), (55, 96), (108, 150)], 0, (5518.30051, 5924.01565, -1017.59619, 10476.3459)),
+    "squat": (340, "front", [(0, 43), (55, 96), (108, 150)], 0, (5518.30103, 5924.29014, -1017.57867, 10476.8077)),
     "deadlift": (377, "front", [(68, 176), (207, 334)], 0, (5403.30547, 5490.98551, -2651.42694, 11645.3394)),
     "side_lunge": (333, "right-45", [(16, 52), (57, 91), (95, 127)], 0,
                    (5661.01722, 5422.41572, -2651.96265, 9327.90112)),

@@ -53,8 +53,8 @@ def prog_barbell_curl(ctx: ClipContext) -> tuple[Motion, Schedule]:
 
     sh_flex0 = rng.uniform(-2, 6) * DEG
     sh_top = rng.uniform(4, 14) * DEG  # a little natural forward travel at the top
-    s_el = ctx.sev("elbows_still")
-    drift = s_el * fault_size(ctx, "elbows_still", 28, 60) * DEG
+    # elbows drifting forward 30 degrees (past "upper arms pinned") up to 60
+    drift = callable_size(ctx, "elbows_still", 10.0, 30.0, 60.0) * DEG
     rom = _curl_share(ctx, el_rest, el_peak, sh_flex0, sh_top + drift)
     el = elbow(a)
     grip_abd = rng.uniform(4, 14) * DEG

@@ -97,8 +97,7 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
         m[f"{s}_elev"] = g * np.clip(a, 0, 1) ** 1.5 + 0.008 * H * a
         m[f"{s}_prot"] = g * 0.9 * (1 - a) * sch.in_set(t)
     # back: leaning back / over-arching to press
-    s_back = ctx.sev("back_neutral")
-    lb = s_back * fault_size(ctx, "back_neutral", 12, 25) * DEG * np.clip(a * 1.5, 0, 1)
+    lb = callable_size(ctx, "back_neutral", 4.5, 15.0, 25.0) * DEG * np.clip(a * 1.5, 0, 1)  # from 15: a visible layback
     m["lumbar_flex"] = rng.uniform(-5, 2) * DEG - 0.8 * lb
     m["pitch"] = -0.3 * lb + rng.uniform(-2, 2) * DEG
     m["root"] = m["root"] + np.stack([np.zeros(m.T), np.zeros(m.T), 0.04 * H * lb / (25 * DEG)], -1)

@@ -69,8 +69,9 @@ def prog_side_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
         m[f"{s}_wr_dev"] = -0.5 * wr
         m[f"{s}_elev"] = shrug
     # torso swing: lean forward before the rep, throw back on the way up
-    s_sw = ctx.sev("no_torso_swing")
-    sw = s_sw * fault_size(ctx, "no_torso_swing", 10, 22) * DEG
+    # (an excursion of 20 degrees and more, forward then back: past the 12-17 real good raises
+    # show; 35 at the most)
+    sw = callable_size(ctx, "no_torso_swing", 4.0, 12.0, 21.0) * DEG
     pre = np.zeros(m.T)
     for r in sch.reps:
         pre += bump(t, r.start, 0.6)

@@ -87,8 +87,8 @@ def prog_squat(ctx: ClipContext) -> tuple[Motion, Schedule]:
     m["l_knee_in"] = valgus * (asym if side_first else 1.0)
     m["r_knee_in"] = valgus * (1.0 if side_first else asym)
     # heels: rise at depth (weight forward onto the toes)
-    s_heel = ctx.sev("heels_down")
-    heel = s_heel * fault_size(ctx, "heels_down", 10, 28) * DEG * np.clip(a * 1.25 - 0.1, 0, 1) ** 1.2
+    # (from 17.5 degrees: 0.3 foot lengths, clear of the 0.22 a flat foot reads on real people)
+    heel = callable_size(ctx, "heels_down", 4.5, 17.5, 30.0) * DEG * np.clip(a * 1.25 - 0.1, 0, 1) ** 1.2
     m["l_heel_rise"] = heel
     m["r_heel_rise"] = heel * rng.uniform(0.85, 1.0)
     m["root"] = root
