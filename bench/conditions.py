@@ -109,7 +109,7 @@ def pct(x: float) -> str:
 # ---- synthetic ---------------------------------------------------------------------------------
 
 def synth_data(out: Path, clips: int, seed: int) -> Path:
-    from formcheck.train.synth_cli import main as synth
+    from formcheck.train.synth.cli import main as synth
 
     rc = synth(["-o", str(out), "--clips-per-exercise", str(clips), "--idle-clips", "0", "--seed",
                 str(seed), "--views-per-clip", "2", "--no-progress", "--workers", "1"])

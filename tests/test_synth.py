@@ -212,7 +212,8 @@ def test_each_fault_changes_the_motion_in_the_expected_direction(ex):
 def test_faults_combine_and_keep_everything_else():
     a = clean("squat", faults=("knees_in_line",))
     b = clean("squat", faults=("knees_in_line", "heels_down"))
-    assert knee_gap(b.skeleton.points).mean() == pytest.approx(knee_gap(a.skeleton.points).mean(), abs=0.02)
+    # (lifted heels raise the ankles under the same hips: the knees bend, and cave, a little more)
+    assert knee_gap(b.skeleton.points).mean() == pytest.approx(knee_gap(a.skeleton.points).mean(), abs=0.04)
     assert b.skeleton.points[:, [L_HEEL, R_HEEL], 1].max() > a.skeleton.points[:, [L_HEEL, R_HEEL], 1].max() + 0.02
     vals = dict(zip([c.key for c in EXERCISES["squat"].conditions], b.sequences[0].condition_values, strict=True))
     assert vals == {"back_neutral": True, "head_forward": True, "knees_in_line": False, "heels_down": False, ROM: True}
@@ -231,6 +232,52 @@ def test_severity_near_the_boundary_is_milder_than_a_clear_fault():
         gaps[s] = knee_gap(c.skeleton.points).mean()
         assert c.sequences[0].condition_values[keys.index("knees_in_line")] is (s < synth.FAULT_THRESHOLD)
     assert gaps[0.1] > gaps[synth.FAULT_MIN] > gaps[1.0]
+
+
+def _mildest(kind, key, index=1, **kw):
+    """The mildest fault the generator labels (severity FAULT_MIN), everything else correct."""
+    return clean(kind, index=index, severity={key: synth.FAULT_MIN}, **kw)
+
+
+def _seg(P, i, j):
+    return np.linalg.norm(P[:, i] - P[:, j], axis=1)
+
+
+@pytest.mark.parametrize("kind,key", [("overhead_press", "no_leg_drive"), ("side_raise", "no_knee_bounce")])
+def test_the_mildest_leg_dip_is_a_push_press_dip(kind, key):
+    """A leg drive or knee bounce drops the hips 2 inches or more (0.06 leg lengths: coaching's
+    push-press dip) inside each rep; correct reps' knees give less than 0.02."""
+    kw = {"variants": {"posture": "standing"}} if kind == "overhead_press" else {}
+    for c, lo, hi in ((_mildest(kind, key, **kw), 0.055, 1.0), (clean(kind, **kw), 0.0, 0.02)):
+        P = c.skeleton.points
+        leg = (_seg(P, L_HIP, L_KN) + _seg(P, L_KN, L_AN))[0]
+        hip = _mid(P, L_HIP, R_HIP)[:, 1]
+        for a, b in c.sequences[0].reps:
+            drop = max(hip[a], hip[b]) - hip[a:b + 1].min()
+            assert lo <= drop / leg < hi
+
+
+def test_the_mildest_deadlift_heel_lift_shows_at_lockout():
+    """Heels up 0.2 foot lengths or more where the pull locks out (the real labelled heel lift
+    reads 0.24-0.26 there), flat at the bottom."""
+    c = next(c for i in range(1, 12) if (c := _mildest("deadlift", "feet_flat", index=i, variants={"start": "standing"}))
+             .sequences[0].extra["variant"].get("feet_flat") == "heels")
+    P = c.skeleton.points
+    pitch = (P[:, L_HEEL, 1] - P[:, L_FT, 1]) / _seg(P, L_HEEL, L_FT)
+    knee = knee_angles(P)[0]
+    for a, b in c.sequences[0].reps:
+        assert pitch[b] > 0.2 and pitch[a + int(np.argmin(knee[a:b + 1]))] < 0.1
+
+
+def test_the_mildest_shallow_squat_stops_well_above_parallel():
+    """Thighs 45 degrees or more above horizontal at the bottom of every rep (past the station's
+    35), whatever the person's own depth."""
+    for index in (1, 2, 3):
+        c = _mildest("squat", ROM, index=index)
+        P = c.skeleton.points
+        thigh = np.degrees(np.arcsin((P[:, L_HIP, 1] - P[:, L_KN, 1]) / _seg(P, L_HIP, L_KN)))
+        for a, b in c.sequences[0].reps:
+            assert thigh[a:b + 1].min() > 42
 
 
 # ---- reps ------------------------------------------------------------------------------------
@@ -295,19 +342,19 @@ def test_same_seed_same_clip_other_index_other_clip():
     assert not np.array_equal(a.sequences[0].landmarks[:10], c.sequences[0].landmarks[:10], equal_nan=True)
 
 
-# Clips of generator v3 recorded before the generator was split into modules (seed 7, index 0,
-# default noise): frames, view, first reps, lost frames, sums of x, y, z and visibility. A
-# refactor must reproduce them; a deliberate change to a program re-records its rows and bumps
-# GENERATOR_VERSION (v4's new variants draw from their own streams: these clips drew the v3
-# ones and are unchanged). Sums, not bytes, so a platform's last-ulp differences do not fail it.
+# Clips recorded with generator v5 (seed 7, index 0, default noise): frames, view, first reps,
+# lost frames, sums of x, y, z and visibility. A refactor must reproduce them; a deliberate change
+# to a program re-records its rows and bumps GENERATOR_VERSION (v5 re-recorded every row: real
+# people's shoulder and hip widths change every body; frames, views and reps are v3's). Sums, not
+# bytes, so a platform's last-ulp differences do not fail it.
 PINNED = {
-    "squat": (340, "front", [(0, 43), (55, 96), (108, 150)], 0, (5518.37926, 5924.9733, -1017.6749, 10460.5072)),
-    "deadlift": (377, "front", [(68, 176), (207, 334)], 0, (5406.5967, 5489.96415, -2651.10011, 11645.6556)),
+    "squat": (340, "front", [(0, 43), (55, 96), (108, 150)], 0, (5518.30103, 5924.29014, -1017.57867, 10476.8077)),
+    "deadlift": (377, "front", [(68, 176), (207, 334)], 0, (5403.30547, 5490.98551, -2651.42694, 11645.3394)),
     "side_lunge": (333, "right-45", [(16, 52), (57, 91), (95, 127)], 0,
-                   (5690.45988, 5378.52167, -2607.41655, 9325.87145)),
+                   (5661.01722, 5422.41572, -2651.96265, 9327.90112)),
     "leg_raise": (786, "right-45", [(34, 126), (141, 225), (239, 327)], 4,
-                  (13221.561, 13689.5249, 694.637588, 20736.186)),
-    IDLE: (460, "right-45", [], 0, (7240.27635, 6328.86135, -1256.35801, 13389.9625)),
+                  (13217.9513, 13698.3465, 700.92819, 20725.6566)),
+    IDLE: (460, "right-45", [], 0, (7246.36674, 6330.025, -1257.75239, 13345.8507)),
 }
 
 

@@ -22,12 +22,14 @@ class Body:
     hand: float
     foot: float
     ankle_h: float
-    hip_w: float  # distance between the two hip landmarks
+    hip_w: float  # hip breadth: what stance widths are measured in (feet hip-width apart)
     shoulder_w: float  # distance between the two shoulder landmarks
     lumbar: float
     thoracic: float
     head: float  # head size scale (1 = average)
     girth: float  # limb/torso thickness scale for occlusion (1 = average)
+    pelvis_w: float  # distance between the two hip landmarks
+
 
     @property
     def leg(self) -> float:
@@ -40,13 +42,15 @@ class Body:
 
 
 # Segment lengths as fractions of stature (Winter's / Drillis-Contini tables, adjusted to where
-# BlazePose puts its landmarks: shoulders at the joint, hips wider than the joint centres),
-# mean for (male, female); each person draws each ratio with ~3% spread.
+# BlazePose puts its landmarks), mean for (male, female); each person draws each ratio with ~3%
+# spread. The shoulder and hip landmarks' widths are those BlazePose and AI-Hub's labellers give
+# real people seen square-on: 0.67 and 0.40 torso lengths (docs/conditions.md, "The view").
 _RATIOS = {
     "thigh": (0.257, 0.259), "shank": (0.252, 0.249), "upper_arm": (0.174, 0.170),
     "forearm": (0.150, 0.145), "hand": (0.108, 0.105), "foot": (0.152, 0.148),
-    "hip_w": (0.142, 0.156), "shoulder_w": (0.232, 0.216), "torso": (0.276, 0.273),
+    "hip_w": (0.142, 0.156), "shoulder_w": (0.194, 0.181), "torso": (0.276, 0.273),
 }
+PELVIS_OF_HIP = 0.77  # hip landmarks' separation / hip breadth: 0.40 torso lengths on average
 
 
 def sample_body(rng: np.random.Generator, body_id: str) -> Body:
@@ -65,7 +69,7 @@ def sample_body(rng: np.random.Generator, body_id: str) -> Body:
         hip_w=r["hip_w"] * h, shoulder_w=r["shoulder_w"] * h,
         lumbar=lumbar_share * span, thoracic=(1 - lumbar_share) * span,
         head=float(np.clip(rng.normal(1.0, 0.04), 0.9, 1.1)),
-        girth=float(rng.uniform(0.85, 1.2)),
+        girth=float(rng.uniform(0.85, 1.2)), pelvis_w=PELVIS_OF_HIP * r["hip_w"] * h,
     )
 
 

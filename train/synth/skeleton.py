@@ -161,7 +161,7 @@ def build_skeleton(b: Body, m: Motion) -> Skeleton:
     ah, th, hh = b.ankle_h, TOE_H * H, HEEL_H * H
     fa, fb = FOOT_FWD * b.foot, FOOT_BACK * b.foot  # ankle to toe / to heel, horizontally
     for s, sg in (("l", 1), ("r", -1)):
-        hip = root + ap(Rp, [sg * b.hip_w / 2, 0.0, 0.0])
+        hip = root + ap(Rp, [sg * b.pelvis_w / 2, 0.0, 0.0])
         toe = m.d.get(f"{s}_toe")
         if toe is None:
             toe = np.tile([sg * b.hip_w / 2, th, fa], (T, 1))

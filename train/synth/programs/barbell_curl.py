@@ -6,10 +6,20 @@ import numpy as np
 
 from formcheck.device.exercises import ROM
 
+from ..labels import FAULT_THRESHOLD
 from ..maths import DEG, bump, lagged
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
-from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, sagittal_root, stand_feet
+from .common import (
+    ClipContext,
+    add_life,
+    callable_size,
+    fault_size,
+    fault_variant,
+    idle_gesture,
+    sagittal_root,
+    stand_feet,
+)
 
 
 def prog_barbell_curl(ctx: ClipContext) -> tuple[Motion, Schedule]:
@@ -33,7 +43,6 @@ def prog_barbell_curl(ctx: ClipContext) -> tuple[Motion, Schedule]:
     m["root"] = sagittal_root(b, half_w, np.full(m.T, rng.uniform(2, 8) * DEG), np.full(m.T, 0.02))
     el_rest = rng.uniform(10, 28) * DEG
     el_peak = rng.uniform(128, 152) * DEG
-    rom = 1.0 - 0.6 * ctx.sev(ROM)  # half reps: 0.82..0.4 of the curl
     # uncontrolled lowering: arms snap straight and bounce at the bottom
     def elbow(act, side=None):
         bounce = np.zeros(m.T)
@@ -42,11 +51,12 @@ def prog_barbell_curl(ctx: ClipContext) -> tuple[Motion, Schedule]:
                 bounce += bump(t, r.end + 0.08, 0.3)
         return el_rest + act * (el_peak - el_rest) * rom - s_tension * (el_rest + 2 * DEG) * np.clip(bounce * 1.5, 0, 1)
 
-    el = elbow(a)
     sh_flex0 = rng.uniform(-2, 6) * DEG
     sh_top = rng.uniform(4, 14) * DEG  # a little natural forward travel at the top
-    s_el = ctx.sev("elbows_still")
-    drift = s_el * fault_size(ctx, "elbows_still", 28, 60) * DEG
+    # elbows drifting forward 30 degrees (past "upper arms pinned") up to 60
+    drift = callable_size(ctx, "elbows_still", 10.0, 30.0, 60.0) * DEG
+    rom = _curl_share(ctx, el_rest, el_peak, sh_flex0, sh_top + drift)
+    el = elbow(a)
     grip_abd = rng.uniform(4, 14) * DEG
     s_wr = ctx.sev("wrists_neutral")
     v_wr = fault_variant(ctx, "wrists_neutral", [("curl", 0.6), ("extend", 0.4)])
@@ -80,3 +90,18 @@ def prog_barbell_curl(ctx: ClipContext) -> tuple[Motion, Schedule]:
     add_life(m, rng, b, 0.7)
     idle_gesture(m, ctx.rng("idle"), b, idle_spans(sch), arms_free=False)
     return m, sch
+
+
+def _curl_share(ctx: ClipContext, el_rest: float, el_peak: float, sh0: float, sh_travel: float) -> float:
+    """Share of the full curl reached: correct reps vary up to 15% short; a half rep stops with
+    the forearm 10 degrees above horizontal (half the curl, where a coach calls "all the way
+    up") down to 30 below (a third of it), whatever the person's own full curl."""
+    s = ctx.sev(ROM)
+    if s < FAULT_THRESHOLD:
+        return 1.0 - 0.6 * s
+    top = -callable_size(ctx, ROM, 0.0, -10.0, 30.0) * DEG
+    # forearm above horizontal = shoulder flexion + elbow flexion - 90 deg, with the elbow at
+    # el_rest + r (el_peak - el_rest) and the shoulder at sh0 + sqrt(r) sh_travel: x = sqrt(r)
+    e, c = el_peak - el_rest, np.radians(90) + top - sh0 - el_rest
+    x = (-sh_travel + np.sqrt(sh_travel ** 2 + 4 * e * max(c, 0.0))) / (2 * e)
+    return float(min(x * x, 1.0))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..body import Body
-from ..labels import FAULT_THRESHOLD
+from ..labels import FAULT_MIN, FAULT_THRESHOLD
 from ..maths import DEG, bump, named_stream, smooth_noise
 from ..skeleton import FOOT_FWD, TOE_H, Motion
 
@@ -77,6 +77,25 @@ def fault_size(ctx: ClipContext, key: str, lo: float, hi: float) -> float:
     return float(ctx.fault_rng(key).uniform(lo, hi))
 
 
+def callable_size(ctx: ClipContext, key: str, natural: float, mild: float, full: float) -> float:
+    """A fault's size from its severity where the fault has a size a coach calls: correct reps
+    vary naturally up to ``natural`` (at FAULT_THRESHOLD); a fault starts at ``mild`` (the
+    smallest a coach calls, at FAULT_MIN) and grows to ``full`` at severity 1. Each clip draws
+    its own 0-15% more, from the fault's stream."""
+    s, k = ctx.sev(key), 1.0 + 0.15 * float(ctx.fault_rng(key + ":size").random())
+    if s < FAULT_THRESHOLD:
+        return natural * s / FAULT_THRESHOLD * k
+    return (mild + (full - mild) * max(s - FAULT_MIN, 0.0) / (1.0 - FAULT_MIN)) * k
+
+
+def knee_for_hip_drop(b: Body, drop: float, tilt: float = 0.45) -> float:
+    """Knee flexion (rad) that lowers the hips by ``drop`` metres, the shank tilting forward
+    by ``tilt`` of it (a dip over planted feet, as in ``sagittal_root``)."""
+    k = np.linspace(0.0, 100 * DEG, 201)
+    fall = b.leg - (b.shank * np.cos(tilt * k) + b.thigh * np.cos((1 - tilt) * k))
+    return float(np.interp(drop, fall, k))
+
+
 def stand_feet(m: Motion, b: Body, half_width: float, toe_out: float, z: float = 0.0):
     """Plant both feet: toe points on the floor at +/- ``half_width`` (ankle separation)."""
     fa = FOOT_FWD * b.foot
@@ -94,7 +113,7 @@ def sagittal_root(b: Body, half_width: float, knee_flex, shank_tilt, z_ankle: fl
 
     The legs are slanted when the feet are wider than the hips; their sagittal projection is
     shortened accordingly."""
-    lat = max(half_width - b.hip_w / 2, 0.0)
+    lat = max(half_width - b.pelvis_w / 2, 0.0)
     f = math.sqrt(max(1.0 - (lat / b.leg) ** 2, 0.5))
     beta = np.asarray(shank_tilt)
     kappa = np.asarray(knee_flex)

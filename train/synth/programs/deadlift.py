@@ -8,8 +8,17 @@ from formcheck.device.exercises import ROM
 
 from ..maths import DEG, bump, keyframes
 from ..schedule import Schedule, build_schedule, idle_spans
-from ..skeleton import Motion
-from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, sagittal_root, stand_feet
+from ..skeleton import FOOT_BACK, FOOT_FWD, HEEL_H, TOE_H, Motion
+from .common import (
+    ClipContext,
+    add_life,
+    callable_size,
+    fault_size,
+    fault_variant,
+    idle_gesture,
+    sagittal_root,
+    stand_feet,
+)
 
 
 def prog_deadlift(ctx: ClipContext) -> tuple[Motion, Schedule]:
@@ -76,16 +85,24 @@ def prog_deadlift(ctx: ClipContext) -> tuple[Motion, Schedule]:
     m["l_knee_in"] = valgus + rng.uniform(-2, 2) * DEG * a
     m["r_knee_in"] = valgus * rng.uniform(0.7, 1.0) + rng.uniform(-2, 2) * DEG * a
     # feet: heels rise (weight on toes) or toes rise (rocking back)
-    s_feet = ctx.sev("feet_flat")
     v_feet = fault_variant(ctx, "feet_flat", [("heels", 0.7), ("toes", 0.3)])
-    fm = s_feet * fault_size(ctx, "feet_flat", 10, 22) * DEG * np.clip(1.2 * a - 0.1, 0, 1)
+    # at the top of the pull (the lifter rises onto the toes or rocks back at lockout, where the
+    # real heel lift shows): 0.25 foot lengths (the real one; rocking is allowed) to 0.45
+    lift = np.arcsin(callable_size(ctx, "feet_flat", 0.05, 0.25, 0.45))
+    in_rep = np.max([np.interp(t, [r.start - 0.3, r.start, r.end, r.end + 0.3], [0, 1, 1, 0]) for r in sch.reps], 0)
+    fm = lift * np.clip(1.25 * (1 - a) - 0.25, 0, 1) * in_rep
     if v_feet == "heels":
         m["l_heel_rise"] = fm
         m["r_heel_rise"] = fm * rng.uniform(0.8, 1.0)
+        pivot, lever = TOE_H, FOOT_FWD  # the foot turns about the toes; the ankle lies behind them
     else:
         m["l_toe_rise"] = fm * 0.8
         m["r_toe_rise"] = fm * 0.8 * rng.uniform(0.8, 1.0)
-    m["root"] = root
+        pivot, lever = HEEL_H, FOOT_BACK
+    # the lifted ankles carry the body up with straight legs (the feet's mean lift)
+    ang = (m["l_heel_rise"] + m["r_heel_rise"] + m["l_toe_rise"] + m["r_toe_rise"]) / 2
+    up = (b.ankle_h - pivot * b.height) * (np.cos(ang) - 1) + lever * b.foot * np.sin(ang)
+    m["root"] = root + up[:, None] * np.array([0.0, 1.0, 0.0])
     # arms hang vertically: shoulder flexion relative to the trunk = the trunk's tilt; the
     # bar-away fault swings them forward off the legs
     s_bar = ctx.sev("bar_close")

@@ -6,6 +6,7 @@ import numpy as np
 
 from formcheck.device.exercises import ROM
 
+from ..labels import FAULT_THRESHOLD
 from ..maths import DEG, bump
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
@@ -13,6 +14,7 @@ from .common import (
     ClipContext,
     add_life,
     arms_hanging,
+    callable_size,
     fault_size,
     fault_variant,
     idle_gesture,
@@ -33,6 +35,8 @@ def prog_knee_up(ctx: ClipContext) -> tuple[Motion, Schedule]:
     stand_feet(m, b, half_w, rng.uniform(0, 15) * DEG)
     s_high = max(ctx.sev("knee_high"), ctx.sev(ROM))
     hip_peak = rng.uniform(88, 115) * DEG * (1.0 - 0.55 * s_high)
+    if s_high >= FAULT_THRESHOLD:  # the thigh stops 35 (clearly short of hip height) to 65 below
+        hip_peak = 90 * DEG - callable_size(ctx, "knee_high", 0.0, 35.0, 65.0) * DEG
     knee_peak = rng.uniform(85, 115) * DEG
     aL, aR = sch.activation(t, side=1), sch.activation(t, side=-1)
     _out_m, _back_m = sch.phase_masks(t)

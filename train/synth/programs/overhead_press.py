@@ -11,7 +11,17 @@ from formcheck.device.exercises import ROM
 from ..maths import DEG, bump
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
-from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, sagittal_root, stand_feet
+from .common import (
+    ClipContext,
+    add_life,
+    callable_size,
+    fault_size,
+    fault_variant,
+    idle_gesture,
+    knee_for_hip_drop,
+    sagittal_root,
+    stand_feet,
+)
 
 
 def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
@@ -29,12 +39,15 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
         ctx.severity["no_leg_drive"] = 0.0  # sitting, the legs cannot drive the weight
     half_w = b.hip_w / 2 * rng.uniform(1.0, 1.5)
     toe_out = rng.uniform(0, 20) * DEG
-    # leg drive: a quick knee dip right before each press, then the legs drive the bar
-    s_leg = ctx.sev("no_leg_drive")
+    # leg drive: a push press (the rep begins with a quick dip of the hips, then the legs drive
+    # the bar up) or a knee kick when the bar stalls at the sticking point (forehead height); a
+    # fault dips 2 to 3.5 inches (coaching's push-press dip, 0.06-0.1 leg lengths)
+    kick = fault_variant(ctx, "no_leg_drive", [("push_press", 0.5), ("sticking_point", 0.5)]) == "sticking_point"
     dip = np.zeros(m.T)
     for r in sch.reps:
-        dip += bump(t, r.start + 0.05, 0.45)
-    knee = rng.uniform(2, 7) * DEG + s_leg * fault_size(ctx, "no_leg_drive", 14, 28) * DEG * np.clip(dip, 0, 1)
+        dip += bump(t, r.start + (0.4 * (r.peak0 - r.start) if kick else 0.3), 0.4)
+    drop = callable_size(ctx, "no_leg_drive", 0.015, 0.06, 0.1) * b.leg
+    knee = rng.uniform(2, 7) * DEG + knee_for_hip_drop(b, drop) * np.clip(dip, 0, 1)
     if seated:
         seat = ctx.rng("seat")
         # feet planted under the knees: the thighs horizontal, the shins vertical
@@ -46,7 +59,9 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
     style = rng.choice(["rack", "wide"], p=[0.55, 0.45])  # elbows forward (bar) or out to the sides
     ctx.variant["start"] = str(style)
     grip = rng.uniform(0.15, 0.2) * H if style == "rack" else rng.uniform(0.19, 0.24) * H
-    rom = 1.0 - 0.5 * ctx.sev(ROM)  # lockout missing: 0.85..0.5 of the press
+    # lockout missing: the bar stops half-way (by the head, elbows bent near 90: short of lockout
+    # to any coach, and below the 0.7 arm lengths a wrist-over-shoulder measure sees) to a third
+    rom = 1.0 - callable_size(ctx, ROM, 0.125, 0.5, 0.65)
     reach = (b.upper_arm + b.forearm) * 0.985
     s_fv = ctx.sev("forearms_vertical")
     v_fv = fault_variant(ctx, "forearms_vertical", [("flare", 0.5), ("tuck", 0.5)])
@@ -70,7 +85,7 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
         m[f"{s}_hand_local"] = np.stack([x, y, z], -1)
         pole_bottom = np.array([sg * 0.35, -1.0, 0.9]) if style == "rack" else np.array([sg * 1.0, -0.6, 0.1])
         if v_fv == "flare":
-            pole_bottom = pole_bottom + fv * np.array([sg * 1.5, 0.4, -1.4])
+            pole_bottom = pole_bottom + fv * np.array([sg * 2.5, 0.4, -1.4])
         pole_top = np.array([sg * 1.0, 0.0, -0.1])
         w = np.clip(ah, 0, 1)[:, None]
         m[f"{s}_pole_local"] = (1 - w) * pole_bottom + w * pole_top
@@ -82,8 +97,7 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
         m[f"{s}_elev"] = g * np.clip(a, 0, 1) ** 1.5 + 0.008 * H * a
         m[f"{s}_prot"] = g * 0.9 * (1 - a) * sch.in_set(t)
     # back: leaning back / over-arching to press
-    s_back = ctx.sev("back_neutral")
-    lb = s_back * fault_size(ctx, "back_neutral", 12, 25) * DEG * np.clip(a * 1.5, 0, 1)
+    lb = callable_size(ctx, "back_neutral", 4.5, 15.0, 25.0) * DEG * np.clip(a * 1.5, 0, 1)  # from 15: a visible layback
     m["lumbar_flex"] = rng.uniform(-5, 2) * DEG - 0.8 * lb
     m["pitch"] = -0.3 * lb + rng.uniform(-2, 2) * DEG
     m["root"] = m["root"] + np.stack([np.zeros(m.T), np.zeros(m.T), 0.04 * H * lb / (25 * DEG)], -1)

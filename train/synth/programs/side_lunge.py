@@ -8,10 +8,11 @@ import numpy as np
 
 from formcheck.device.exercises import ROM
 
+from ..labels import FAULT_THRESHOLD
 from ..maths import DEG
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
-from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, stand_feet
+from .common import ClipContext, add_life, callable_size, fault_size, fault_variant, idle_gesture, stand_feet
 
 
 def _two_sphere_point(c1, r1, c2, r2, pref):
@@ -42,9 +43,10 @@ def prog_side_lunge(ctx: ClipContext) -> tuple[Motion, Schedule]:
     half_w = rng.uniform(0.26, 0.44) * H
     toe_out = rng.uniform(10, 30) * DEG
     stand_feet(m, b, half_w, toe_out)
-    # the working knee bends out over the foot (frontal plane, a little toward the toes), not
-    # forward as in a squat: seen from the front the thigh comes down to horizontal
-    c_fwd = ctx.rng("knee_pole").uniform(0.2, 0.8)
+    # the working knee bends out over the foot (frontal plane, towards the toes by no more than
+    # the foot turns out, under 20 degrees), not forward as in a squat: seen from the front the
+    # thigh comes down to horizontal
+    c_fwd = ctx.rng("knee_pole").uniform(0.0, 0.35)
     for s, sg in (("l", 1), ("r", -1)):
         toes = np.array([sg * math.sin(toe_out), 0.0, math.cos(toe_out)])
         m[f"{s}_knee_pole"] = np.tile(np.array([0.0, 1.0, 0.0]) + c_fwd * toes, (m.T, 1))
@@ -54,9 +56,12 @@ def prog_side_lunge(ctx: ClipContext) -> tuple[Motion, Schedule]:
     s_rom = ctx.sev(ROM)
     kw = rng.uniform(82, 102) * DEG
     kw = kw + s_90 * fault_size(ctx, "working_knee_90", 25, 40) * DEG * (1 - s_rom)
-    kw = kw * (1 - 0.5 * s_rom)
-    s_other = ctx.sev("other_leg")
-    ko = rng.uniform(0, 6) * DEG + s_other * fault_size(ctx, "other_leg", 25, 55) * DEG
+    if s_rom < FAULT_THRESHOLD:
+        kw = kw * (1 - 0.5 * s_rom)
+    else:  # "lunge deeper": the knee bent 30 (clearly short of the 90 asked) to 55 degrees short
+        kw = min(kw, 90 * DEG - callable_size(ctx, ROM, 0.0, 30.0, 55.0) * DEG)
+    # the other knee bends visibly (25 degrees, past a straight leg's soft 10) up to 55
+    ko = rng.uniform(0, 6) * DEG + callable_size(ctx, "other_leg", 10.0, 25.0, 55.0) * DEG
     back_tilt = rng.uniform(12, 28) * DEG
     # the pelvis path: for each depth the hips sit where the working leg has that knee bend and
     # the other leg its own (straight) length, so the trailing leg stays straight all the way
@@ -65,8 +70,8 @@ def prog_side_lunge(ctx: ClipContext) -> tuple[Motion, Schedule]:
     for sg in (1, -1):
         A_w = np.array([sg * half_w, b.ankle_h, 0.0])
         A_o = np.array([-sg * half_w, b.ankle_h, 0.0])
-        off_w = np.array([sg * b.hip_w / 2, 0, 0])
-        off_o = np.array([-sg * b.hip_w / 2, 0, 0])
+        off_w = np.array([sg * b.pelvis_w / 2, 0, 0])
+        off_o = np.array([-sg * b.pelvis_w / 2, 0, 0])
         path = []
         for g in grid:
             k = 3 * DEG + g * (kw - 3 * DEG)

@@ -6,10 +6,21 @@ import numpy as np
 
 from formcheck.device.exercises import ROM
 
+from ..labels import FAULT_THRESHOLD
 from ..maths import DEG, bump, lagged
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
-from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, sagittal_root, stand_feet
+from .common import (
+    ClipContext,
+    add_life,
+    callable_size,
+    fault_size,
+    fault_variant,
+    idle_gesture,
+    knee_for_hip_drop,
+    sagittal_root,
+    stand_feet,
+)
 
 
 def prog_side_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
@@ -21,20 +32,24 @@ def prog_side_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
     out_m, _back_m = sch.phase_masks(t)
     half_w = b.hip_w / 2 * rng.uniform(0.9, 1.4)
     stand_feet(m, b, half_w, rng.uniform(0, 18) * DEG)
-    s_knee = ctx.sev("no_knee_bounce")
+    # knee bounce: the rep begins with a dip and the legs bounce the weights up, as deep as a
+    # press's leg drive (2 to 3.5 inches, 0.06-0.1 leg lengths)
     dip = np.zeros(m.T)
     for r in sch.reps:
-        dip += bump(t, r.start + 0.05, 0.5)
-    knee = rng.uniform(2, 8) * DEG + s_knee * fault_size(ctx, "no_knee_bounce", 12, 25) * DEG * np.clip(dip, 0, 1)
+        dip += bump(t, r.start + 0.3, 0.45)
+    drop = callable_size(ctx, "no_knee_bounce", 0.015, 0.06, 0.1) * b.leg
+    knee = rng.uniform(2, 8) * DEG + knee_for_hip_drop(b, drop) * np.clip(dip, 0, 1)
     m["root"] = sagittal_root(b, half_w, knee, knee * 0.45)
-    rom = 1.0 - 0.55 * ctx.sev(ROM)  # raise to shoulder height: 0.83..0.45 of it
     abd0 = rng.uniform(6, 18) * DEG
     abd_peak = rng.uniform(80, 100) * DEG
+    rom = 1.0 - 0.55 * ctx.sev(ROM)  # correct reps: up to 15% short of shoulder height
+    if ctx.sev(ROM) >= FAULT_THRESHOLD:  # stopped 30 (clearly short of shoulder height) to 60 below
+        rom = (90 * DEG - callable_size(ctx, ROM, 0.0, 30.0, 60.0) * DEG - abd0) / (abd_peak - abd0)
     plane = rng.uniform(8, 42) * DEG  # up to the scapular plane, where many real side raises travel
     el0 = rng.uniform(8, 32) * DEG
-    s_el = ctx.sev("elbow_angle_fixed")
     v_el = fault_variant(ctx, "elbow_angle_fixed", [("bend", 0.75), ("straighten", 0.25)])
-    mag = s_el * fault_size(ctx, "elbow_angle_fixed", 35, 70) * DEG
+    # a fault changes the elbow angle by 25 degrees (plainly visible) up to 70
+    mag = callable_size(ctx, "elbow_angle_fixed", 10.0, 25.0, 70.0) * DEG
     if v_el == "bend":  # the elbows fold as the arms rise (shortening the lever)
         del_el = mag * np.sin(0.5 * np.pi * np.clip(a, 0, 1))
     else:  # bent at the bottom, straightened at the top
@@ -54,8 +69,9 @@ def prog_side_raise(ctx: ClipContext) -> tuple[Motion, Schedule]:
         m[f"{s}_wr_dev"] = -0.5 * wr
         m[f"{s}_elev"] = shrug
     # torso swing: lean forward before the rep, throw back on the way up
-    s_sw = ctx.sev("no_torso_swing")
-    sw = s_sw * fault_size(ctx, "no_torso_swing", 10, 22) * DEG
+    # (an excursion of 20 degrees and more, forward then back: past the 12-17 real good raises
+    # show; 35 at the most)
+    sw = callable_size(ctx, "no_torso_swing", 4.0, 12.0, 21.0) * DEG
     pre = np.zeros(m.T)
     for r in sch.reps:
         pre += bump(t, r.start, 0.6)

@@ -6,12 +6,14 @@ import numpy as np
 
 from formcheck.device.exercises import ROM
 
+from ..labels import FAULT_THRESHOLD
 from ..maths import DEG
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
 from .common import (
     ClipContext,
     add_life,
+    callable_size,
     fault_size,
     fault_variant,
     idle_gesture,
@@ -33,14 +35,15 @@ def prog_squat(ctx: ClipContext) -> tuple[Motion, Schedule]:
     toe_out = rng.uniform(5, 30) * DEG
     stand_feet(m, b, half_w, toe_out)
     depth = rng.uniform(95, 140) * DEG  # knee flexion at the bottom (interior 40..85)
-    rom = 1.0 - 0.6 * ctx.sev(ROM)  # go deeper: 0.82..0.4 of the full depth
-    kappa = np.radians(4) + a * (depth * rom - np.radians(4))
     # how the load is held sets the trunk: a low bar needs the most lean, a front rack, a goblet
     # or arms held forward keep the trunk upright with the knees far over the toes
     bar = str(rng.choice(["high", "low", "front", "goblet", "arms_forward"], p=[0.35, 0.2, 0.15, 0.1, 0.2]))
     ctx.variant["bar"] = bar
     shank = {"high": (18, 36), "low": (14, 28), "front": (22, 42), "goblet": (20, 40), "arms_forward": (16, 38)}[bar]
-    beta = np.radians(2) + a * rng.uniform(*shank) * DEG * rom ** 0.5
+    shank_b = rng.uniform(*shank) * DEG
+    rom = _depth_share(ctx, depth, shank_b)
+    kappa = np.radians(4) + a * (depth * rom - np.radians(4))
+    beta = np.radians(2) + a * shank_b * rom ** 0.5
     root = sagittal_root(b, half_w, kappa, beta)
     # where the shoulders sit over the mid-foot: behind it when the load (or the arms) is in front
     ahead = {"high": 0.01, "low": 0.03, "front": -0.03, "goblet": -0.025, "arms_forward": -0.03}[bar]
@@ -76,16 +79,16 @@ def prog_squat(ctx: ClipContext) -> tuple[Motion, Schedule]:
     else:
         m.add("neck_flex", -hm * (0.3 + 0.7 * a))
     # knees: track over the toes; the fault caves them in, most on the way up
-    s_knee = ctx.sev("knees_in_line")
-    valgus = s_knee * fault_size(ctx, "knees_in_line", 20, 40) * DEG * a * (0.7 + 0.5 * back_m)
+    # (about the hip-ankle line: a fault from 15 degrees, past the 12 of normal 2-D valgus, to 35)
+    valgus = callable_size(ctx, "knees_in_line", 7.5, 15, 35) * DEG * a * (0.7 + 0.5 * back_m)
     valgus += rng.uniform(-3, 3) * DEG * a
     asym = rng.uniform(0.75, 1.0)
     side_first = rng.random() < 0.5
     m["l_knee_in"] = valgus * (asym if side_first else 1.0)
     m["r_knee_in"] = valgus * (1.0 if side_first else asym)
     # heels: rise at depth (weight forward onto the toes)
-    s_heel = ctx.sev("heels_down")
-    heel = s_heel * fault_size(ctx, "heels_down", 10, 28) * DEG * np.clip(a * 1.25 - 0.1, 0, 1) ** 1.2
+    # (from 17.5 degrees: 0.3 foot lengths, clear of the 0.22 a flat foot reads on real people)
+    heel = callable_size(ctx, "heels_down", 4.5, 17.5, 30.0) * DEG * np.clip(a * 1.25 - 0.1, 0, 1) ** 1.2
     m["l_heel_rise"] = heel
     m["r_heel_rise"] = heel * rng.uniform(0.85, 1.0)
     m["root"] = root
@@ -117,3 +120,19 @@ def prog_squat(ctx: ClipContext) -> tuple[Motion, Schedule]:
     add_life(m, rng, b, 0.7)
     idle_gesture(m, ctx.rng("idle"), b, idle_spans(sch), arms_free=not (m.arm_ik["l"] or m.arm_ik["r"]))
     return m, sch
+
+
+def _depth_share(ctx: ClipContext, depth: float, shank: float) -> float:
+    """Share of the person's full depth (knee flexion ``depth``, shank tilt ``shank`` at the
+    bottom) reached: correct reps vary up to 15% shallower; a "go deeper" fault stops with the
+    thighs 45 degrees (between a half and a quarter squat) to 70 (a quarter squat) above
+    parallel, whatever the person's own depth."""
+    s = ctx.sev(ROM)
+    if s < FAULT_THRESHOLD:
+        return 1.0 - 0.6 * s
+    thigh = callable_size(ctx, ROM, 0.0, 45.0, 70.0) * DEG
+    # thigh above horizontal = 90 - (knee flexion - shank tilt), with flexion depth*r and
+    # shank tilt 2 deg + shank*sqrt(r) as the rep's bottom has them: solve for x = sqrt(r)
+    c = np.radians(92) - thigh
+    x = (shank + np.sqrt(shank ** 2 + 4 * depth * c)) / (2 * depth)
+    return float(min(x * x, 1.0))
