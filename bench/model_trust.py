@@ -140,14 +140,14 @@ def run_aihub(folder: Path, cfg, bundles, thr: float):
 
 
 def run_clips(videos: Path, cfg, bundles, thr: float, cache: Path | None, backend: str):
-    """{condition id: [flagged good, good reps, flagged unverified, unverified reps]}."""
+    """{condition id: [flagged good, good reps, flagged unverified, unverified reps]}, and the
+    station's own verdicts over every clip: (reps, reps judged incorrect)."""
     labels = json.loads((videos / "LABELS.json").read_text())["clips"]
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    reps = flagged = 0
     for name, lab in sorted(labels.items()):
         ex = lab["exercise"]
         form = lab.get("form")
-        if form and form.startswith("incorrect"):
-            continue  # a labelled fault: not a good rep
         t, lm, _world, size = clip_landmarks(videos / name, cache, backend)
         judge = build_judge(cfg, bundles, ex)
         events = []
@@ -158,6 +158,10 @@ def run_clips(videos: Path, cfg, bundles, thr: float, cache: Path | None, backen
         events += judge.finish()
         col = 0 if form else 2
         for e in (e for e in events if isinstance(e, RepEvent)):
+            reps += 1
+            flagged += e.correct is False
+            if form and form.startswith("incorrect"):
+                continue  # a labelled fault: not a good rep
             seen = set()
             for c in e.conditions:
                 cid = f"{ex}.{c['key']}"
@@ -166,7 +170,7 @@ def run_clips(videos: Path, cfg, bundles, thr: float, cache: Path | None, backen
                 seen.add(cid)
                 out[cid][col] += c["p"] < thr
                 out[cid][col + 1] += 1
-    return out
+    return out, (reps, flagged)
 
 
 def main(argv=None) -> int:
@@ -183,7 +187,8 @@ def main(argv=None) -> int:
     bundles = choose_models(load_models(cfg), cfg.station.window_mode)
     decided = model_decided(cfg, bundles)
     ai = run_aihub(args.aihub, cfg, bundles, thr) if args.aihub.is_dir() else {0: {}, 1: {}}
-    clips = run_clips(args.videos, cfg, bundles, thr, args.cache, args.backend) if args.videos.is_dir() else {}
+    clips, (reps, flagged) = (run_clips(args.videos, cfg, bundles, thr, args.cache, args.backend)
+                              if args.videos.is_dir() else ({}, (0, 0)))
 
     print(f"model fails a condition below P(true) {thr:g}; AI-Hub cells: balanced / false alarms on good / catch")
     print()
@@ -204,6 +209,8 @@ def main(argv=None) -> int:
                   f"{'–' if math.isnan(cm.chance_bound) else f'{cm.chance_bound:.2f}'} | {hm.show()} | "
                   f"{hs.show()} | {g[0]}/{g[1]} | {g[2]}/{g[3]} | {earned} | "
                   f"{'listed' if cid in cfg.conditions.model_decides else '–'} |")
+    print()
+    print(f"dev clips through the station's judge as configured: {reps} reps, {flagged} judged incorrect")
     return 0
 
 
