@@ -15,7 +15,10 @@ is scored from the same run:
     python bench/verdicts.py --models DIR --data DIR --clips 30
 
 Real clips have no condition labels here, so this is synthetic only; rep counts are printed too
-(the clip's labelled reps vs the judge's).
+(the clip's labelled reps vs the judge's). The policies above rescore the models' probabilities
+alone; the *station* table is the judge as the station builds it (``--config``: its TOML, default
+the packaged one): measures, which models it trusts (``conditions.model_decides``) and what it
+leaves unjudged, scored from each rep event's own verdict.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from formcheck.device.app.config import load as load_config
+from formcheck.device.app.config import loads, packaged_default_text
 from formcheck.device.events import RepEvent
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, ROM
 from formcheck.device.judging.bundle import load_bundles, load_default_bundles
 from formcheck.device.judging.classifier import Classifier
+from formcheck.device.judging.conditions import CONDITION_IDS, ConditionConfig
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.pose.landmarks import Pose
 from formcheck.device.sequences import iter_dataset
@@ -85,7 +91,12 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=12, help="clips per exercise to generate (default 12)")
     ap.add_argument("--seed", type=int, default=99, help="seed of the generated set (default 99; "
                     "the shipped models were trained on seed 1)")
+    ap.add_argument("--config", type=Path, help="station config for the station table (default: packaged)")
     args = ap.parse_args(argv)
+    station = load_config(args.config) if args.config else loads(packaged_default_text())
+    # the policies rescore every model's probabilities: each model decides where no measure does
+    base = ConditionConfig()
+    every_model = replace(base, model_decides=tuple(sorted(CONDITION_IDS - set(base.measured) - set(base.unseen))))
 
     bundles = load_bundles(args.models) if args.models else load_default_bundles()
     models = ModelSet.from_predictors([Classifier(b) for b in bundles if b.task != "exercise"])
@@ -96,12 +107,13 @@ def main(argv=None) -> int:
         data = make_data(Path(tmp.name) / "data", args.clips, args.seed)
 
     rows = []  # (exercise, truth {key: bool}, event)
+    station_rows = []  # (exercise, truth, event) from the judge as the station builds it
     counted = defaultdict(lambda: [0, 0, 0])  # exercise -> [clips, exact, |error| sum]
     for seq in iter_dataset(data):
         if seq.exercise not in EXERCISE_IDS or not seq.condition_values:
             continue
         cfg = JudgeConfig(verdict="both", condition_threshold=0.5)
-        events = play(Judge(models, seq.exercise, cfg), seq)
+        events = play(Judge(models, seq.exercise, cfg, every_model), seq)
         c = counted[seq.exercise]
         c[0] += 1
         c[1] += len(events) == len(seq.reps)
@@ -110,6 +122,8 @@ def main(argv=None) -> int:
         truth = {key_of.get(n, n): v for n, v in zip(seq.conditions, seq.condition_values, strict=True)}
         keys = list(truth)
         rows += [(seq.exercise, truth, keys, e) for e in events]
+        station_rows += [(seq.exercise, truth, e) for e in
+                         play(Judge(models, seq.exercise, station.judge, station.conditions), seq)]
     if tmp is not None:
         tmp.cleanup()
 
@@ -128,7 +142,37 @@ def main(argv=None) -> int:
               f"{s.cue_ok / max(s.cue_n, 1):.0%} |")
     print()
     print_per_exercise(rows, JudgeConfig().verdict, JudgeConfig().condition_threshold)
+    print()
+    print_station(station_rows, args.config or "packaged config")
     return 0
+
+
+def print_station(rows, name) -> None:
+    """Each rep event's own verdict: false alarms on good reps, faulty reps caught, reps left
+    unjudged (correct None: nothing that can confirm form judged them), cues naming a real fault."""
+    print(f"Station ({name}): the rep events' own verdicts")
+    print()
+    print("| exercise | good reps | false alarms | unjudged | faulty reps | caught | unjudged | cues right "
+          "| most cued condition on good reps |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for ex in [*sorted({r[0] for r in rows}), "all"]:
+        sel = [r for r in rows if ex in ("all", r[0])]
+        good = [e for _, truth, e in sel if all(truth.values())]
+        bad = [e for _, truth, e in sel if not all(truth.values())]
+        cues = [(truth, k) for _, truth, e in sel for k in e.failed]
+        nag: dict[str, int] = {}
+        for e in good:
+            for k in e.failed:
+                nag[k] = nag.get(k, 0) + 1
+        top = max(nag, key=nag.get) if nag else None
+
+        def share(es, v):
+            return sum(e.correct is v for e in es) / max(len(es), 1)
+
+        print(f"| {ex} | {len(good)} | {share(good, False):.0%} | {share(good, None):.0%} | {len(bad)} | "
+              f"{share(bad, False):.0%} | {share(bad, None):.0%} | "
+              f"{sum(t.get(k) is False for t, k in cues) / max(len(cues), 1):.0%} | "
+              f"{f'{top} ({nag[top]})' if top else '—'} |")
 
 
 @dataclass

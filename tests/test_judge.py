@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from test_reps import REAL, real_landmarks, synth_clip
 
+from formcheck.device.errors import ConfigError
 from formcheck.device.events import (
     NO_PERSON,
     STEP_INTO_VIEW,
@@ -20,16 +21,18 @@ from formcheck.device.events import (
     StateEvent,
 )
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
-from formcheck.device.judging.conditions import ConditionConfig
+from formcheck.device.judging.conditions import CONDITION_IDS, ConditionConfig
 from formcheck.device.judging.features import FeatureSpec
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.pose.landmarks import Pose
 
 FPS = 15.0
 
-# Measured conditions off: these tests are about what models decide (measures: test_measures.py
-# and test_measured_conditions_judge_reps_without_any_model below).
-MODEL_ONLY = ConditionConfig(measured=(), fail_only=())
+# Measured conditions off and every model condition trusted: these tests are about what models
+# decide (measures: test_measures.py and test_measured_conditions_judge_reps_without_any_model
+# below; which models the station trusts: test_model_trust_*).
+MODEL_ONLY = ConditionConfig(measured=(), fail_only=(),
+                             model_decides=CONDITION_IDS - set(ConditionConfig().unseen))
 
 
 # ---- fakes --------------------------------------------------------------------------------------
@@ -760,3 +763,63 @@ def test_a_deadlift_pull_cut_at_the_lockout_counts_at_the_end_of_the_stream():
     events = run(judge, poses)
     reps = [e for e in events + judge.finish() if isinstance(e, RepEvent)]
     assert len(reps) == 1 and reps[0].exercise == "deadlift"
+
+
+# ---- which models the station trusts ------------------------------------------------------------
+
+def _head_forward_doubted(config: ConditionConfig) -> list[RepEvent]:
+    """Front-view squats whose conditions model doubts the head (P(true) 0.1), all else 0.9."""
+    def conds(w):
+        p = np.full((len(w), 5), 0.9)
+        p[:, 1] = 0.1  # head_forward
+        return p
+
+    cond = FakeModel("conditions", "squat", spec=rep_spec(), fn=conds)
+    judge = Judge(ModelSet(conditions={"squat": cond}), "squat", conditions=config)
+    poses, _ = squats(0.0, n=2)
+    return [e for e in run(judge, poses) if isinstance(e, RepEvent)]
+
+
+def test_model_trust_a_model_condition_off_the_list_is_reported_not_judged():
+    events = _head_forward_doubted(ConditionConfig(model_decides=()))
+    assert len(events) == 2
+    for e in events:
+        head = next(c for c in e.conditions if c["key"] == "head_forward")
+        assert head["judged"] is False and head["holds"] is None
+        assert head["p"] == pytest.approx(0.1, abs=1e-3)  # still reported
+        assert "not validated on real people" in head["reason"]
+        assert "head_forward" in e.not_judged and "head_forward" not in e.failed
+        assert e.correct is not False and e.score is None  # an untrusted P(true) is no score
+
+
+def test_model_trust_a_model_condition_on_the_list_decides():
+    events = _head_forward_doubted(ConditionConfig(model_decides=("squat.head_forward",)))
+    assert len(events) == 2
+    for e in events:
+        assert e.correct is False and "head_forward" in e.failed and "head forward" in e.cues
+        assert "head_forward" not in e.not_judged
+        assert e.score == pytest.approx(0.1, abs=1e-3)
+
+
+def test_model_trust_list_names_only_model_decided_conditions():
+    # the shipped list (the packaged TOML's and the default's): each entry is a label of a
+    # shipped conditions model that no measure decides and that the landmarks can observe
+    from formcheck.device.app import config as C
+    from formcheck.device.judging.bundle import load_default_bundles
+
+    labels = {b.exercise: set(b.labels) for b in load_default_bundles() if b.task == "conditions"}
+    for cfg in (ConditionConfig(), C.loads(C.packaged_default_text()).conditions):
+        for cid in cfg.model_decides:
+            ex, _, key = cid.partition(".")
+            assert key in labels.get(ex, set()), f"{cid}: no shipped conditions model judges it"
+            assert cid not in cfg.measured, f"{cid}: its measure decides it"
+            assert cid not in cfg.unseen, f"{cid}: unseen, nobody judges it"
+    assert C.loads(C.packaged_default_text()).conditions.model_decides == ConditionConfig().model_decides
+
+
+@pytest.mark.parametrize("cid,why", [("squat.rom", "conditions.measured"),
+                                     ("side_raise.no_shrug", "conditions.unseen"),
+                                     ("squat.no_such_thing", "unknown")])
+def test_model_trust_config_rejects_conditions_no_model_decides(cid, why):
+    with pytest.raises(ConfigError, match=why):
+        ConditionConfig(model_decides=(cid,))

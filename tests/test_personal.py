@@ -161,6 +161,7 @@ def test_corrections_on_a_held_out_synthetic_person_reduce_their_false_cues(tmp_
 
     from formcheck.device.judging.bundle import load_default_bundles
     from formcheck.device.judging.classifier import Classifier
+    from formcheck.device.judging.conditions import ConditionConfig
     from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
     from formcheck.device.pose.landmarks import Pose
     from formcheck.train.synth import ClipSpec, body_pool, make_clip
@@ -168,12 +169,16 @@ def test_corrections_on_a_held_out_synthetic_person_reduce_their_false_cues(tmp_
     models = ModelSet.from_predictors([Classifier(b) for b in load_default_bundles()
                                        if b.exercise == "deadlift" and b.task == "conditions"])
     body = body_pool(516)[11]
+    # personal thresholds move what models decide: here the deadlift's models decide (the
+    # shipped config trusts none of them on real people yet)
+    trusting = ConditionConfig(model_decides=("deadlift.back_neutral", "deadlift.bar_close",
+                                              "deadlift.hips_knees_together", "deadlift.knees_over_toes"))
 
     def reps_of(index: int) -> list[RepEvent]:
         seq = make_clip(ClipSpec("deadlift", seed=516, index=index, severity={"bar_close": 0.131},
                                  body=body, azimuth=90.0)).sequences[0]
         assert seq.correct  # the person's style is within correct form
-        judge = Judge(models, "deadlift", JudgeConfig(condition_threshold=BASE))
+        judge = Judge(models, "deadlift", JudgeConfig(condition_threshold=BASE), trusting)
         out = []
         for t, lm in zip(seq.t, seq.landmarks, strict=True):
             ok = bool(np.isfinite(lm[:, :2]).all(axis=1).any())
@@ -260,7 +265,8 @@ def test_systemctl_reload_swaps_models_and_thresholds_without_losing_the_set(tmp
         id="squats", t=np.arange(len(lm)) / fps, landmarks=lm, exercise="squat", image_size=(640, 480), fps=fps)])
     cfg = tmp_path / "station.toml"
     cfg.write_text(f'[station]\nexercise = "squat"\n[models]\ndir = "{models}"\n[gpio]\nenabled = false\n'
-                   '[display]\nenabled = false\n[logging]\nstats_interval = 0\n')
+                   '[display]\nenabled = false\n[logging]\nstats_interval = 0\n'
+                   '[conditions]\nmodel_decides = ["squat.head_forward"]\n')  # the model decides it here
     state = tmp_path / "state"
     sd = FakeSystemd()
     env = dict(os.environ, NOTIFY_SOCKET=sd.env_value, PYTHONUNBUFFERED="1", STATE_DIRECTORY=str(state))

@@ -350,10 +350,13 @@ def check_placement(cfg: Config) -> Check:
     if ex == "auto":
         return Check("placement", OK, f"{view} view; exercise auto: what it judges depends on the "
                      "exercise recognised", required=False)
-    conds = judge_conditions_views(ex, view)
+    conds = judge_conditions_views(ex, view, cfg.conditions)
     yes = [c.key for c in conds if c.judgeable]
-    no = [c.key for c in conds if not c.judgeable]
+    no = [c.key for c in conds if not c.judgeable and c.views]  # another view would judge these
+    nobody = [c.key for c in conds if not c.views]  # no view: nothing judges them (yet)
     detail = f"{ex} from a {view} view judges {', '.join(yes) or 'nothing'}"
+    if nobody:
+        detail += f" (no view judges {', '.join(nobody)})"
     if not no:
         return Check("placement", OK, detail, required=False)
     return Check("placement", WARN, f"{detail}; not {', '.join(no)}",

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..events import ExerciseEvent, RepEvent, ResetEvent, StateEvent, StatsEvent
 from ..exercises import EXERCISES, ROM
+from ..judging.conditions import ConditionConfig
 from ..judging.framing import FramingLimits, check_framing
 from ..judging.measures import ALL_VIEWS, definitions
 from ..judging.view import estimate_view
@@ -86,18 +87,32 @@ def judge_view(poses: Sequence[Pose]) -> ViewEstimate | None:
     return ViewEstimate(v.view, v.facing, float(v.confidence), "judge")
 
 
-def judge_conditions_views(exercise: str, view: str) -> list[ConditionView]:
-    """Which conditions of ``exercise`` a ``view`` can judge: a measured condition from the
-    views its definition names (``judging.measures``); one without a measure from any view
-    (its conditions model does not depend on the view)."""
+def judge_conditions_views(exercise: str, view: str, config: ConditionConfig | None = None) -> list[ConditionView]:
+    """Which conditions of ``exercise`` a ``view`` can judge, as the judge decides them
+    (``config``: the ``[conditions]`` section, default the shipped one): a condition a measure
+    decides (or can fail) from the views its definition names (``judging.measures``); one a
+    trusted model decides (``model_decides``) from those views, or any view without a measure;
+    the range of an exercise without a trusted range measure from any view (the rep counter's
+    depth); any other condition from no view (nothing judges it)."""
     ex = EXERCISES.get(exercise)
     if ex is None:
         return []
+    cfg = config or ConditionConfig()
     defs = {d.key: d for d in definitions(exercise)}
     out = []
     for c in ex.conditions:
+        cid = f"{exercise}.{c.key}"
         d = defs.get(c.key)
-        seen_from = d.views if d is not None else ALL_VIEWS
+        by_measure = d is not None and (cid in cfg.measured or cid in cfg.fail_only)
+        if by_measure or cid in cfg.model_decides:
+            seen_from = d.views if d is not None else ALL_VIEWS
+        elif c.key == ROM:
+            seen_from = ALL_VIEWS  # the rep counter's depth against the person's typical range
+        else:
+            why = "the landmarks cannot see it" if cid in cfg.unseen else \
+                "its model is not validated on real people"
+            out.append(ConditionView(c.key, c.cue, False, (), f"not judged from any view: {why}"))
+            continue
         views = tuple(v for v in VIEW_ORDER if v in seen_from)
         ok = bool(view) and view in views
         reason = "" if ok else (f"a {view} view cannot see it" if view else "the view is not known yet")

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from ..exercises import EXERCISE_IDS
 from ..outputs.history import History, read_recent
 from ..pose.landmarks import EDGES
 from .config import ConfigError, SetupConfig
-from .setup_feed import VIEWS, SetupFeed
+from .setup_feed import VIEWS, SetupFeed, judge_conditions_views
 
 log = logging.getLogger(__name__)
 
@@ -494,6 +495,8 @@ class SetupController:
         self.config_path = config_path
         self.on_placement, self.on_pin, self.on_close = on_placement, on_pin, on_close
         self.history = history
+        if conditions_provider is None:  # what the judge decides with this config's [conditions]
+            conditions_provider = partial(judge_conditions_views, config=cfg.conditions)
         self.feed = SetupFeed(cfg.setup.frame_rate, view_provider=view_provider,
                               conditions_provider=conditions_provider, placement=placement_of(cfg))
         self.server: SetupServer | None = None

@@ -111,6 +111,14 @@ DEFAULT_UNSEEN: frozenset[str] = frozenset({
     # no landmark lies along the spine: only a trunk swing or lean can be seen, not rounding
     "barbell_curl.back_neutral", "overhead_press.back_neutral",
 })
+# Conditions a conditions model may decide (where no measure does). Empty: no shipped model has
+# beaten chance on real people's labels with few false alarms (docs/conditions.md, "Decisions");
+# a model not listed is reported (its P(true)) but judges nothing.
+DEFAULT_MODEL_DECIDES: frozenset[str] = frozenset()
+UNTRUSTED_REASON = ("its model is not validated on real people (not in conditions.model_decides): "
+                    "P(true) reported, nothing judged")
+# Every ``exercise.condition`` id, measured or not.
+CONDITION_IDS: frozenset[str] = frozenset(f"{e}.{c.key}" for e, x in EXERCISES.items() for c in x.conditions)
 UNSEEN_REASON = {
     "no_shrug": "the shoulder point moves with the upper arm: a shrug cannot be told from the lift",
     "shoulders_set": "the shoulder point moves with the upper arm: a shrug cannot be told from the lift",
@@ -125,6 +133,16 @@ def _condition_ids(v):
     bad = [x for x in v if not isinstance(x, str) or x not in M.BY_ID]
     if bad:
         raise Bad(f"exercise.condition ids with a measure (unknown: {', '.join(map(show, bad))})")
+    return tuple(sorted(set(v)))
+
+
+def _any_condition_ids(v):
+    """A list of ``exercise.condition`` ids of any condition (a sorted tuple)."""
+    if isinstance(v, str) or not isinstance(v, list | tuple | set | frozenset):
+        raise Bad("a list of exercise.condition ids")
+    bad = [x for x in v if not isinstance(x, str) or x not in CONDITION_IDS]
+    if bad:
+        raise Bad(f"exercise.condition ids (unknown: {', '.join(map(show, bad))})")
     return tuple(sorted(set(v)))
 
 
@@ -161,7 +179,9 @@ class ConditionConfig:
     ``min_visibility``; a side of the body counts when its joints do on ``min_coverage`` of the
     rep's frames. ``measured`` lists the ``exercise.condition`` ids whose measure decides,
     ``fail_only`` those whose measure can fail the condition but not pass it, ``unseen`` those
-    the landmarks cannot observe beyond their measure (no model judges them). One table per
+    the landmarks cannot observe beyond their measure (no model judges them), ``model_decides``
+    those a conditions model may decide where no measure does (it was validated on real
+    people; any other model condition is reported but not judged). One table per
     exercise holds its thresholds (``squat.depth = 35``); reasons in docs/conditions.md.
     """
 
@@ -171,6 +191,7 @@ class ConditionConfig:
     measured: tuple[str, ...] = setting(tuple(sorted(DEFAULT_MEASURED)), _condition_ids)
     fail_only: tuple[str, ...] = setting(tuple(sorted(DEFAULT_FAIL_ONLY)), _condition_ids)
     unseen: tuple[str, ...] = setting(tuple(sorted(DEFAULT_UNSEEN)), _condition_ids)
+    model_decides: tuple[str, ...] = setting(tuple(sorted(DEFAULT_MODEL_DECIDES)), _any_condition_ids)
     squat: Mapping[str, float] = _table("squat")
     deadlift: Mapping[str, float] = _table("deadlift")
     barbell_curl: Mapping[str, float] = _table("barbell_curl")
@@ -186,6 +207,11 @@ class ConditionConfig:
         both = set(self.measured) & set(self.fail_only)
         if both:
             problems.append(f"conditions.fail_only: already in conditions.measured: {', '.join(sorted(both))}")
+        for name in ("measured", "unseen"):
+            clash = set(self.model_decides) & set(getattr(self, name))
+            if clash:
+                problems.append(f"conditions.model_decides: not model-decided (in conditions.{name}): "
+                                f"{', '.join(sorted(clash))}")
         if problems:
             raise ConfigError(problems)
 
@@ -214,6 +240,10 @@ class ConditionConfig:
         if problems:
             raise ConfigError(problems)
         return cls(**kw)
+
+    def model_trusted(self, exercise: str, key: str) -> bool:
+        """Whether a conditions model may decide this condition (where no measure does)."""
+        return f"{exercise}.{key}" in self.model_decides
 
     def threshold(self, key: str) -> float:
         """A threshold by its dotted key (``squat.depth``)."""

@@ -18,7 +18,7 @@ import numpy as np
 from ..events import NO_PERSON, Event, ExerciseEvent, RepEvent, ResetEvent
 from ..exercises import EXERCISE_IDS, EXERCISES, OTHER, ROM, cue_for
 from ..pose.landmarks import Pose
-from .conditions import UNSEEN, ConditionConfig, ConditionVerdict, judge_conditions
+from .conditions import UNSEEN, UNTRUSTED_REASON, ConditionConfig, ConditionVerdict, judge_conditions
 from .judge_config import JudgeConfig
 from .live import LiveScore, LiveVerdict
 from .model_bank import (
@@ -265,7 +265,7 @@ class Judge:
                                          threshold=cfg.reps.full_depth, source=DEPTH, cue=cue_for(ex, ROM))
                 judged_rom = any(c.key == ROM and c.judged for c in conditions)
                 conditions = ([*conditions, depth] if judged_rom
-                              else [depth if c.key == ROM else c for c in conditions])
+                              else [replace(depth, p=c.p) if c.key == ROM else c for c in conditions])
                 if not any(c.key == ROM for c in conditions):
                     conditions.append(depth)
         v = verdict(conditions, form, cfg.verdict, confirm_sources=(MODEL, MEASURE))
@@ -304,9 +304,15 @@ class Judge:
                                      reason="no model verdict: too few valid frames, or the model failed")
                     for k, cue in records]
         thr = self.config.condition_threshold or float(m.bundle.threshold)
-        return [ConditionVerdict(key=k, judged=True, holds=bool(pk >= thr), p=float(pk), threshold=thr,
-                                 source=MODEL, cue=cue or cue_for(ex, k))
-                for (k, cue), pk in zip(records, p, strict=False)]
+        out = []
+        for (k, cue), pk in zip(records, p, strict=False):
+            if self.conditions.model_trusted(ex, k):
+                out.append(ConditionVerdict(key=k, judged=True, holds=bool(pk >= thr), p=float(pk), threshold=thr,
+                                            source=MODEL, cue=cue or cue_for(ex, k)))
+            else:  # not validated on real people: its P(true) is reported, it judges nothing
+                out.append(ConditionVerdict(key=k, judged=False, holds=None, p=float(pk), threshold=thr,
+                                            source=MODEL, cue=cue or cue_for(ex, k), reason=UNTRUSTED_REASON))
+        return out
 
     def _rep_probs(self, m: Predictor, rep: Rep) -> np.ndarray | None:
         """A model's probabilities for a rep: a rep model on the rep's window, a sliding model
@@ -416,7 +422,8 @@ def merge_conditions(exercise: str, measured: list[ConditionVerdict],
     """One verdict per condition: the measure's where it judged (with the model's P(true)
     attached when a model spoke); not judged where the rep's view or visible joints cannot
     observe it (``UNSEEN``: a model would only guess; its P(true) is attached for the record);
-    else the model's, else the measure's reason for not judging (joined with the model's).
+    else the model's where it judged (it is in ``conditions.model_decides``), else not judged
+    with the measure's and the model's reasons (and the model's P(true), for the record).
     Keys in the exercise's order, then any others the model has."""
     by_measure = {c.key: c for c in measured}
     by_model = {c.key: c for c in model}
@@ -432,6 +439,7 @@ def merge_conditions(exercise: str, measured: list[ConditionVerdict],
         elif m is not None or p is not None:
             base = m if m is not None else p
             reasons = [c.reason for c in (m, p) if c is not None and c.reason]
-            out.append(replace(base, reason="; ".join(dict.fromkeys(reasons))))
+            out.append(replace(base, reason="; ".join(dict.fromkeys(reasons)),
+                               p=p.p if p is not None and p.p is not None else base.p))
     return out
 

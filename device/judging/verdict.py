@@ -32,7 +32,7 @@ class FormScore:
 @dataclass
 class Verdict:
     correct: bool | None  # None: nothing that can confirm form judged the rep
-    score: float | None  # the form score, else the weakest model condition's P(true)
+    score: float | None  # the form score, else the weakest judged model condition's P(true)
     failed: list[str] = field(default_factory=list)
     cues: list[str] = field(default_factory=list)
     not_judged: list[str] = field(default_factory=list)
@@ -68,7 +68,8 @@ def verdict(conditions: list[ConditionVerdict], form: FormScore | None = None,
     confirmed = form is not None or any(c.judged and c.source in confirm_sources for c in conditions)
     correct = False if (form_failed or failed) else (True if confirmed else None)
     model_p = [c for c in conditions if c.source == MODEL and c.p is not None]
-    score = form.p if form is not None else (min(c.p for c in model_p) if model_p else None)
+    judged_p = [c.p for c in model_p if c.judged]  # an untrusted model's P(true) is only reported
+    score = form.p if form is not None else (min(judged_p) if judged_p else None)
     probs = {"correct": round(form.p, 4)} if form is not None else {}
     probs.update({c.key: round(c.p, 4) for c in model_p})
     return Verdict(correct=correct, score=score, failed=failed, cues=cues, not_judged=not_judged,
