@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--videos", type=Path, default=SHARED / "videos", help="folder with LABELS.json and the clips")
     p.add_argument("--cache", type=Path, metavar="DIR", help="reuse/keep landmarks as DIR/<stem>.npz")
     p.add_argument("--clips", default="", help="comma-separated clip names (default: all)")
-    p.add_argument("--backend", choices=("mediapipe", "litert"), default="mediapipe")
+    p.add_argument("--backend", choices=("mediapipe", "litert"), default=C.Config().station.pose_backend)
     p.add_argument("--model", choices=("lite", "full", "heavy"), default=C.Config().station.pose_model,
                    help="pose landmark model (default: the station's, %(default)s; a cache holds one model's)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")

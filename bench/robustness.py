@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", default="", help="comma-separated clip names (default: all)")
     p.add_argument("--transforms", default=",".join(DEFAULT_TRANSFORMS),
                    help=f"comma-separated, of: {', '.join(TRANSFORMS)} (default: {','.join(DEFAULT_TRANSFORMS)})")
-    p.add_argument("--backend", choices=("mediapipe", "litert"), default="mediapipe")
+    p.add_argument("--backend", choices=("mediapipe", "litert"), default=C.Config().station.pose_backend)
     p.add_argument("--jobs", type=int, default=2, help="videos through pose at a time (default 2)")
     p.add_argument("--cache", type=Path, metavar="DIR", help="keep/reuse each transformed video's landmarks")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write every result as JSON")
