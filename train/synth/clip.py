@@ -27,9 +27,9 @@ from .programs.common import ClipContext
 from .schedule import Schedule, rep_frames
 from .skeleton import Motion, Skeleton, build_skeleton
 
-GENERATOR_VERSION = 5  # 2: upright squat variants, barbell plates; 3: side lunges: knee out over the foot, head free;
+GENERATOR_VERSION = 4  # 2: upright squat variants, barbell plates; 3: side lunges: knee out over the foot, head free;
 # 4: seated/dumbbell presses, alternating curls, deadlifts from the floor, pelvis-lift leg raises, knee-ups
-# with hands behind the head, the "other" class; 5: presses take the weight up from the hang and put it down
+# with hands behind the head, the "other" class (and presses from the hang, off by default: P_FROM_HANG)
 
 
 @dataclass
