@@ -14,9 +14,9 @@ from ..skeleton import Motion
 from .common import ClipContext, add_life, fault_size, fault_variant, idle_gesture, sagittal_root, stand_feet
 
 # Share of presses (standing, or seated with dumbbells) that take the weight up from the hang and
-# put it down after the set. 0 by default: the station's press counter undercounts such sets (the
-# dumbbell ones often to 0), so making them by default would change every press the benches and
-# tests generate; the recogniser trainings in docs/training.md used 0.65.
+# put it down after the set. 0 by default: the station's press counter undercounts such sets, and
+# making them by default would change every press the benches and tests generate (docs/training.md;
+# its recogniser trainings used 0.65).
 P_FROM_HANG = 0.0
 
 
