@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -24,7 +25,8 @@ from formcheck.device.judging.classifier import Classifier
 from formcheck.device.sequences import iter_dataset
 from formcheck.train.data import sequence_windows
 
-SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "aihub-sample"
+SHARED = Path(os.environ.get("FORMCHECK_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SAMPLE = SHARED / "aihub-sample"
 
 
 def score(models_dir: Path, data: Path) -> dict[str, Counter]:

@@ -127,6 +127,7 @@ def make_bundle(run: dict, converted: DeviceModel, parity: ParityResult, name: s
         "class_weight": run["config"].get("class_weight"),
         "mirror": bool(run["config"].get("mirror", False)),
         "rep_jitter": int(data.get("windows", {}).get("rep_jitter", 0)),
+        "sparse": int(data.get("windows", {}).get("sparse", 0)),
     }
     test = run.get("metrics", {}).get("test", {})
     metrics = {

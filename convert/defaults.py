@@ -79,6 +79,12 @@ def add_parser(sub) -> None:
                         "neighbours closer than that are near-duplicates that only cost memory)")
     p.add_argument("--recogniser-batch", dest="recogniser_batch", type=int, default=64,
                    help="the recogniser's batch size (default 64: it has ~20x more windows)")
+    p.add_argument("--recogniser-sparse", dest="recogniser_sparse", type=int, default=0, metavar="N",
+                   help="the recogniser also trains on N sped-up copies of every clip (6-20x, "
+                        "train.data.SPARSE_SPEED): windows of frames far apart that hold several reps and "
+                        "the set's end, as AI-Hub's sparse labelled frames do (default 0 = real time only: "
+                        "2 or 4 recognise AI-Hub's presses better but no training yet passed every gate; "
+                        "docs/training.md)")
     p.add_argument("--min-visibility", dest="min_visibility", type=float, default=0.0,
                    help="feature spec: landmarks below this visibility are missing (default 0: every "
                         "frame with a person is judged, occluded joints at BlazePose's estimate)")
@@ -151,7 +157,7 @@ def cmd_defaults(args) -> int:
                                stride=args.recogniser_stride if rec else 1)
             try:
                 ws = build_windows(seqs, spec, task, ex, args.group_by, progress=not args.quiet,
-                                   rep_jitter=args.rep_jitter)
+                                   rep_jitter=args.rep_jitter, sparse=args.recogniser_sparse if rec else 0)
                 # --candidates N trains N initialisations and keeps the best by validation F1
                 # (the test windows never choose). Off by default: on held-out synthetic reps
                 # (bench/verdicts.py) best-of-3 judged no better than seed 0. A model whose held-out windows

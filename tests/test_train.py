@@ -551,6 +551,33 @@ def test_recogniser_labels_the_pauses_of_an_exercise_clip_idle():
     assert len(ws) < len(unlabelled)
 
 
+def test_recogniser_sparse_copies_see_several_reps_and_the_sets_end_in_one_window():
+    """--recogniser-sparse: sped-up copies of a clip (AI-Hub's labelled frames are that far
+    apart) add windows that span several reps, labelled by the same rule as real-time ones;
+    the copies are the same on every run and only the exercise task's sliding windows get them."""
+    from formcheck.device.judging.features import FeatureSpec
+    from formcheck.train import synth
+    from formcheck.train.data import SPARSE_SPEED, build_windows, sparse_copies
+
+    seq = synth.make_clip(synth.ClipSpec("squat", seed=2, index=0, fps=15, noise=0.0)).sequences[0]
+    copies = sparse_copies(seq, 3)
+    speeds = [seq.t[-1] / c.t[-1] for c in copies]
+    assert len(copies) == 3 and all(SPARSE_SPEED[0] <= k <= SPARSE_SPEED[1] for k in speeds)
+    assert [c.t[-1] for c in sparse_copies(seq, 3)] == [c.t[-1] for c in copies]
+    assert all(c.landmarks is seq.landmarks for c in copies) and sparse_copies(seq, 0) == []
+    spec = FeatureSpec(window_mode="sliding", stride=1)
+    real = build_windows([seq], spec, "exercise")
+    both = build_windows([seq], spec, "exercise", sparse=3)
+    assert len(both) > len(real) and both.info["sparse"] == 3 and real.info["sparse"] == 0
+    assert np.array_equal(both.X[:len(real)], real.X)  # the real-time windows first, unchanged
+    extra = [both.space.labels[i] for i in both.y[len(real):].argmax(1)]
+    assert set(extra) <= {"squat", "idle"} and "squat" in extra
+    # one sped-up window spans more than one rep of the clip
+    assert (SPARSE_SPEED[0] * (spec.window - 1) / spec.sample_rate
+            > max(seq.t[b] - seq.t[a] for a, b in seq.reps))
+    assert len(build_windows([seq], FeatureSpec(window_mode="rep"), "form", "squat", sparse=3)) == len(seq.reps)
+
+
 def test_standardize_makes_a_paper_model_blind_to_feature_units(squat_dir):
     """--standardize: the paper's CNN trained on the features in other units (angles x180, as
     plain degrees) learns the same model; without it, the units change what it learns."""

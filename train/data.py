@@ -31,7 +31,7 @@ import os
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -292,14 +292,32 @@ def group_key(seq: LandmarkSequence, by: str = "group") -> str:
     return first or second or seq.id
 
 
+# How much faster than real time the sparse copies of a clip play (see ``sparse_copies``):
+# AI-Hub's 16 labelled frames of a clip sample several reps and the set's end, about two frames
+# a rep, where a 15 Hz window sees a rep in 15-40 samples: so 6-20 times faster.
+SPARSE_SPEED = (6.0, 20.0)
+
+
+def sparse_copies(seq: LandmarkSequence, n: int) -> list[LandmarkSequence]:
+    """``n`` copies of ``seq`` played faster by a random factor in :data:`SPARSE_SPEED`
+    (deterministic per sequence id): sliding windows over them see frames far apart, several
+    reps and the ends of the set in one window, as sparse real samples do."""
+    if n <= 0 or len(seq.t) < 2:
+        return []
+    rng = np.random.default_rng(zlib.crc32(b"sparse:" + seq.id.encode()))
+    return [replace(seq, t=seq.t / rng.uniform(*SPARSE_SPEED)) for _ in range(n)]
+
+
 def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str, exercise: str = "",
                   group_by: str = "group", progress: bool = False,
-                  space: LabelSpace | None = None, rep_jitter: int = 0) -> WindowSet:
+                  space: LabelSpace | None = None, rep_jitter: int = 0, sparse: int = 0) -> WindowSet:
     """Windows and labels of every usable sequence for one task (and exercise).
 
     ``space`` fixes the outputs (evaluating a trained model on other data); otherwise it comes
     from the exercise, minus conditions the data never labels. ``rep_jitter``: re-cut copies
     of each labelled rep (rep windows only; ignored for sliding ones; see :func:`jitter_spans`).
+    ``sparse``: sliding windows of the exercise task also over that many sped-up copies of each
+    sequence (see :func:`sparse_copies`), labelled the same way.
     """
     fixed = space is not None
     space = space or label_space(task, exercise, seqs)
@@ -318,11 +336,17 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
         if spec.window_mode == "rep" and not rep_spans(s):
             skipped["no reps"] += 1
             continue
-        ends: list = []
-        X = sequence_windows(s, spec, ends, rep_jitter)
-        Y = np.repeat(y[None], len(X), axis=0)
-        if space.task == "exercise" and spec.window_mode == "sliding" and not is_idle(s):
-            X, Y = _idle_outside_sets(s, X, Y, np.asarray(ends), spec, space)
+        sliding_exercise = space.task == "exercise" and spec.window_mode == "sliding"
+        parts = []
+        for s_ in [s, *(sparse_copies(s, sparse) if sliding_exercise else [])]:
+            ends: list = []
+            X = sequence_windows(s_, spec, ends, rep_jitter)
+            Y = np.repeat(y[None], len(X), axis=0)
+            if sliding_exercise and not is_idle(s_):
+                X, Y = _idle_outside_sets(s_, X, Y, np.asarray(ends), spec, space)
+            parts.append((X, Y))
+        X = np.concatenate([p[0] for p in parts])
+        Y = np.concatenate([p[1] for p in parts])
         if len(X) == 0:
             skipped["no valid window"] += 1
             continue
@@ -341,7 +365,8 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
                         + f" with window mode {spec.window_mode!r}"
                         + (f" ({dict(skipped)})" if skipped else ""))
     info = {"sequences": len(ids), "origins": dict(origins), "skipped": dict(skipped),
-            "rep_jitter": rep_jitter if spec.window_mode == "rep" else 0}  # sliding windows: no reps to re-cut
+            "rep_jitter": rep_jitter if spec.window_mode == "rep" else 0,  # sliding windows: no reps to re-cut
+            "sparse": sparse if space.task == "exercise" and spec.window_mode == "sliding" else 0}
     y_all = np.concatenate(ys).astype(np.float32)
     if space.task == "conditions" and not fixed:
         # A condition nobody labelled (AI-Hub's rom) gets no output at all: an untrained head

@@ -29,8 +29,9 @@ from .skeleton import Motion, Skeleton, build_skeleton
 
 GENERATOR_VERSION = 5  # 2: upright squat variants, barbell plates; 3: side lunges: knee out over the foot, head free;
 # 4: seated/dumbbell presses, alternating curls, deadlifts from the floor, pelvis-lift leg raises, knee-ups
-# with hands behind the head, the "other" class; 5: real people's shoulder and hip widths, faults a coach
-# calls (visible leg dips, heels lifting at lockout, squats stopping above parallel, clear valgus)
+# with hands behind the head, the "other" class (and presses from the hang, off by default: P_FROM_HANG);
+# 5: real people's shoulder and hip widths, faults a coach calls (visible leg dips, heels lifting at
+# lockout, squats stopping above parallel, clear valgus)
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 
 from formcheck.device.exercises import ROM
 
-from ..maths import DEG, bump
+from ..maths import DEG, bump, keyframes
 from ..schedule import Schedule, build_schedule, idle_spans
 from ..skeleton import Motion
 from .common import (
@@ -22,6 +22,12 @@ from .common import (
     sagittal_root,
     stand_feet,
 )
+
+# Share of presses (standing, or seated with dumbbells) that take the weight up from the hang and
+# put it down after the set. 0 by default: the station's press counter undercounts such sets, and
+# making them by default would change every press the benches and tests generate (docs/training.md;
+# its recogniser trainings used 0.65).
+P_FROM_HANG = 0.0
 
 
 def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
@@ -90,6 +96,7 @@ def prog_overhead_press(ctx: ClipContext) -> tuple[Motion, Schedule]:
         w = np.clip(ah, 0, 1)[:, None]
         m[f"{s}_pole_local"] = (1 - w) * pole_bottom + w * pole_top
         m[f"{s}_pron"] = 175 * DEG
+    _from_the_hang(ctx, m, sch, seated, dumbbell, grip)
     # shoulder girdle: set = stable; the fault lets the shoulders roll forward and hike up
     s_sg = ctx.sev("shoulders_set")
     g = s_sg * fault_size(ctx, "shoulders_set", 0.025, 0.045) * H
@@ -128,3 +135,52 @@ def _dumbbells(ctx: ClipContext, m: Motion, ah, reach: float, tuck: float, flare
         w = np.clip(ah, 0, 1)[:, None]
         m[f"{s}_pole_local"] = (1 - w) * pole_bottom + w * pole_top
         m[f"{s}_pron"] = rng.uniform(150, 180) * DEG
+
+
+def _from_the_hang(ctx: ClipContext, m: Motion, sch: Schedule, seated: bool, dumbbell: bool, grip: float) -> None:
+    """Most sets start and end with the weight down: a bar taken from the thighs to the
+    shoulders, dumbbells from the sides (seated: from the knees), and put down again after the
+    last rep and between two sets. Without it only idle clips ever move the arms between
+    overhead and hanging, and a real set's last press followed by lowering the weight reads as
+    idle. A seated barbell is taken from a rack at head height: it stays at the shoulders."""
+    b, H = ctx.body, ctx.body.height
+    rng = ctx.rng("rest_hands")
+    d_up, d_down = rng.uniform(0.6, 1.3), rng.uniform(0.6, 1.4)
+    if seated and not dumbbell:
+        ctx.variant["rest_hands"] = "shoulders"
+        return
+    if ctx.pick("rest_hands", ["shoulders", "hang"], [1.0 - P_FROM_HANG, P_FROM_HANG]) != "hang":
+        return
+    # u: 1 = the press program's own targets (the rack or the press), 0 = the weight down
+    times, vals = [], []
+    s0, e0 = sch.active[0][0], sch.active[-1][1]
+    if s0 > 0.3:
+        times += [s0 - 0.1 - d_up, s0 - 0.1]
+        vals += [0.0, 1.0]
+    for r0, r1 in sch.rests:
+        if r1 - r0 > d_up + d_down + 0.6:
+            times += [r0 + 0.1, r0 + 0.1 + d_down, r1 - 0.1 - d_up, r1 - 0.1]
+            vals += [1.0, 0.0, 0.0, 1.0]
+    if sch.duration - e0 > 0.3:
+        times += [e0 + 0.1, e0 + 0.1 + d_down]
+        vals += [1.0, 0.0]
+    if not times:
+        return
+    u = np.clip(keyframes(m.t, times, vals), 0.0, 1.0)[:, None]
+    reach = b.upper_arm + b.forearm
+    for s, sg in (("l", 1), ("r", -1)):
+        if seated:  # dumbbells resting on the thighs near the knees, elbows out
+            x = b.hip_w / 2 + rng.uniform(0.01, 0.04) * H
+            down = np.array([sg * x, -(b.lumbar + b.thoracic) + rng.uniform(0.08, 0.12) * H,
+                             b.thigh * rng.uniform(0.6, 0.85)])
+            pole = np.array([sg * 0.7, -0.4, -0.6])
+        else:  # straight arms: a bar in front of the thighs at its grip, dumbbells at the sides
+            x = grip if not dumbbell else b.shoulder_w / 2 + rng.uniform(0.0, 0.03) * H
+            dx = abs(x - b.shoulder_w / 2)
+            down = np.array([sg * x, -math.sqrt(max(reach ** 2 - dx ** 2, 0.01)) * rng.uniform(0.95, 0.99),
+                             (0.04 if not dumbbell else 0.0) * H])
+            pole = np.array([sg * 0.3, 0.0, -1.0])
+        hand = u * m[f"{s}_hand_local"] + (1 - u) * down
+        hand[:, 2] += 0.06 * H * 4 * u[:, 0] * (1 - u[:, 0])  # the weight clears the body on its way
+        m[f"{s}_hand_local"] = hand
+        m[f"{s}_pole_local"] = u * m[f"{s}_pole_local"] + (1 - u) * pole
