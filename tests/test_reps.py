@@ -863,6 +863,25 @@ def test_generator_pelvis_lift_leg_raises_seen_from_the_front():
     assert sum(counted) >= 0.8 * sum(true), (true, counted)
 
 
+@pytest.mark.parametrize("view", ["front", "right-90"])
+def test_generator_press_sets_taken_up_from_the_hang_count_every_rep(view, monkeypatch):
+    """Presses taken up from the hanging arms to the shoulders before the set (and put down
+    after it): each rep returns to the shoulders, above the range's floor that the hanging arms
+    set, and still ends there (``HOVER_BETWEEN_REPS``)."""
+    synth = pytest.importorskip("formcheck.train.synth")
+    from formcheck.train.synth.programs import overhead_press
+
+    monkeypatch.setattr(overhead_press, "P_FROM_HANG", 1.0)
+    bodies = synth.body_pool(0)
+    true, counted = [], []
+    for seed in (31, 32, 33):
+        spec = synth.ClipSpec(kind="overhead_press", seed=seed, index=0, view=view, faults=(), fps=15.0)
+        for seq in synth.make_clip(spec, bodies).sequences:
+            true.append(len(seq.reps))
+            counted.append(len(count_reps(seq.t, seq.landmarks, "overhead_press", seq.image_size)))
+    assert counted == true
+
+
 # ---- real clips ------------------------------------------------------------------------------------
 
 REAL = {  # clip -> (exercise, reps)

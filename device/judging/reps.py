@@ -179,9 +179,11 @@ DOMINANT = frozenset({OTHER})
 # starts there. A movement under way when counting begins counts once it reaches rest.
 STARTS_AT_WORKING_END = frozenset({"deadlift"})
 # Sets that keep the working limbs off their rest between reps (a leg raise's legs hover above
-# the floor, or stay near vertical while the pelvis curls): from the first rep on, a
-# touch-and-go valley ends a rep, as it does for any exercise once a rep has shown the range.
-HOVER_BETWEEN_REPS = frozenset({"leg_raise"})
+# the floor, or stay near vertical while the pelvis curls; a press set taken up from the hang
+# returns to the shoulders, above the hanging arms that set its range's floor): from the first
+# rep on, a touch-and-go valley ends a rep, as it does for any exercise once a rep has shown
+# the range.
+HOVER_BETWEEN_REPS = frozenset({"leg_raise", "overhead_press"})
 # Exercises whose way up holds a loaded bar in straight, hanging arms: a rise with the elbows
 # bent (hands free: adjusting, shaking out, wiping the face) is standing up without the bar
 # (RepConfig.max_pull_elbow_deg).

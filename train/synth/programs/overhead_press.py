@@ -24,9 +24,8 @@ from .common import (
 )
 
 # Share of presses (standing, or seated with dumbbells) that take the weight up from the hang and
-# put it down after the set. 0 by default: the station's press counter undercounts such sets, and
-# making them by default would change every press the benches and tests generate (docs/training.md;
-# its recogniser trainings used 0.65).
+# put it down after the set. 0 by default: making them the default would change every press the
+# benches and tests generate (docs/training.md; the shipped recogniser's training used 0.65).
 P_FROM_HANG = 0.0
 
 
