@@ -271,10 +271,9 @@ _RECIPE_ARRAYS = {name: _recipe_arrays(recipe) for name, recipe in RECIPES.items
 def in_view(lm: np.ndarray, min_visibility: float, margin: float) -> np.ndarray:
     """Per landmark of one ``(33, 4)`` pose: found, at least ``min_visibility`` and inside the
     image (within ``margin`` of its edges)."""
-    x, y, v = lm[:, 0], lm[:, 1], lm[:, 3]
-    with np.errstate(invalid="ignore"):
-        return (np.isfinite(x) & np.isfinite(y) & (v >= min_visibility)
-                & (x >= -margin) & (x <= 1 + margin) & (y >= -margin) & (y <= 1 + margin))
+    x, y, v = lm[:, 0], lm[:, 1], lm[:, 3]  # (comparisons with NaN are False, silently)
+    return (np.isfinite(x) & np.isfinite(y) & (v >= min_visibility)
+            & (x >= -margin) & (x <= 1 + margin) & (y >= -margin) & (y <= 1 + margin))
 
 
 def missing_parts(exercise: str | None, lm: np.ndarray | None, min_visibility: float = 0.5,
@@ -497,14 +496,13 @@ def _nanquantile0(a: np.ndarray, qs) -> np.ndarray:
     columns): ``(len(qs), C)``. numpy's nan-aware versions are ~50x slower on small arrays."""
     srt = np.sort(a, axis=0)  # NaN sorts last
     n = np.isfinite(a).sum(axis=0)
+    last = np.maximum(n - 1, 0)
+    pos = np.asarray(qs, dtype=np.float64)[:, None] * last  # (Q, C), all quantiles at once
+    k0 = np.floor(pos).astype(np.intp)
+    k1 = np.minimum(k0 + 1, last)
+    f = pos - k0
     cols = np.arange(a.shape[1])
-    out = np.empty((len(qs), a.shape[1]))
-    for i, q in enumerate(qs):
-        pos = q * np.maximum(n - 1, 0)
-        k0 = np.floor(pos).astype(np.intp)
-        k1 = np.minimum(k0 + 1, np.maximum(n - 1, 0))
-        f = pos - k0
-        out[i] = srt[k0, cols] * (1 - f) + srt[k1, cols] * f
+    out = srt[k0, cols] * (1 - f) + srt[k1, cols] * f
     out[:, n == 0] = np.nan
     return out
 
