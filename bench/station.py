@@ -1,16 +1,17 @@
 """Benchmark the station: overhead, latency, memory, start-up. Prints one table.
 
     python bench/station.py [--video PATH] [--backend litert|mediapipe] [--model lite|full|heavy]
-                            [--runs 3] [--soak-frames 20000]
+                            [--threads N] [--runs 3] [--soak-frames 20000]
 
 Defaults: the station's own default pose backend, model and threads (the packaged config).
 
 Rows (each a median of ``--runs`` runs, unless said otherwise):
 
 - **end-to-end FPS ÷ raw pose FPS** on the same video: raw = the pose estimator alone on
-  decoded frames held in memory (what pose can do at best); end-to-end = the whole station on
-  the file with ``--fast`` (capture thread, pose, judge, JSON output). Goal ≥ 0.9: the
-  station costs (nearly) nothing on top of pose. Runs are interleaved and the ratio is the
+  decoded frames held in memory (what pose can do at best); end-to-end = the whole station with
+  ``--fast`` (capture thread, pose thread, judge, JSON output), once on the decoded frames
+  handed over as a camera hands them (goal ≥ 0.9: the station costs (nearly) nothing on top of
+  pose) and once on the file itself (its decoding included). Runs are interleaved and the ratio is the
   median of paired runs; on a machine busy with other work wall-clock FPS still wanders, so
   the **CPU time per frame** (all threads) is shown too: decode + pose alone against the
   whole station, the difference being what the station adds.
