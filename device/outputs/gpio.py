@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -35,6 +36,7 @@ from typing import Any
 from ..checks import Bad, integer
 from ..events import NO_PERSON, TRACKING, CameraEvent, Event, RepEvent, ResetEvent, StateEvent
 
+MAX_BEEP_WAIT_S = 2.0  # the longest close() waits for a bad rep's beeps: a stop stays prompt
 CAMERA_LOST_BLINK_S = 0.25  # amber on/off while the camera is lost: unlike steady "nobody"
 log = logging.getLogger(__name__)
 
@@ -242,6 +244,7 @@ class Signals:
             on.blink(on_time=self.good_s if rep.correct else self.bad_s, off_time=0.0, n=1, background=True)
         if not rep.correct and self.buzzer is not None and self.beeps:
             self.buzzer.beep(on_time=self.beep_on_s, off_time=self.beep_off_s, n=self.beeps, background=True)
+            self._beeping_until = time.monotonic() + self.beeps * (self.beep_on_s + self.beep_off_s)
 
     # ---- button ---------------------------------------------------------------------------
     def _pressed(self) -> None:
@@ -274,7 +277,12 @@ class Signals:
 
     # ---- shutdown -------------------------------------------------------------------------
     def close(self) -> None:
-        """Everything off, pins released. Idempotent; safe after a partial __init__."""
+        """Everything off, pins released. Idempotent; safe after a partial __init__. A bad rep's
+        beeps still sounding are let finish (at most ``beeps`` × their period): the last rep of
+        a set that ends the run gets its whole signal."""
+        left = getattr(self, "_beeping_until", 0.0) - time.monotonic()
+        if left > 0:
+            time.sleep(min(left, MAX_BEEP_WAIT_S))
         with self._lock:
             self._closed = True
             for attr in ("button", "buzzer", "amber", "red", "green"):
