@@ -21,7 +21,7 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from verdicts import play
 from formcheck.device.exercises import EXERCISES, ROM
 from formcheck.device.judging.bundle import load_default_bundles
 from formcheck.device.judging.classifier import Classifier
-from formcheck.device.judging.conditions import CONDITION_IDS, ConditionConfig
+from formcheck.device.judging.conditions import ConditionConfig
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.judging.personal import Personaliser, PersonalThresholds, apply_thresholds
 from formcheck.device.outputs.history import History
@@ -42,9 +42,7 @@ from formcheck.train.synth import ClipSpec, body_pool, make_clip
 BASE = JudgeConfig().condition_threshold
 # Personal thresholds move what models decide; the shipped config trusts no model on real people
 # yet (conditions.model_decides), so here every model decides where no measure does.
-_BASE_CONDITIONS = ConditionConfig()
-EVERY_MODEL = replace(_BASE_CONDITIONS, model_decides=tuple(sorted(
-    CONDITION_IDS - set(_BASE_CONDITIONS.measured) - set(_BASE_CONDITIONS.unseen))))
+EVERY_MODEL = ConditionConfig().trusting_every_model()
 
 
 @dataclass

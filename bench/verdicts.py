@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from formcheck.device.events import RepEvent
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, ROM
 from formcheck.device.judging.bundle import load_bundles, load_default_bundles
 from formcheck.device.judging.classifier import Classifier
-from formcheck.device.judging.conditions import CONDITION_IDS, ConditionConfig
+from formcheck.device.judging.conditions import ConditionConfig
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.pose.landmarks import Pose
 from formcheck.device.sequences import iter_dataset
@@ -95,8 +95,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     station = load_config(args.config) if args.config else loads(packaged_default_text())
     # the policies rescore every model's probabilities: each model decides where no measure does
-    base = ConditionConfig()
-    every_model = replace(base, model_decides=tuple(sorted(CONDITION_IDS - set(base.measured) - set(base.unseen))))
+    every_model = ConditionConfig().trusting_every_model()
 
     bundles = load_bundles(args.models) if args.models else load_default_bundles()
     models = ModelSet.from_predictors([Classifier(b) for b in bundles if b.task != "exercise"])

@@ -21,7 +21,7 @@ from formcheck.device.events import (
     StateEvent,
 )
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE
-from formcheck.device.judging.conditions import CONDITION_IDS, ConditionConfig
+from formcheck.device.judging.conditions import ConditionConfig
 from formcheck.device.judging.features import FeatureSpec
 from formcheck.device.judging.judge import Judge, JudgeConfig, ModelSet
 from formcheck.device.pose.landmarks import Pose
@@ -31,8 +31,7 @@ FPS = 15.0
 # Measured conditions off and every model condition trusted: these tests are about what models
 # decide (measures: test_measures.py and test_measured_conditions_judge_reps_without_any_model
 # below; which models the station trusts: test_model_trust_*).
-MODEL_ONLY = ConditionConfig(measured=(), fail_only=(),
-                             model_decides=CONDITION_IDS - set(ConditionConfig().unseen))
+MODEL_ONLY = ConditionConfig(measured=(), fail_only=()).trusting_every_model()
 
 
 # ---- fakes --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -126,24 +126,22 @@ UNSEEN_REASON = {
 }
 
 
-def _condition_ids(v):
-    """A list of ``exercise.condition`` ids with a measure (a sorted tuple)."""
-    if isinstance(v, str) or not isinstance(v, list | tuple | set | frozenset):
-        raise Bad("a list of exercise.condition ids")
-    bad = [x for x in v if not isinstance(x, str) or x not in M.BY_ID]
-    if bad:
-        raise Bad(f"exercise.condition ids with a measure (unknown: {', '.join(map(show, bad))})")
-    return tuple(sorted(set(v)))
+def _ids_in(known, what: str):
+    """A setting check: a list of ``exercise.condition`` ids from ``known`` (a sorted tuple);
+    ``what`` names them in the error (" with a measure")."""
+    def check(v):
+        if isinstance(v, str) or not isinstance(v, list | tuple | set | frozenset):
+            raise Bad("a list of exercise.condition ids")
+        bad = [x for x in v if not isinstance(x, str) or x not in known]
+        if bad:
+            raise Bad(f"exercise.condition ids{what} (unknown: {', '.join(map(show, bad))})")
+        return tuple(sorted(set(v)))
+
+    return check
 
 
-def _any_condition_ids(v):
-    """A list of ``exercise.condition`` ids of any condition (a sorted tuple)."""
-    if isinstance(v, str) or not isinstance(v, list | tuple | set | frozenset):
-        raise Bad("a list of exercise.condition ids")
-    bad = [x for x in v if not isinstance(x, str) or x not in CONDITION_IDS]
-    if bad:
-        raise Bad(f"exercise.condition ids (unknown: {', '.join(map(show, bad))})")
-    return tuple(sorted(set(v)))
+_condition_ids = _ids_in(M.BY_ID, " with a measure")
+_any_condition_ids = _ids_in(CONDITION_IDS, "")
 
 
 def _thresholds(exercise: str):
@@ -244,6 +242,12 @@ class ConditionConfig:
     def model_trusted(self, exercise: str, key: str) -> bool:
         """Whether a conditions model may decide this condition (where no measure does)."""
         return f"{exercise}.{key}" in self.model_decides
+
+    def trusting_every_model(self) -> ConditionConfig:
+        """This config with every conditions model deciding where no measure does and the
+        landmarks can see: for benches and tests of the models themselves (the station trusts
+        only ``model_decides``)."""
+        return replace(self, model_decides=tuple(sorted(CONDITION_IDS - set(self.measured) - set(self.unseen))))
 
     def threshold(self, key: str) -> float:
         """A threshold by its dotted key (``squat.depth``)."""

@@ -306,12 +306,11 @@ class Judge:
         thr = self.config.condition_threshold or float(m.bundle.threshold)
         out = []
         for (k, cue), pk in zip(records, p, strict=False):
-            if self.conditions.model_trusted(ex, k):
-                out.append(ConditionVerdict(key=k, judged=True, holds=bool(pk >= thr), p=float(pk), threshold=thr,
-                                            source=MODEL, cue=cue or cue_for(ex, k)))
-            else:  # not validated on real people: its P(true) is reported, it judges nothing
-                out.append(ConditionVerdict(key=k, judged=False, holds=None, p=float(pk), threshold=thr,
-                                            source=MODEL, cue=cue or cue_for(ex, k), reason=UNTRUSTED_REASON))
+            v = ConditionVerdict(key=k, judged=True, holds=bool(pk >= thr), p=float(pk), threshold=thr,
+                                 source=MODEL, cue=cue or cue_for(ex, k))
+            if not self.conditions.model_trusted(ex, k):  # not validated on real people: P(true) only
+                v = replace(v, judged=False, holds=None, reason=UNTRUSTED_REASON)
+            out.append(v)
         return out
 
     def _rep_probs(self, m: Predictor, rep: Rep) -> np.ndarray | None:

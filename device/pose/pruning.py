@@ -8,15 +8,12 @@ outputs are bit-for-bit the same; `tests/test_pose_litert.py` checks this on a r
 
 Pruning needs the TFLite flatbuffer schema that ``ai_edge_litert`` ships
 (``schema_py_generated``, with ``flatbuffers``, one of its dependencies). Under a runtime
-without it (``tflite_runtime``), the model loads whole, and the log says so once.
+without it (``tflite_runtime``), the model loads whole, and the pose backend logs that.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-
-log = logging.getLogger(__name__)
 
 
 def _schema():
