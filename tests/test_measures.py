@@ -26,9 +26,9 @@ ALL_MEASURED = ConditionConfig(measured=frozenset(d.id for d in M.CONDITIONS), f
 DEMO = Path(__file__).resolve().parents[1] / "device" / "demo" / "demo.npz"
 
 
-def _seq(kind, faults=(), view="left-90", seed=3, noise=0.0, severity=None):
+def _seq(kind, faults=(), view="left-90", seed=3, noise=0.0, severity=None, variants=None):
     spec = ClipSpec(kind, seed=seed, index=1, faults=None if severity else faults, severity=severity,
-                    view=view, noise=noise, swaps=False, dropouts=False)
+                    view=view, noise=noise, swaps=False, dropouts=False, variants=variants)
     return make_clip(spec).sequences[0]
 
 
@@ -154,6 +154,49 @@ def test_one_verdict_per_condition_in_order():
             assert v.judged == (v.holds is not None)
             assert v.judged or v.reason
             assert v.value is None or np.isfinite(v.value)
+
+
+ALTERNATING = {"implement": "dumbbell", "arms": "alternating"}
+
+
+def test_a_one_arm_rep_is_judged_on_the_working_arm():
+    """Alternating dumbbell curls: each rep is one arm's, and the arm hanging meanwhile says
+    nothing about it; averaging both arms would call every good rep a half curl."""
+    sev = {c.key: 0.0 for c in EXERCISES["barbell_curl"].conditions}
+    good = _seq("barbell_curl", view="front", severity=sev, variants=ALTERNATING)
+    half = _seq("barbell_curl", view="front", severity={**sev, ROM: 0.9}, variants=ALTERNATING)
+    both_arms = ConditionConfig(one_arm_share=0.0)  # never one arm: both arms averaged
+    for rep in range(1, 3):
+        v = _judge(good, rep)[ROM]
+        assert v.judged and v.holds is True, v
+        assert _judge(good, rep, config=both_arms)[ROM].holds is False  # what the mean would say
+        assert _judge(half, rep)[ROM].holds is False
+    # a two-arm curl still reads both arms
+    two = _seq("barbell_curl", view="front", severity=sev, variants={"implement": "barbell"})
+    assert _judge(two)[ROM].value == pytest.approx(_judge(two, config=both_arms)[ROM].value)
+
+
+def test_a_one_arm_rep_with_the_far_arm_of_a_side_view_is_not_judged():
+    sev = {c.key: 0.0 for c in EXERCISES["barbell_curl"].conditions}
+    s = _seq("barbell_curl", view="left-90", severity=sev, variants=ALTERNATING)
+    verdicts = [_judge(s, rep)[ROM] for rep in range(len(s.reps))]
+    far = [v for v in verdicts if not v.judged]
+    near = [v for v in verdicts if v.judged]
+    assert far and near, [v.to_dict() for v in verdicts]
+    assert all("far one of a side view" in v.reason and v.source == "unseen" for v in far)
+    assert all(v.holds is True for v in near)
+
+
+def test_squat_depth_from_the_front_has_its_own_threshold():
+    """From the front a thigh pointing at a camera above hip height reads its angle plus the
+    camera's elevation: front views are judged against ``squat.depth_front``."""
+    sev = {c.key: 0.0 for c in EXERCISES["squat"].conditions}
+    good = _judge(_seq("squat", view="front", severity=sev))[ROM]
+    shallow = _judge(_seq("squat", view="front", severity={**sev, ROM: 0.9}))[ROM]
+    assert good.judged and good.holds is True and good.threshold == DEFAULT_THRESHOLDS["squat.depth_front"]
+    assert shallow.judged and shallow.holds is False and "go deeper" in shallow.cue
+    side = _judge(_seq("squat", view="left-90", severity=sev))[ROM]
+    assert side.threshold == DEFAULT_THRESHOLDS["squat.depth"]
 
 
 # ---- what the view cannot see, what the pose did not find ------------------------------------

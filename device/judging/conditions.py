@@ -54,6 +54,7 @@ class ConditionVerdict:
 # ``[conditions]`` table). Units and reasons: docs/conditions.md.
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "squat.depth": 35.0,
+    "squat.depth_front": 50.0,
     "squat.knee_valgus": 0.25,
     "squat.heel_rise": 0.25,
     "deadlift.lockout": 15.0,
@@ -175,7 +176,9 @@ class ConditionConfig:
 
     A landmark counts when finite, at least ``edge_margin`` inside the frame and at least
     ``min_visibility``; a side of the body counts when its joints do on ``min_coverage`` of the
-    rep's frames. ``measured`` lists the ``exercise.condition`` ids whose measure decides,
+    rep's frames. A rep is one arm's (alternating dumbbells) when the other wrist travels less
+    than ``one_arm_share`` of the working wrist's travel: arm conditions then read that arm.
+    ``measured`` lists the ``exercise.condition`` ids whose measure decides,
     ``fail_only`` those whose measure can fail the condition but not pass it, ``unseen`` those
     the landmarks cannot observe beyond their measure (no model judges them), ``model_decides``
     those a conditions model may decide where no measure does (it was validated on real
@@ -186,6 +189,7 @@ class ConditionConfig:
     min_visibility: float = setting(0.5, number(0.0, 1.0))
     min_coverage: float = setting(0.6, number(0.0, 1.0, lo_open=True))
     edge_margin: float = setting(0.03, number(0.0, 0.5))
+    one_arm_share: float = setting(0.4, number(0.0, 1.0))
     measured: tuple[str, ...] = setting(tuple(sorted(DEFAULT_MEASURED)), _condition_ids)
     fail_only: tuple[str, ...] = setting(tuple(sorted(DEFAULT_FAIL_ONLY)), _condition_ids)
     unseen: tuple[str, ...] = setting(tuple(sorted(DEFAULT_UNSEEN)), _condition_ids)
@@ -285,6 +289,23 @@ def _working_side(rd: M.RepData, exercise: str) -> str:
     return side
 
 
+def _working_arm(rd: M.RepData, share: float) -> str:
+    """A one-arm rep: the arm whose wrist travelled most, when the other's travelled less than
+    ``share`` of it ("" when both arms worked). Travel is the wrist's range of distance from,
+    and height over, its shoulder in torso lengths, read from every found landmark (the working
+    arm may be the far one of a side view)."""
+    travel = {}
+    for s in M.SIDES:
+        sho, wri = rd.p[:, M.PARTS[s]["sho"], :2], rd.p[:, M.PARTS[s]["wri"], :2]
+        d = np.linalg.norm(wri - sho, axis=-1) / rd.scale
+        h = (sho[:, 1] - wri[:, 1]) / rd.scale
+        travel[s] = max(M.pct(h, 95) - M.pct(h, 5), M.pct(d, 95) - M.pct(d, 5))
+    if not all(np.isfinite(v) for v in travel.values()):
+        return ""
+    most, least = sorted(M.SIDES, key=travel.get, reverse=True)
+    return most if travel[most] > 0 and travel[least] < share * travel[most] else ""
+
+
 def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
                      rep_start: float | None = None, rep_end: float | None = None,
                      view=None, config: ConditionConfig | None = None) -> list[ConditionVerdict]:
@@ -329,13 +350,15 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
     defs = {d.key: d for d in M.definitions(exercise)}
     if any(d.sides in ("working", "other") for d in defs.values()) and np.isfinite(scale):
         rd.working = _working_side(rd, exercise)
+    if any(d.sides == "arms" for d in defs.values()) and np.isfinite(scale):
+        rd.arm = _working_arm(rd, cfg.one_arm_share)
 
     for cond in ex.conditions:
         d = defs.get(cond.key)
         if d is None:
             out.append(unjudged(cond, "no measure defined for this condition"))
             continue
-        thr = cfg.threshold(d.threshold)
+        thr = cfg.threshold(dict(d.view_thresholds).get(view.view, d.threshold))
         if len(lm) < 3 or not np.isfinite(scale):
             out.append(unjudged(cond, "too few frames with the body in view", thr=thr))
             continue
@@ -349,6 +372,12 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
                 continue
             other = "right" if rd.working == "left" else "left"
             cand = [rd.working if d.sides == "working" else other]
+        elif d.sides == "arms" and rd.arm:
+            if view.view == M.SIDE and view.facing in M.SIDES and rd.arm != view.facing:
+                out.append(unjudged(cond, f"the working arm ({rd.arm}) is the far one of a side view",
+                                    thr=thr, source=UNSEEN))
+                continue
+            cand = [rd.arm]
         elif view.view == M.SIDE and view.facing in M.SIDES:
             cand = [view.facing]  # the far side of a side view is the pose model's guess
         else:

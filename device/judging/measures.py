@@ -50,6 +50,7 @@ class RepData:
     view: View
     min_coverage: float = 0.6
     working: str = ""  # one-sided exercises: the side that moved most
+    arm: str = ""  # a one-arm rep (alternating dumbbells): the arm that worked; "" for both
 
     @property
     def n(self) -> int:
@@ -395,9 +396,14 @@ class ConditionDef:
     threshold: str  # config key, e.g. "squat.depth"
     cue: str  # format string with {value}
     fn: Callable[[RepData, str], float]
-    sides: str = "mean"  # mean of usable sides | worst | working (one-sided exercises)
+    # mean of usable sides | worst | working (one-sided exercises) | arms (mean of both arms, or
+    # only the working arm of a one-arm rep: the hanging arm says nothing about the rep)
+    sides: str = "mean"
     threshold_hi: str = ""  # optional second bound: values above it also fail (a band)
     cue_hi: str = ""
+    # (view, config key) pairs: views whose projection biases the measure read against their own
+    # threshold (a thigh seen from the front reads its angle plus the camera's elevation)
+    view_thresholds: tuple[tuple[str, str], ...] = ()
     undefined: str = "measure undefined on this rep's landmarks"  # why a NaN value is not judged
 
     @property
@@ -414,9 +420,9 @@ LEGS = ("hip", "kne", "ank")
 CONDITIONS: tuple[ConditionDef, ...] = (
     # squat
     _c("squat", ROM, "depth: the thigh's angle above horizontal at the bottom (hip above knee)",
-       "deg", ("hip", "kne"), SAGITTAL, "above", "squat.depth",
+       "deg", ("hip", "kne"), ALL_VIEWS, "above", "squat.depth",
        "go deeper — hips stopped above the knees (thighs {value:.0f}° above parallel)",
-       m_hip_height_over_knee),
+       m_hip_height_over_knee, view_thresholds=((FRONT, "squat.depth_front"), (BACK, "squat.depth_front"))),
     _c("squat", "knees_in_line", "knee inside the foot line at depth", "hip widths", ("kne", "ank", "toe", "hip"),
        {FRONT, BACK}, "above", "squat.knee_valgus",
        "knees caved in at the bottom — they moved {value:.2f} hip widths inwards", m_knee_valgus,
@@ -446,10 +452,10 @@ CONDITIONS: tuple[ConditionDef, ...] = (
     # barbell curl
     _c("barbell_curl", ROM, "forearm elevation at the top (above horizontal)", "deg", ("elb", "wri"),
        ALL_VIEWS, "below", "barbell_curl.top",
-       "curl all the way up — forearms stopped {value:.0f}° above horizontal", m_forearm_rise),
+       "curl all the way up — forearms stopped {value:.0f}° above horizontal", m_forearm_rise, sides="arms"),
     _c("barbell_curl", "elbows_still", "elbow travel relative to the shoulder, in the trunk's frame",
        "upper-arm lengths", ("sho", "elb", "hip"), SAGITTAL, "above", "barbell_curl.elbow_travel",
-       "keep your elbows still — they travelled {value:.2f} upper-arm lengths", m_elbow_travel),
+       "keep your elbows still — they travelled {value:.2f} upper-arm lengths", m_elbow_travel, sides="arms"),
     _c("barbell_curl", "back_neutral", "trunk swing: lean excursion over the rep", "deg",
        ("sho", "hip"), SAGITTAL, "above", "barbell_curl.trunk_swing",
        "keep your back still — the trunk swung {value:.0f}°", m_trunk_swing),
@@ -460,7 +466,7 @@ CONDITIONS: tuple[ConditionDef, ...] = (
     _c("overhead_press", ROM, "lockout: wrist height over the shoulder at the top", "arm lengths",
        ("sho", "elb", "wri"), ALL_VIEWS, "below", "overhead_press.lockout",
        "lock your arms out — hands reached only {value:.0%} of arm length over the shoulders",
-       m_press_height),
+       m_press_height, sides="arms"),
     _c("overhead_press", "no_leg_drive", "hips dipping (knee bend) during the press", "leg lengths",
        ("hip", "kne", "ank"), ALL_VIEWS, "above", "overhead_press.leg_dip",
        "no leg drive — hips dipped {value:.2f} leg lengths", m_hip_dip),
@@ -472,17 +478,17 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        "keep shoulders set — they rose {value:.2f} torso lengths", m_shrug),
     _c("overhead_press", "forearms_vertical", "forearm angle from vertical at the bottom", "deg",
        ("elb", "wri"), {FRONT, BACK}, "above", "overhead_press.forearm_tilt",
-       "forearms vertical — they leaned {value:.0f}° at the bottom", m_forearm_tilt_bottom),
+       "forearms vertical — they leaned {value:.0f}° at the bottom", m_forearm_tilt_bottom, sides="arms"),
     # side raise
     _c("side_raise", ROM, "upper-arm elevation at the top (above horizontal)", "deg", ("sho", "elb"),
        ALL_VIEWS, "below", "side_raise.top",
-       "raise to shoulder height — upper arms stopped {value:.0f}° from horizontal", m_upper_arm_rise),
+       "raise to shoulder height — upper arms stopped {value:.0f}° from horizontal", m_upper_arm_rise, sides="arms"),
     _c("side_raise", "no_shrug", "shoulder-to-ear distance lost at the top", "torso lengths",
        ("ear", "sho"), ALL_VIEWS, "above", "side_raise.shrug",
        "don't shrug — shoulders rose {value:.2f} torso lengths towards the ears", m_shrug),
     _c("side_raise", "elbow_angle_fixed", "change of the elbow angle over the rep", "deg",
        ("sho", "elb", "wri"), {FRONT, BACK}, "above", "side_raise.elbow_change",
-       "keep the elbow angle fixed — it changed {value:.0f}°", m_elbow_angle_range),
+       "keep the elbow angle fixed — it changed {value:.0f}°", m_elbow_angle_range, sides="arms"),
     _c("side_raise", "no_knee_bounce", "hips dipping (knee bend) during the rep", "leg lengths",
        ("hip", "kne", "ank"), ALL_VIEWS, "above", "side_raise.leg_dip",
        "no knee bounce — hips dipped {value:.2f} leg lengths", m_hip_dip),
