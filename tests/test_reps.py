@@ -727,6 +727,20 @@ def test_alternating_one_arm_curls_count_each_arm_and_two_arm_curls_once():
         assert [r.side for r in count_reps(t, lm, ex, size)] == ["left", "right"] * 2, ex
 
 
+def test_alternating_dumbbell_curls_seen_from_the_front_count_every_rep():
+    """From the front, a one-arm curl's forearm points at the camera at the top: the elbow
+    angle fades out exactly there, and the pair of wrists (the lower one) stays still; the
+    working wrist's own height still sees the rep."""
+    from formcheck.train.synth import ClipSpec, make_clip
+
+    for seed in range(1, 9):
+        s = make_clip(ClipSpec("barbell_curl", seed=seed, index=1, view="front", noise=0.0, swaps=False,
+                               dropouts=False, severity={"rom": 0.0},
+                               variants={"implement": "dumbbell", "arms": "alternating"})).sequences[0]
+        reps = count_reps(s.t, s.landmarks, "barbell_curl", s.image_size)
+        assert [r.side for r in reps] == s.extra["rep_sides"], seed
+
+
 @pytest.mark.parametrize("variant,exercise", [("seated_press", "overhead_press"),
                                               ("seated_side_raise", "side_raise")])
 def test_presses_and_raises_from_seated(variant, exercise):

@@ -155,8 +155,11 @@ RECIPES: dict[str, tuple[Component, ...]] = {
     "overhead_press": (Component("elbow_extension", 80), Component("wrist_height", 0.8)),
     "side_raise": (Component("shoulder_abduction", 70), Component("wrist_height", 0.9)),
     # either arm: alternating one-arm curls count each arm, a two-arm curl once ("both"); the
-    # wrists as a pair (the lower one) add a two-arm curl's clean height and stay still otherwise
-    "barbell_curl": (Component("elbow_flexion", 110, "max"), Component("wrist_height", 0.8)),
+    # wrists as a pair (the lower one) add a two-arm curl's clean height and stay still otherwise;
+    # either wrist's height sees a one-arm curl whose forearm points at the camera (a front view
+    # foreshortens it, and the elbow angle fades out exactly at the top of the rep)
+    "barbell_curl": (Component("elbow_flexion", 110, "max"), Component("wrist_height", 0.8, "max"),
+                     Component("wrist_height", 0.8)),
     # the side: the raised knee's (the first "max" component names the side)
     "side_crunch": (Component("knee_height", 0.5, "max"), Component("knee_elbow_closeness", 0.8, "max")),
     # the side: the foot the hips shift over (a bent knee seen obliquely can look straight)
@@ -651,7 +654,7 @@ class RepCounter:
         comps = RECIPES[self.exercise]
         if self._dominant:
             return comps[self._pick].measure if self._pick >= 0 else ""
-        return "+".join(c.measure for c in comps)
+        return "+".join(dict.fromkeys(c.measure for c in comps))
 
     # ---- per frame -----------------------------------------------------------------------
     def components_at(self, t: float, landmarks: np.ndarray | None,
