@@ -199,6 +199,21 @@ def test_squat_depth_from_the_front_has_its_own_threshold():
     assert side.threshold == DEFAULT_THRESHOLDS["squat.depth"]
 
 
+def test_leg_raise_range_is_read_from_the_thighs_direction_and_not_end_on():
+    """Lying on the back, a raised leg's direction in the picture gives its elevation (a camera
+    above the mat shortens the leg, not its direction); a leg rising towards the camera (the
+    body seen end-on) cannot show it: not judged, and said why."""
+    sev = {c.key: 0.0 for c in EXERCISES["leg_raise"].conditions}
+    variants = {"style": "classic"}
+    # the generator lies bodies side-on to its "front" camera, end-on to the 90° ones
+    good = _judge(_seq("leg_raise", view="front", severity=sev, variants=variants))[ROM]
+    short = _judge(_seq("leg_raise", view="front", severity={**sev, ROM: 0.9}, variants=variants))[ROM]
+    assert good.judged and good.holds is True and good.value > 75, good
+    assert short.judged and short.holds is False and "raise your legs" in short.cue, short
+    end_on = _judge(_seq("leg_raise", view="left-90", severity={**sev, ROM: 0.9}, variants=variants))[ROM]
+    assert not end_on.judged and "end-on" in end_on.reason, end_on
+
+
 # ---- what the view cannot see, what the pose did not find ------------------------------------
 
 def test_side_view_does_not_judge_knees_caving():

@@ -96,7 +96,7 @@ DEFAULT_MEASURED: frozenset[str] = frozenset({
     "deadlift.rom", "deadlift.feet_flat",
     "barbell_curl.rom", "overhead_press.rom", "overhead_press.no_leg_drive",
     "side_raise.rom", "side_raise.elbow_angle_fixed", "side_raise.no_knee_bounce",
-    "knee_up.rom", "knee_up.knee_high", "leg_raise.knee_angle_fixed", "side_lunge.other_leg",
+    "knee_up.rom", "knee_up.knee_high", "leg_raise.rom", "leg_raise.knee_angle_fixed", "side_lunge.other_leg",
     "side_crunch.hands_behind_head",
 })
 DEFAULT_FAIL_ONLY: frozenset[str] = frozenset({

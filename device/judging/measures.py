@@ -142,6 +142,27 @@ def m_knee_lift(r, s):
     return _asin_deg(pct(_rise(r, s, "hip", "kne"), 97))
 
 
+# A lying leg's rest direction seen within 60° of end-on (|cos| below this) says nothing of its
+# elevation: it rises towards or away from the camera.
+END_ON = 0.5
+
+
+def m_thigh_elevation_lying(r, s):
+    """Highest thigh elevation over the rep, lying on the back (degrees above the floor; 90 =
+    vertical, past 90 = knees over the hips), from the thigh's *direction* in the picture
+    against its direction at rest. A camera looking down at a mat shortens a raised leg's
+    vertical extent (a length ratio reads a vertical thigh 15-25° low) but not its direction in
+    a side-on view. NaN when the leg at rest points within 60° of the camera (END_ON)."""
+    v = r.xy(s, "kne") - r.xy(s, "hip")
+    L = _seg_len(r, s, "hip", "kne")
+    rest = v[r.rest()]
+    fwd = pct(rest[:, 0], 50)
+    if not (np.isfinite(fwd) and L > 0 and abs(fwd) / L >= END_ON):
+        return float("nan")
+    ang = np.degrees(np.arctan2(-v[:, 1], v[:, 0] * np.sign(fwd)))
+    return pct(median3(ang), 97)
+
+
 def m_forearm_rise(r, s):
     """Highest forearm elevation above horizontal over the rep (degrees): elbow to wrist, or
     elbow to the hand's points where those rise higher (a bar in front of the wrist at the top
@@ -505,7 +526,8 @@ CONDITIONS: tuple[ConditionDef, ...] = (
     # leg raise
     _c("leg_raise", ROM, "thigh elevation at the top (legs towards vertical)", "deg", ("hip", "kne"),
        ALL_VIEWS, "below", "leg_raise.top",
-       "raise your legs to vertical — thighs stopped {value:.0f}° above the floor", m_knee_lift),
+       "raise your legs to vertical — thighs stopped {value:.0f}° above the floor", m_thigh_elevation_lying,
+       undefined="the legs rise towards or away from the camera (seen end-on)"),
     _c("leg_raise", "knee_angle_fixed", "change of the knee angle over the rep", "deg", LEGS,
        {SIDE, OBLIQUE}, "above", "leg_raise.knee_change",
        "keep the knee angle fixed — it changed {value:.0f}°", m_knee_flexion_range),
