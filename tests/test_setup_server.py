@@ -343,7 +343,7 @@ def test_the_feed_keeps_frames_only_while_open_and_at_its_rate(demo_pose):
 @pytest.mark.parametrize("exercise, view, expected", [
     ("barbell_curl", "side", ""),  # every condition seen
     ("barbell_curl", "front", "turn the camera 45° to see elbows and the back"),
-    ("squat", "side", "no single view sees them all: face the camera to see knees instead of heels and depth"),
+    ("squat", "side", "no single view sees them all: face the camera to see knees instead of heels"),
     # (side lunges: the working knee's angle has no trusted judge; the range is the rep counter's
     # depth, from any view)
     ("side_lunge", "side", "turn the camera 45° to see the other leg"),
