@@ -197,6 +197,9 @@ def test_squat_depth_from_the_front_has_its_own_threshold():
     assert shallow.judged and shallow.holds is False and "go deeper" in shallow.cue
     side = _judge(_seq("squat", view="left-90", severity=sev))[ROM]
     assert side.threshold == DEFAULT_THRESHOLDS["squat.depth"]
+    oblique = _judge(_seq("squat", view="left-45", severity=sev))[ROM]
+    assert oblique.threshold == DEFAULT_THRESHOLDS["squat.depth_oblique"] and oblique.holds is True
+    assert all(key in DEFAULT_THRESHOLDS for d in M.CONDITIONS for _, key in d.view_thresholds)
 
 
 def test_leg_raise_range_is_read_from_the_thighs_direction_and_not_end_on():

@@ -55,6 +55,7 @@ class ConditionVerdict:
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "squat.depth": 35.0,
     "squat.depth_front": 50.0,
+    "squat.depth_oblique": 45.0,
     "squat.knee_valgus": 0.25,
     "squat.heel_rise": 0.25,
     "deadlift.lockout": 15.0,
