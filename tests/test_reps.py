@@ -760,6 +760,23 @@ def test_leg_raise_with_the_pelvis_lifting_and_the_legs_near_vertical():
         assert len(count_reps(t, lm, "leg_raise", size)) == 5, yaw
 
 
+def test_a_standing_person_is_not_doing_leg_raises():
+    """Leg raises are done lying on the back: excursions with the torso upright (standing,
+    shifting weight, getting down onto the mat) are not counted as leg raises, whatever the
+    station was told. Two of the generator's idle people, standing and shifting from foot to
+    foot, seen side-on."""
+    from formcheck.train.synth import ClipSpec, make_clip
+
+    gate_off = RepConfig(max_lying_torso_rise=2.0)
+    for index in (3003, 3006):
+        s = make_clip(ClipSpec("idle", seed=77, index=index)).sequences[0]
+        assert count_reps(s.t, s.landmarks, "leg_raise", s.image_size) == [], index
+        assert len(count_reps(s.t, s.landmarks, "leg_raise", s.image_size, config=gate_off)) >= 3, index
+    for yaw in (90.0, 45.0):
+        t, lm, size, _ = synth_clip("leg_raise", yaw, n_reps=4, seed=9)
+        assert len(count_reps(t, lm, "leg_raise", size)) == 4, yaw
+
+
 @pytest.mark.parametrize("movement,views", [("front_raise", (0.0, 45.0, 90.0)),
                                             ("forward_lunge", (90.0, 45.0, -45.0)),
                                             ("squat", (0.0, 90.0)), ("barbell_curl", (0.0, 45.0))])

@@ -191,6 +191,9 @@ HOVER_BETWEEN_REPS = frozenset({"leg_raise", "overhead_press"})
 # bent (hands free: adjusting, shaking out, wiping the face) is standing up without the bar
 # (RepConfig.max_pull_elbow_deg).
 HOLDS_A_BAR = frozenset({"deadlift"})
+# Exercises done lying on the back: an excursion with the torso upright (standing, sitting up,
+# getting down onto the mat) is not one of their reps (RepConfig.max_lying_torso_rise).
+LIES_DOWN = frozenset({"leg_raise"})
 
 # The quickest a real rep of each exercise takes, onset to back at rest (about half the
 # quickest tempo people use): a walking step (0.4-0.6 s) is not a side lunge.
@@ -432,6 +435,9 @@ class RepConfig:
     #                         back at rest, has made no new low for this long (the lockout)
     max_pull_elbow_deg: float = 45.0  # HOLDS_A_BAR: a way up with an elbow bent past this for
     #                                   half its frames had its hands free, not on a bar
+    max_lying_torso_rise: float = 0.7  # LIES_DOWN: a torso whose shoulders stand higher than
+    #                                    this over the hips (torso lengths; sin 45°) on half an
+    #                                    excursion's frames is upright, not lying on the mat
     max_travel: float = 1.5  # the hips moving sideways more than this (torso units) during an
     #                          excursion: walking in, away or to a rack, not a rep
     dominant_switch: float = 1.5  # ``other``: another joint takes over as the counted signal
@@ -460,7 +466,8 @@ class RepConfig:
             bad("typical_reps", "must be >= 1")
         if not 0 <= self.min_observed <= 1:
             bad("min_observed", "must be within 0..1")
-        for name in ("both_ratio", "settle_s", "max_pull_elbow_deg", "max_travel", "part_margin"):
+        for name in ("both_ratio", "settle_s", "max_pull_elbow_deg", "max_lying_torso_rise", "max_travel",
+                     "part_margin"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
         if not self.dominant_switch >= 1 or not self.dominant_snr >= 0:
@@ -523,24 +530,25 @@ class _History:
         self.seen = np.empty(capacity, dtype=bool)  # the frame's landmarks were observed, not held
         self.pos = np.empty(capacity)  # hip centre across the image (NaN: unknown)
         self.arms = np.empty(capacity)  # the more bent of the seen elbows, degrees (NaN: unknown)
+        self.rise = np.empty(capacity)  # shoulders over hips, torso lengths (NaN: unknown)
         self.a = self.b = 0  # live rows are a..b-1
 
     def __len__(self) -> int:
         return self.b - self.a
 
     def append(self, t: float, x: np.ndarray, r: np.ndarray, sides, seen: bool = True,
-               pos: float = float("nan"), arms: float = float("nan")) -> None:
+               pos: float = float("nan"), arms: float = float("nan"), rise: float = float("nan")) -> None:
         if self.b == len(self.t):
             n = self.b - self.a
             cap = max(2 * n, 256)
-            for name in ("t", "x", "r", "sides", "seen", "pos", "arms"):
+            for name in ("t", "x", "r", "sides", "seen", "pos", "arms", "rise"):
                 old = getattr(self, name)
                 new = np.empty((cap, *old.shape[1:]), dtype=old.dtype)
                 new[:n] = old[self.a:self.b]
                 setattr(self, name, new)
             self.a, self.b = 0, n
         self.t[self.b], self.x[self.b], self.r[self.b], self.sides[self.b] = t, x, r, sides
-        self.seen[self.b], self.pos[self.b], self.arms[self.b] = seen, pos, arms
+        self.seen[self.b], self.pos[self.b], self.arms[self.b], self.rise[self.b] = seen, pos, arms, rise
         self.b += 1
 
     def drop_before(self, t_min: float, keep_from: float | None = None) -> None:
@@ -559,6 +567,10 @@ class _History:
     @property
     def ARMS(self) -> np.ndarray:
         return self.arms[self.a:self.b]
+
+    @property
+    def RISE(self) -> np.ndarray:
+        return self.rise[self.a:self.b]
 
     @property
     def POS(self) -> np.ndarray:
@@ -659,11 +671,13 @@ class RepCounter:
     # ---- per frame -----------------------------------------------------------------------
     def components_at(self, t: float, landmarks: np.ndarray | None,
                       image_size: tuple[int, int] | None = None,
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, float, float]:
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, float, float, float]:
         """Fill missing landmarks and compute one frame's components:
-        ``(x (C,), reliability (C,), sides (2,), seen, hip position, arms)``; ``seen`` says whether
-        this frame's own landmarks were there (not held from an earlier frame); ``arms`` the more
-        bent of the seen elbows in degrees (:data:`HOLDS_A_BAR` exercises; else NaN)."""
+        ``(x (C,), reliability (C,), sides (2,), seen, hip position, arms, rise)``; ``seen`` says
+        whether this frame's own landmarks were there (not held from an earlier frame); ``arms``
+        the more bent of the seen elbows in degrees (:data:`HOLDS_A_BAR` exercises; else NaN);
+        ``rise`` how far the shoulders stand over the hips in torso lengths (:data:`LIES_DOWN`
+        exercises; else NaN)."""
         lm = landmarks
         cfg = self.config
         self.missing = missing_parts(self.exercise, lm, cfg.part_visibility, cfg.part_margin)
@@ -702,7 +716,11 @@ class RepCounter:
                 bend = bend[vis >= cfg.part_visibility]
             if np.isfinite(bend).any():
                 arms = float(np.nanmax(bend))
-        return x[0], rel[0], sides[0], seen, pos, arms
+        rise = float("nan")
+        if self.exercise in LIES_DOWN and np.isfinite(scale) and scale > 0:
+            # image y points down: shoulders above the hips give a positive rise
+            rise = float((xyz[0, [23, 24], 1].mean() - xyz[0, [11, 12], 1].mean()) / scale)
+        return x[0], rel[0], sides[0], seen, pos, arms, rise
 
     def _rescale(self, ratio: float) -> None:
         """The body scale changed: bring the remembered body-unit components to the new one,
@@ -720,11 +738,12 @@ class RepCounter:
         ended on it."""
         if not np.isfinite(t) or (self._last_t is not None and t <= self._last_t):
             return []  # garbage or out-of-order time
-        x, rel, sides, seen, pos, arms = self.components_at(t, landmarks if valid else None, image_size)
-        return self.push(t, x, sides, rel, seen=seen, pos=pos, arms=arms)
+        x, rel, sides, seen, pos, arms, rise = self.components_at(t, landmarks if valid else None, image_size)
+        return self.push(t, x, sides, rel, seen=seen, pos=pos, arms=arms, rise=rise)
 
     def push(self, t: float, x: np.ndarray, sides=None, rel: np.ndarray | None = None,
-             seen: bool = True, pos: float = float("nan"), arms: float = float("nan")) -> list[Rep]:
+             seen: bool = True, pos: float = float("nan"), arms: float = float("nan"),
+             rise: float = float("nan")) -> list[Rep]:
         """Feed one frame's components (C,) (NaN = missing) and their reliabilities (default
         1); ``seen=False`` when they were held from an earlier frame; ``pos`` the hip centre
         across the image (isotropic image units). Returns the reps that ended."""
@@ -753,7 +772,7 @@ class RepCounter:
                 rel = np.min(np.stack([r[2] for r in self._raw]), axis=0)
 
             hist = self._hist
-            hist.append(t, x, rel, (np.nan, np.nan) if sides is None else sides, seen, pos, arms)
+            hist.append(t, x, rel, (np.nan, np.nan) if sides is None else sides, seen, pos, arms, rise)
             # (a rep in progress, or a pull from the floor not yet ended, stays whole)
             keep = self._start_t if self._phase == ACTIVE else None
             if self._phase != PENDING:
@@ -988,6 +1007,13 @@ class RepCounter:
                 log.debug("%s: a way up with the elbows bent (median %.0f deg) ignored (hands free, no bar)",
                           self.exercise, float(np.median(arms)))
                 return None
+        if self.exercise in LIES_DOWN:
+            rise = hist.RISE[idx]
+            rise = rise[np.isfinite(rise)]
+            if len(rise) and float(np.median(rise)) > cfg.max_lying_torso_rise:
+                log.debug("%s: excursion with the torso upright (shoulders %.2f torso lengths over the "
+                          "hips) ignored (not lying down)", self.exercise, float(np.median(rise)))
+                return None
         past.append((t, peak_u))
         self.count += 1
         side = {0: "left", 1: "right", 2: "both"}.get(ps, "")
@@ -1026,10 +1052,10 @@ def count_reps(t, landmarks, exercise: str, image_size=None, config: RepConfig |
         if not np.isfinite(t[i]) or (counter._last_t is not None and t[i] <= counter._last_t):
             continue
         person = lm[i] if np.isfinite(lm[i, :, :2]).any() else None
-        x, rel, sides, seen, pos, arms = counter.components_at(float(t[i]), person)
+        x, rel, sides, seen, pos, arms, rise = counter.components_at(float(t[i]), person)
         comps[i] = x
         before = counter._last_t
-        reps += counter.push(float(t[i]), x, sides, rel, seen=seen, pos=pos, arms=arms)
+        reps += counter.push(float(t[i]), x, sides, rel, seen=seen, pos=pos, arms=arms, rise=rise)
         if counter._last_t != before:
             uu[i] = counter.u
     reps += counter.finish()
