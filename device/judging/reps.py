@@ -501,6 +501,12 @@ class Rep:
 REST, ACTIVE, BLOCKED, PENDING = "rest", "active", "blocked", "pending"
 
 
+def _finite_median(a: np.ndarray) -> float:
+    """The median of the finite values of ``a`` (NaN when there are none)."""
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if len(a) else float("nan")
+
+
 def _nanquantile0(a: np.ndarray, qs) -> np.ndarray:
     """Quantiles (``qs`` in 0..1) down axis 0 of ``(N, C)``, ignoring NaN (NaN for empty
     columns): ``(len(qs), C)``. numpy's nan-aware versions are ~50x slower on small arrays."""
@@ -718,8 +724,8 @@ class RepCounter:
                 arms = float(np.nanmax(bend))
         rise = float("nan")
         if self.exercise in LIES_DOWN and np.isfinite(scale) and scale > 0:
-            # image y points down: shoulders above the hips give a positive rise
-            rise = float((xyz[0, [23, 24], 1].mean() - xyz[0, [11, 12], 1].mean()) / scale)
+            # the shoulders over the hips: the shoulder drop's opposite, both sides' mean
+            rise = -float(np.mean(MEASURES["shoulder_drop"].fn(xyz, _BOTH, scale)[0]))
         return x[0], rel[0], sides[0], seen, pos, arms, rise
 
     def _rescale(self, ratio: float) -> None:
@@ -1001,18 +1007,16 @@ class RepCounter:
             return None
         if self.exercise in HOLDS_A_BAR:
             # the way up (peak to end): a bar hangs from straight arms
-            arms = hist.ARMS[idx[j:]]
-            arms = arms[np.isfinite(arms)]
-            if len(arms) and float(np.median(arms)) > cfg.max_pull_elbow_deg:
+            bend = _finite_median(hist.ARMS[idx[j:]])
+            if bend > cfg.max_pull_elbow_deg:
                 log.debug("%s: a way up with the elbows bent (median %.0f deg) ignored (hands free, no bar)",
-                          self.exercise, float(np.median(arms)))
+                          self.exercise, bend)
                 return None
         if self.exercise in LIES_DOWN:
-            rise = hist.RISE[idx]
-            rise = rise[np.isfinite(rise)]
-            if len(rise) and float(np.median(rise)) > cfg.max_lying_torso_rise:
+            rise = _finite_median(hist.RISE[idx])
+            if rise > cfg.max_lying_torso_rise:
                 log.debug("%s: excursion with the torso upright (shoulders %.2f torso lengths over the "
-                          "hips) ignored (not lying down)", self.exercise, float(np.median(rise)))
+                          "hips) ignored (not lying down)", self.exercise, rise)
                 return None
         past.append((t, peak_u))
         self.count += 1
