@@ -156,6 +156,17 @@ REFUSALS = {
     "unknown format version": (lambda d, data: _edit(d, lambda m: m.update(format_version=99)),
                                r"'format_version'"),
     "bad threshold": (lambda d, data: _edit(d, lambda m: m.update(threshold=1.5)), r"'threshold'"),
+    # numbers JSON can hold but the device cannot: found by tests/test_fuzz.py
+    "threshold too large for a float": (lambda d, data: _edit(d, lambda m: m.update(threshold=10**400)),
+                                        r"'threshold'"),
+    "landmark id not whole": (lambda d, data: _edit(d, lambda m: m["feature_spec"]["landmarks"].__setitem__(0, 1.5)),
+                              r"'feature_spec'.*not a whole number"),
+    "landmark id infinite": (lambda d, data: _edit(d, lambda m: m["feature_spec"]["landmarks"].__setitem__(
+        0, float("inf"))), r"'feature_spec'.*not a whole number"),
+    "standardisation beyond float32": (lambda d, data: _edit(d, lambda m: m["input_standardization"]["mean"].__setitem__(
+        0, 1e308)), r"'input_standardization'.*float32"),
+    "standardisation clip too large": (lambda d, data: _edit(d, lambda m: m["input_standardization"].update(
+        clip=10**400)), r"'input_standardization.clip'"),
     "corrupt json": (lambda d, data: (d / f"{NAME}.json").write_text('{"format": "formcheck-bun'),
                      r"not JSON"),
 }

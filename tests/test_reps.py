@@ -14,6 +14,7 @@ from formcheck.device.exercises import EXERCISE_IDS
 from formcheck.device.judging.reps import (
     NEEDED_PARTS,
     OTHER,
+    PARTIAL_SETS,
     RECIPES,
     RepConfig,
     RepCounter,
@@ -739,6 +740,31 @@ def test_alternating_dumbbell_curls_seen_from_the_front_count_every_rep():
                                variants={"implement": "dumbbell", "arms": "alternating"})).sequences[0]
         reps = count_reps(s.t, s.landmarks, "barbell_curl", s.image_size)
         assert [r.side for r in reps] == s.extra["rep_sides"], seed
+
+
+def test_a_set_of_half_squats_seen_from_the_front_counts_but_one_bob_does_not():
+    """A set of partial reps is still a set: half squats ("go deeper") seen from the front by a
+    low camera move the counter's measures 0.25-0.3 nominal units, under ``min_amplitude``.
+    Each counts once the one before it moved alike; a single such bob of the knees does not."""
+    from formcheck.train.synth import ClipSpec, make_clip
+
+    # one of the generator's people (seed 77): front view, camera at knee height, rom 0.41
+    s = make_clip(ClipSpec("squat", seed=77, index=2007)).sequences[0]
+    assert s.view == "front" and s.extra["severity"]["rom"] > 0.25
+    cfg = RepConfig()
+    reps = count_reps(s.t, s.landmarks, "squat", s.image_size)
+    assert len(reps) == len(s.reps) >= 4
+    assert all(cfg.min_amplitude_repeated <= r.amplitude < cfg.min_amplitude for r in reps)
+    assert [r.index for r in reps] == list(range(1, len(reps) + 1))
+    # the rule off: none of them counts
+    off = RepConfig(min_amplitude_repeated=cfg.min_amplitude)
+    assert count_reps(s.t, s.landmarks, "squat", s.image_size, config=off) == []
+    # one half squat alone (the clip cut before the second) is not a set
+    b = s.reps[0][1]
+    one = s.t <= s.t[b] + 0.5 * (s.t[s.reps[1][0]] - s.t[b])
+    assert count_reps(s.t[one], s.landmarks[one], "squat", s.image_size) == []
+    # knee lifts are not counted in series (marching in place would be a set of them)
+    assert "knee_up" not in PARTIAL_SETS and "squat" in PARTIAL_SETS
 
 
 @pytest.mark.parametrize("variant,exercise", [("seated_press", "overhead_press"),

@@ -335,7 +335,7 @@ def parse_bundle(meta: dict, model_bytes: bytes, where: str = "bundle") -> Bundl
     if quant not in QUANTIZATIONS:
         raise BundleError(f"{where}: field 'quantization' is {quant!r}, not one of {QUANTIZATIONS}")
     threshold = _need(meta, "threshold", (int, float), where)
-    if not 0.0 < float(threshold) < 1.0:
+    if not 0.0 < threshold < 1.0:  # (no float(): a JSON integer may be too large for one)
         raise BundleError(f"{where}: field 'threshold' must be within (0, 1), got {threshold!r}")
 
     # The metadata must describe the spec the device computes...
@@ -356,15 +356,16 @@ def parse_bundle(meta: dict, model_bytes: bytes, where: str = "bundle") -> Bundl
         try:
             mean = np.asarray(st["mean"], np.float64)
             std = np.asarray(st["std"], np.float64)
-        except (TypeError, KeyError, ValueError):
+        except (TypeError, KeyError, ValueError, OverflowError):
             raise BundleError(f"{where}: field 'input_standardization' needs numeric lists 'mean' and 'std'") from None
         if mean.shape != (spec.num_features,) or std.shape != (spec.num_features,):
             raise BundleError(f"{where}: field 'input_standardization' has {mean.size}/{std.size} values; the "
                               f"feature_spec gives {spec.num_features} features (feature count mismatch)")
-        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-            raise BundleError(f"{where}: field 'input_standardization' must be finite with std > 0")
+        f32 = float(np.finfo(np.float32).max)  # the model's inputs are float32
+        if not ((np.abs(mean) < f32).all() and (np.abs(std) < f32).all() and (std > 0).all()):
+            raise BundleError(f"{where}: field 'input_standardization' must be finite (float32) with std > 0")
         clip = st.get("clip")
-        if clip is not None and (not isinstance(clip, (int, float)) or isinstance(clip, bool) or not clip > 0):
+        if clip is not None and (not isinstance(clip, (int, float)) or isinstance(clip, bool) or not 0 < clip < f32):
             raise BundleError(f"{where}: field 'input_standardization.clip' must be a number > 0 or null")
         standardize = Standardization(mean, std, None if clip is None else float(clip))
 

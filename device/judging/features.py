@@ -126,12 +126,18 @@ class FeatureSpec:
         if unknown:
             raise SpecError(f"feature spec field {sorted(unknown)[0]!r}: unknown field")
         d = dict(d)
+        def index(i) -> int:
+            # a landmark id is a whole number: 11.0 is 11, but 11.5, inf or "11" are not ids
+            if isinstance(i, bool) or not isinstance(i, (int, float)) or not float(i).is_integer():
+                raise ValueError(f"landmark id {i!r} is not a whole number")
+            return int(i)
+
         try:
             if "landmarks" in d:
-                d["landmarks"] = tuple(int(i) for i in d["landmarks"])
+                d["landmarks"] = tuple(index(i) for i in d["landmarks"])
             if "angles" in d:
-                d["angles"] = tuple(tuple(int(i) for i in a) for a in d["angles"])
-        except (TypeError, ValueError) as e:
+                d["angles"] = tuple(tuple(index(i) for i in a) for a in d["angles"])
+        except (TypeError, ValueError, OverflowError) as e:
             raise SpecError(f"feature spec field 'landmarks'/'angles': {e}") from None
         return cls(**d)
 

@@ -14,7 +14,7 @@ import logging
 import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -191,6 +191,12 @@ HOVER_BETWEEN_REPS = frozenset({"leg_raise", "overhead_press"})
 # bent (hands free: adjusting, shaking out, wiping the face) is standing up without the bar
 # (RepConfig.max_pull_elbow_deg).
 HOLDS_A_BAR = frozenset({"deadlift"})
+# Exercises whose partial reps count in series (RepConfig.min_amplitude_repeated): no everyday
+# rhythm moves their joints alike. Marching in place lifts the knees and swings the arms, and
+# weight shifts move the hips over a foot, so for knee-ups, side crunches, side raises, curls
+# and side lunges a series of small excursions is no evidence of a set; a squat bends both
+# knees at once and a press straightens both arms overhead, which they seldom do.
+PARTIAL_SETS = frozenset({"squat", "overhead_press"})
 # Exercises done lying on the back: an excursion with the torso upright (standing, sitting up,
 # getting down onto the mat) is not one of their reps (RepConfig.max_lying_torso_rise).
 LIES_DOWN = frozenset({"leg_raise"})
@@ -411,6 +417,11 @@ class RepConfig:
     hi_pct: float = 90.0  # percentile taken as the working end
     min_range: float = 0.3  # floor of each component's range (nominal units): idle stays near u = 0
     min_amplitude: float = 0.35  # a rep moves at least this much (idle fidgeting moves ~0.2)
+    min_amplitude_repeated: float = 0.2  # PARTIAL_SETS: ...or this much when the excursion
+    #                                      before it, ended at most max_rep_s before it began,
+    #                                      moved alike (repeat_ratio): a set of half squats
+    #                                      seen from the front reads 0.25-0.3
+    repeat_ratio: float = 0.5  # alike: the smaller amplitude is at least this share of the larger
     enter: float = 0.4  # u above this starts an excursion
     exit: float = 0.2  # u below this ends it (enter - exit = the jitter it ignores)
     count_depth: float = 0.5  # an excursion counts as a rep from this fraction of the typical range
@@ -462,6 +473,10 @@ class RepConfig:
         for name in ("range_window_s", "min_range", "min_amplitude", "max_gap_s", "noise_floor"):
             if not getattr(self, name) > 0:
                 bad(name, "must be > 0")
+        if not 0 < self.min_amplitude_repeated <= self.min_amplitude:
+            bad("min_amplitude_repeated", "need 0 < min_amplitude_repeated <= min_amplitude")
+        if not 0 <= self.repeat_ratio <= 1:
+            bad("repeat_ratio", "must be within 0..1")
         if self.typical_reps < 1:
             bad("typical_reps", "must be >= 1")
         if not 0 <= self.min_observed <= 1:
@@ -656,6 +671,9 @@ class RepCounter:
         self._end_t = -np.inf  # end of the last excursion
         # recent reps' peak u, per side for one-sided exercises (-1: both sides)
         self._depths: dict[int, deque[tuple[float, float]]] = {}
+        # the last excursion that passed every check but its size: (end, amplitude, the rep
+        # waiting for a like one to confirm it or None once counted, its depth key, peak u)
+        self._last_exc: tuple[float, float, Rep | None, int, float] | None = None
         self.count = 0
         self.u: float = float("nan")  # last fused, normalised signal (0 rest, 1 working end)
         self.weights: np.ndarray | None = None  # last fusion weights (normalised)
@@ -841,9 +859,7 @@ class RepCounter:
             if u <= cfg.exit:
                 self._phase = REST
                 self._end_t = t
-                rep = self._finish(t, inside, U, lo, hi, w)
-                if rep is not None:
-                    out.append(rep)
+                out += self._finish(t, inside, U, lo, hi, w)
             elif ((self.count or self._hover) and U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
                   and kmin < len(U) - 1):
                 # Touch-and-go: down by half a range and up again without reaching rest (once a
@@ -851,9 +867,7 @@ class RepCounter:
                 # against a range learnt from that rep alone, looks like half of it). The
                 # rep ended at the valley and the next one began there.
                 end = int(inside[kmin])
-                rep = self._finish(float(hist.T[end]), inside[: kmin + 1], U[: kmin + 1], lo, hi, w)
-                if rep is not None:
-                    out.append(rep)
+                out += self._finish(float(hist.T[end]), inside[: kmin + 1], U[: kmin + 1], lo, hi, w)
                 self._start_t = float(hist.T[end])
                 self._enter_t = t
             elif t - self._start_t > cfg.max_rep_s:
@@ -914,8 +928,7 @@ class RepCounter:
         U = _fuse(hist.X, lo, np.maximum(hi - lo, self.config.min_range), w, hist.R)
         self._start_t = self._enter_t = float(hist.T[0])
         self._phase, self._end_t, self._pending_end = REST, t, None
-        rep = self._finish(t, idx, U, lo, hi, w, from_start=True)
-        return [rep] if rep is not None else []
+        return self._finish(t, idx, U, lo, hi, w, from_start=True)
 
     def finish(self) -> list[Rep]:
         """End of the stream: a pull from the floor already back at rest but not yet settled
@@ -931,6 +944,7 @@ class RepCounter:
             log.debug("%s: person lost mid-rep at %.2f s, rep dropped", self.exercise, t)
         self._phase = PENDING if self._floor_start else BLOCKED
         self._pending_end = None
+        self._last_exc = None
         self._raw.clear()
         self._hist = _History(len(RECIPES[self.exercise]))
 
@@ -958,9 +972,10 @@ class RepCounter:
             return 2
         return ps
 
-    def _finish(self, t, idx, U, lo, hi, w, from_start: bool = False) -> Rep | None:
+    def _finish(self, t, idx, U, lo, hi, w, from_start: bool = False) -> list[Rep]:
         """Judge the excursion of history samples ``idx`` (fused values ``U``) ending at ``t``;
-        ``from_start``: it was under way when counting began (a pull from the floor)."""
+        ``from_start``: it was under way when counting began (a pull from the floor). Returns
+        the reps it counts: none, itself, or a small excursion held before it and itself."""
         cfg = self.config
         j = int(np.nanargmax(U))
         k = int(idx[j])
@@ -988,43 +1003,63 @@ class RepCounter:
         if not min_dur <= dur <= cfg.max_rep_s or t - self._enter_t < cfg.min_active_s:
             log.debug("%s: excursion of %.2f s (%.2f s past enter) ignored (duration)",
                       self.exercise, dur, t - self._enter_t)
-            return None
+            return []
         observed = float(np.mean(hist.SEEN[idx])) if len(idx) else 0.0
         if observed < cfg.min_observed:
             log.debug("%s: excursion with %.0f%% of its frames observed ignored (held through a dropout)",
                       self.exercise, 100 * observed)
-            return None
-        if amp < cfg.min_amplitude or depth < cfg.count_depth or prominence < cfg.count_depth - cfg.exit:
+            return []
+        least = cfg.min_amplitude_repeated if self.exercise in PARTIAL_SETS else cfg.min_amplitude
+        if amp < least or depth < cfg.count_depth or prominence < cfg.count_depth - cfg.exit:
             log.debug("%s: excursion of depth %.2f, prominence %.2f, amplitude %.2f ignored (too small)",
                       self.exercise, depth, prominence, amp)
-            return None
+            return []
         pos = hist.POS[idx]
         pos = pos[np.isfinite(pos)]
         # robust to a glitching frame: the spread of the middle 80%, in torso units now
         travel = float(np.diff(np.percentile(pos, (10, 90)))[0]) / self._scale if len(pos) else 0.0
         if travel > cfg.max_travel:
             log.debug("%s: excursion travelling %.1f torso units ignored (walking)", self.exercise, travel)
-            return None
+            return []
         if self.exercise in HOLDS_A_BAR:
             # the way up (peak to end): a bar hangs from straight arms
             bend = _finite_median(hist.ARMS[idx[j:]])
             if bend > cfg.max_pull_elbow_deg:
                 log.debug("%s: a way up with the elbows bent (median %.0f deg) ignored (hands free, no bar)",
                           self.exercise, bend)
-                return None
+                return []
         if self.exercise in LIES_DOWN:
             rise = _finite_median(hist.RISE[idx])
             if rise > cfg.max_lying_torso_rise:
                 log.debug("%s: excursion with the torso upright (shoulders %.2f torso lengths over the "
                           "hips) ignored (not lying down)", self.exercise, rise)
-                return None
-        past.append((t, peak_u))
-        self.count += 1
+                return []
         side = {0: "left", 1: "right", 2: "both"}.get(ps, "")
-        return Rep(exercise=self.exercise, index=self.count, start_t=self._start_t,
-                   peak_t=float(hist.T[k]), end_t=t, depth=float(depth), amplitude=amp,
-                   range_lo=float(np.nansum(lo * w) / w.sum()), range_hi=float(np.nansum(hi * w) / w.sum()),
-                   full=bool(depth >= cfg.full_depth), side=side)
+        rep = Rep(exercise=self.exercise, index=0, start_t=self._start_t,
+                  peak_t=float(hist.T[k]), end_t=t, depth=float(depth), amplitude=amp,
+                  range_lo=float(np.nansum(lo * w) / w.sum()), range_hi=float(np.nansum(hi * w) / w.sum()),
+                  full=bool(depth >= cfg.full_depth), side=side)
+        # A small excursion is a rep when the one before it moved alike: one bob of the knees
+        # is fidgeting, a series of them is a set of partial reps. The first of the series is
+        # held until the second confirms it.
+        prev = self._last_exc
+        alike = (prev is not None and self._start_t - prev[0] <= cfg.max_rep_s
+                 and min(prev[1], amp) >= cfg.repeat_ratio * max(prev[1], amp))
+        if amp < cfg.min_amplitude and not alike:
+            log.debug("%s: excursion of amplitude %.2f held until a like one follows", self.exercise, amp)
+            self._last_exc = (t, amp, rep, key, peak_u)
+            return []
+        out = []
+        if alike and prev[2] is not None:
+            out.append(self._count(prev[2], prev[3], prev[4]))
+        out.append(self._count(rep, key, peak_u))
+        self._last_exc = (t, amp, None, key, peak_u)
+        return out
+
+    def _count(self, rep: Rep, key: int, peak_u: float) -> Rep:
+        self._depths.setdefault(key, deque(maxlen=self.config.typical_reps)).append((rep.end_t, peak_u))
+        self.count += 1
+        return replace(rep, index=self.count)
 
 
 # ---- offline -------------------------------------------------------------------------------
