@@ -822,3 +822,12 @@ def test_model_trust_list_names_only_model_decided_conditions():
 def test_model_trust_config_rejects_conditions_no_model_decides(cid, why):
     with pytest.raises(ConfigError, match=why):
         ConditionConfig(model_decides=(cid,))
+
+
+def test_a_pose_with_numbers_no_float_holds_is_cleaned_not_a_crash():
+    """Poses from outside (a landmark clip as the camera, a backend) may carry a time, score or
+    image size no float or int can hold: the frame gets no time (never judged), no score and
+    an unknown size, as for any unusable value."""
+    p = Pose(t=10**400, landmarks=np.zeros((33, 4)), image_size=(float("inf"), 480), score=10**400)
+    assert np.isnan(p.t) and p.score == 0.0 and p.image_size == (0, 0)
+    assert p.landmarks is not None

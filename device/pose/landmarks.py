@@ -68,13 +68,13 @@ class Pose:
     def __post_init__(self):
         try:
             self.t = float(self.t)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             self.t = math.nan  # a frame without a usable time is never judged
         self.landmarks = clean_landmarks(self.landmarks)
         self.image_size = _clean_size(self.image_size)
         try:
             score = float(self.score)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             score = 0.0
         self.score = score if math.isfinite(score) else 0.0
 
@@ -94,7 +94,7 @@ def clean_landmarks(lm) -> np.ndarray | None:
         return None
     try:
         a = np.asarray(lm, dtype=np.float32)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if a.shape != (NUM_LANDMARKS, 4):
         return None
@@ -115,7 +115,7 @@ def clean_landmarks(lm) -> np.ndarray | None:
 def _clean_size(size) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in size)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return (0, 0)
     return (w, h) if w > 0 and h > 0 else (0, 0)
 

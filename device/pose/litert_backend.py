@@ -387,7 +387,7 @@ class LitertPose:
                          ("min_tracking_confidence", min_tracking_confidence)):
             try:
                 ok = 0.0 <= float(val) <= 1.0
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 ok = False
             if not ok:
                 raise PoseError(f"litert pose option {key} must be a number in [0, 1], got {val!r}")
