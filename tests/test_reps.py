@@ -745,7 +745,8 @@ def test_alternating_dumbbell_curls_seen_from_the_front_count_every_rep():
 def test_a_set_of_half_squats_seen_from_the_front_counts_but_one_bob_does_not():
     """A set of partial reps is still a set: half squats ("go deeper") seen from the front by a
     low camera move the counter's measures 0.25-0.3 nominal units, under ``min_amplitude``.
-    Each counts once the one before it moved alike; a single such bob of the knees does not."""
+    Each counts once the one before it moved alike; a single such bob of the knees does not,
+    nor do small excursions at a marching step's pace."""
     from formcheck.train.synth import ClipSpec, make_clip
 
     # one of the generator's people (seed 77): front view, camera at knee height, rom 0.41
@@ -765,6 +766,13 @@ def test_a_set_of_half_squats_seen_from_the_front_counts_but_one_bob_does_not():
     assert count_reps(s.t[one], s.landmarks[one], "squat", s.image_size) == []
     # knee lifts are not counted in series (marching in place would be a set of them)
     assert "knee_up" not in PARTIAL_SETS and "squat" in PARTIAL_SETS
+    # nor are small excursions at a marching step's pace: one of the generator's idle people
+    # marching in place swings the arms like a small press, a step (0.7-0.9 s) at a time
+    march = make_clip(ClipSpec("idle", seed=77, index=3022)).sequences[0]
+    assert march.extra["variant"]["behaviour"] == "march"
+    assert count_reps(march.t, march.landmarks, "overhead_press", march.image_size) == []
+    fast = RepConfig(min_partial_rep_s=0.0)
+    assert len(count_reps(march.t, march.landmarks, "overhead_press", march.image_size, config=fast)) >= 2
 
 
 @pytest.mark.parametrize("variant,exercise", [("seated_press", "overhead_press"),

@@ -191,11 +191,12 @@ HOVER_BETWEEN_REPS = frozenset({"leg_raise", "overhead_press"})
 # bent (hands free: adjusting, shaking out, wiping the face) is standing up without the bar
 # (RepConfig.max_pull_elbow_deg).
 HOLDS_A_BAR = frozenset({"deadlift"})
-# Exercises whose partial reps count in series (RepConfig.min_amplitude_repeated): no everyday
-# rhythm moves their joints alike. Marching in place lifts the knees and swings the arms, and
-# weight shifts move the hips over a foot, so for knee-ups, side crunches, side raises, curls
-# and side lunges a series of small excursions is no evidence of a set; a squat bends both
-# knees at once and a press straightens both arms overhead, which they seldom do.
+# Exercises whose partial reps count in series (RepConfig.min_amplitude_repeated), each at a
+# rep's pace (min_partial_rep_s): no everyday rhythm moves their joints alike. Marching in
+# place lifts the knees and swings the arms, standing idle sways and leans, and weight shifts
+# move the hips over a foot, so for knee-ups, side crunches, side raises, curls and side lunges
+# a series of small excursions is no evidence of a set; a squat bends both knees at once and a
+# press straightens both arms overhead, which they seldom do.
 PARTIAL_SETS = frozenset({"squat", "overhead_press"})
 # Exercises done lying on the back: an excursion with the torso upright (standing, sitting up,
 # getting down onto the mat) is not one of their reps (RepConfig.max_lying_torso_rise).
@@ -422,6 +423,9 @@ class RepConfig:
     #                                      moved alike (repeat_ratio): a set of half squats
     #                                      seen from the front reads 0.25-0.3
     repeat_ratio: float = 0.5  # alike: the smaller amplitude is at least this share of the larger
+    min_partial_rep_s: float = 0.8  # ...and each small one lasts this long: slower than a step
+    #                                 of walking or marching in place (0.5-0.6 s at 100-120
+    #                                 steps a minute); a controlled rep takes a second or more
     enter: float = 0.4  # u above this starts an excursion
     exit: float = 0.2  # u below this ends it (enter - exit = the jitter it ignores)
     count_depth: float = 0.5  # an excursion counts as a rep from this fraction of the typical range
@@ -482,7 +486,7 @@ class RepConfig:
         if not 0 <= self.min_observed <= 1:
             bad("min_observed", "must be within 0..1")
         for name in ("both_ratio", "settle_s", "max_pull_elbow_deg", "max_lying_torso_rise", "max_travel",
-                     "part_margin"):
+                     "min_partial_rep_s", "part_margin"):
             if not getattr(self, name) >= 0:
                 bad(name, "must be >= 0")
         if not self.dominant_switch >= 1 or not self.dominant_snr >= 0:
@@ -1045,6 +1049,10 @@ class RepCounter:
         prev = self._last_exc
         alike = (prev is not None and self._start_t - prev[0] <= cfg.max_rep_s
                  and min(prev[1], amp) >= cfg.repeat_ratio * max(prev[1], amp))
+        if amp < cfg.min_amplitude and t - self._start_t < cfg.min_partial_rep_s:
+            log.debug("%s: small excursion of %.2f s ignored (a step's pace, not a rep's)",
+                      self.exercise, t - self._start_t)
+            return []
         if amp < cfg.min_amplitude and not alike:
             log.debug("%s: excursion of amplitude %.2f held until a like one follows", self.exercise, amp)
             self._last_exc = (t, amp, rep, key, peak_u)
