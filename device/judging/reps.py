@@ -520,6 +520,17 @@ class Rep:
 REST, ACTIVE, BLOCKED, PENDING = "rest", "active", "blocked", "pending"
 
 
+@dataclass
+class _Excursion:
+    """An excursion that passed every check of a rep but perhaps its size (PARTIAL_SETS)."""
+
+    end_t: float
+    amplitude: float  # nominal units
+    held: Rep | None  # a small one waiting for a like one to confirm it; None once counted
+    key: int  # its depth history (the side of a one-sided exercise, -1 for both)
+    peak_u: float
+
+
 def _finite_median(a: np.ndarray) -> float:
     """The median of the finite values of ``a`` (NaN when there are none)."""
     a = a[np.isfinite(a)]
@@ -675,9 +686,7 @@ class RepCounter:
         self._end_t = -np.inf  # end of the last excursion
         # recent reps' peak u, per side for one-sided exercises (-1: both sides)
         self._depths: dict[int, deque[tuple[float, float]]] = {}
-        # the last excursion that passed every check but its size: (end, amplitude, the rep
-        # waiting for a like one to confirm it or None once counted, its depth key, peak u)
-        self._last_exc: tuple[float, float, Rep | None, int, float] | None = None
+        self._last_exc: _Excursion | None = None  # the last one that passed every other check
         self.count = 0
         self.u: float = float("nan")  # last fused, normalised signal (0 rest, 1 working end)
         self.weights: np.ndarray | None = None  # last fusion weights (normalised)
@@ -1047,21 +1056,21 @@ class RepCounter:
         # is fidgeting, a series of them is a set of partial reps. The first of the series is
         # held until the second confirms it.
         prev = self._last_exc
-        alike = (prev is not None and self._start_t - prev[0] <= cfg.max_rep_s
-                 and min(prev[1], amp) >= cfg.repeat_ratio * max(prev[1], amp))
+        alike = (prev is not None and self._start_t - prev.end_t <= cfg.max_rep_s
+                 and min(prev.amplitude, amp) >= cfg.repeat_ratio * max(prev.amplitude, amp))
         if amp < cfg.min_amplitude and t - self._start_t < cfg.min_partial_rep_s:
             log.debug("%s: small excursion of %.2f s ignored (a step's pace, not a rep's)",
                       self.exercise, t - self._start_t)
             return []
         if amp < cfg.min_amplitude and not alike:
             log.debug("%s: excursion of amplitude %.2f held until a like one follows", self.exercise, amp)
-            self._last_exc = (t, amp, rep, key, peak_u)
+            self._last_exc = _Excursion(t, amp, rep, key, peak_u)
             return []
         out = []
-        if alike and prev[2] is not None:
-            out.append(self._count(prev[2], prev[3], prev[4]))
+        if alike and prev.held is not None:
+            out.append(self._count(prev.held, prev.key, prev.peak_u))
         out.append(self._count(rep, key, peak_u))
-        self._last_exc = (t, amp, None, key, peak_u)
+        self._last_exc = _Excursion(t, amp, None, key, peak_u)
         return out
 
     def _count(self, rep: Rep, key: int, peak_u: float) -> Rep:
