@@ -257,13 +257,19 @@ def m_knee_valgus(r, s):
 
 
 def m_heel_rise(r, s):
-    """Heel lifted relative to the toes, in foot lengths (sine of the foot's pitch), most of
-    the rep minus at rest; negative values are the toes rising."""
+    """Heel lifted relative to the toes at the bottom of the rep, in foot lengths (sine of the
+    foot's pitch), against the rep's start and end; negative values are the toes rising.
+
+    The bottom is the frames with the hips lowest (their lowest quarter): heels come up at
+    depth, where the ankles run out of bend. A fast descent blurs the feet, and BlazePose's foot
+    points jump for a few frames there, so the rep's extremes are no measure of the heels."""
     hee, toe = r.xy(s, "hee"), r.xy(s, "toe")
     up = median3((toe[:, 1] - hee[:, 1]) / (FOOT_RATIO * r.scale))
-    base = pct(up[r.rest()], 50)
-    hi, lo = pct(up, 95) - base, pct(up, 5) - base
-    return hi if abs(hi) >= abs(lo) else lo
+    hip_y = r.mid("hip")[:, 1]  # image y points down: the largest is the lowest
+    if np.isfinite(hip_y).sum() < 3:
+        return float("nan")
+    bottom = hip_y >= pct(hip_y, 75)
+    return pct(up[bottom], 50) - pct(up[r.rest()], 50)
 
 
 def m_heel_rise_top(r, s):
@@ -449,7 +455,7 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        {FRONT, BACK}, "above", "squat.knee_valgus",
        "knees caved in at the bottom — they moved {value:.2f} hip widths inwards", m_knee_valgus,
        sides="worst"),
-    _c("squat", "heels_down", "heel rise relative to the toes", "foot lengths", ("hee", "toe"),
+    _c("squat", "heels_down", "heel rise relative to the toes at the bottom", "foot lengths", ("hee", "toe", "hip"),
        SAGITTAL, "above", "squat.heel_rise",
        "keep heels down — heels rose {value:.2f} foot lengths", m_heel_rise),
     # deadlift
