@@ -138,6 +138,30 @@ def test_heel_rise_is_measured_but_only_a_gross_lift_fails():
     assert v.judged and v.holds is False
 
 
+def test_heels_are_read_at_the_bottom_not_where_a_blurred_descent_jumps_the_feet():
+    """Heels come up at depth. A fast descent's motion blur makes BlazePose's foot points jump
+    for a few frames (real `squat_front`, its heels flat on the frames, read 0.33 that way:
+    about 0.15 s of a 1.8 s rep): heel points thrown 0.4 foot lengths up for a tenth of the
+    rep on the way down are not a heel lift, and the real lift at the bottom still is."""
+    sev = {k: 0.0 for k in (c.key for c in EXERCISES["squat"].conditions)}
+    seq = _seq("squat", view="right-90", severity=sev)
+    a, b = seq.reps[1]
+    hip_y = seq.landmarks[a:b + 1, [23, 24], 1].mean(axis=1)
+    deepest = a + int(np.argmax(hip_y))
+    descent = a + (deepest - a) // 2  # half-way down
+    n = max(3, round(0.1 * (b - a)))
+    glitch = seq.landmarks.copy()
+    foot = 0.45 * np.linalg.norm(glitch[descent, 11, :2] - glitch[descent, 23, :2])
+    glitch[descent:descent + n, [29, 30], 1] -= 0.4 * foot  # the heel points thrown up
+    thr = DEFAULT_THRESHOLDS["squat.heel_rise"]
+    good = _judge(seq)["heels_down"]
+    blurred = {v.key: v for v in judge_conditions("squat", seq.t, glitch, None, seq.image_size, seq.t[a],
+                                                   seq.t[b])}["heels_down"]
+    assert good.value < 0.05 and blurred.value < thr and blurred.holds is not False
+    bad = _judge(_seq("squat", view="right-90", severity={**sev, "heels_down": 0.9}))["heels_down"]
+    assert bad.value > thr and bad.holds is False
+
+
 def test_cue_says_what_was_measured():
     v = _judge(_seq("squat", faults=("knees_in_line",), view="front"))["knees_in_line"]
     assert "knees caved in" in v.cue and "hip widths" in v.cue
