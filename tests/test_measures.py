@@ -241,6 +241,26 @@ def test_leg_raise_range_is_read_from_the_thighs_direction_and_not_end_on():
     assert not end_on.judged and "end-on" in end_on.reason, end_on
 
 
+def test_leg_raise_pelvis_lifting_off_the_floor_fails_lower_back_down():
+    """Lying leg raises keep the lower back on the mat: the pelvis rising off it (a reverse
+    crunch's curl at the top) fails ``lower_back_down`` and the cue says
+    how far the hips rose; legs raised to vertical with the pelvis down pass, from the camera
+    side-on and end-on alike (a rise off the floor is vertical in any view)."""
+    sev = {c.key: 0.0 for c in EXERCISES["leg_raise"].conditions}
+    for view in ("front", "left-45", "left-90"):
+        good = _judge(_seq("leg_raise", view=view, severity=sev, variants={"style": "classic"}))["lower_back_down"]
+        assert good.judged and good.holds is True and good.value < 0.05, (view, good)
+        bad = _judge(_seq("leg_raise", view=view, severity=sev, variants={"style": "pelvis_lift"}))["lower_back_down"]
+        assert bad.judged and bad.holds is False and bad.source == "measure", (view, bad)
+        assert bad.value >= DEFAULT_THRESHOLDS["leg_raise.pelvis_lift"]
+        assert "keep your lower back down" in bad.cue and "torso lengths" in bad.cue
+    # hips not found on enough of the rep's frames: not judged, never a made-up value
+    seq = _seq("leg_raise", view="front", severity=sev, variants={"style": "pelvis_lift"})
+    seq.landmarks[:, 23:25, :2] = np.nan
+    v = _judge(seq)["lower_back_down"]
+    assert not v.judged and v.value is None
+
+
 # ---- what the view cannot see, what the pose did not find ------------------------------------
 
 def test_side_view_does_not_judge_knees_caving():

@@ -80,6 +80,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "knee_up.lift": -20.0,
     "leg_raise.top": 70.0,
     "leg_raise.knee_change": 20.0,
+    "leg_raise.pelvis_lift": 0.1,
     "side_lunge.knee_min": 50.0,
     "side_lunge.knee_max": 115.0,
     "side_lunge.other_knee": 15.0,
@@ -97,7 +98,8 @@ DEFAULT_MEASURED: frozenset[str] = frozenset({
     "deadlift.rom", "deadlift.feet_flat",
     "barbell_curl.rom", "overhead_press.rom", "overhead_press.no_leg_drive",
     "side_raise.rom", "side_raise.elbow_angle_fixed", "side_raise.no_knee_bounce",
-    "knee_up.rom", "knee_up.knee_high", "leg_raise.rom", "leg_raise.knee_angle_fixed", "side_lunge.other_leg",
+    "knee_up.rom", "knee_up.knee_high", "leg_raise.rom", "leg_raise.knee_angle_fixed", "leg_raise.lower_back_down",
+    "side_lunge.other_leg",
     "side_crunch.hands_behind_head",
 })
 DEFAULT_FAIL_ONLY: frozenset[str] = frozenset({

@@ -348,11 +348,24 @@ def m_hip_dip(r, s):
     person settling over the rep is not a dip."""
     hip = r.xy(s, "hip")[:, 1]
     L = pct(_len(r.xy(s, "hip"), r.xy(s, "kne")), 95) + pct(_len(r.xy(s, "kne"), r.xy(s, "ank")), 95)
-    y = median3(hip / L)
-    k = max(1, round(0.15 * r.n))
+    return _peak_over_ends(median3(hip / L))
+
+
+def _peak_over_ends(y: np.ndarray) -> float:
+    """How far ``y`` rises over the straight line from its value at the rep's start to its
+    value at the end (medians of the first and last 15%): its 97th percentile above that line."""
+    k = max(1, round(0.15 * len(y)))
     y0, y1 = pct(y[:k], 50), pct(y[-k:], 50)
-    base = y0 + (y1 - y0) * np.linspace(0.0, 1.0, r.n)
+    base = y0 + (y1 - y0) * np.linspace(0.0, 1.0, len(y))
     return pct(y - base, 97)
+
+
+def m_pelvis_lift(r, s):
+    """The pelvis rising off the mat during a lying rep, in torso lengths: the hip's height in
+    the picture against the straight line from the rep's start to its end (the pelvis is down at
+    both), highest over the rep. Lying, the hips rise only by leaving the floor, and a rise is
+    vertical in the picture from any camera yaw; the camera is assumed to stand still."""
+    return _peak_over_ends(median3(-r.xy(s, "hip")[:, 1] / r.scale))
 
 
 def m_press_height(r, s):
@@ -535,6 +548,9 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        ALL_VIEWS, "below", "leg_raise.top",
        "raise your legs to vertical — thighs stopped {value:.0f}° above the floor", m_thigh_elevation_lying,
        undefined="the legs rise towards or away from the camera (seen end-on)"),
+    _c("leg_raise", "lower_back_down", "pelvis rising off the floor during the rep", "torso lengths",
+       ("hip",), ALL_VIEWS, "above", "leg_raise.pelvis_lift",
+       "keep your lower back down — the hips rose {value:.2f} torso lengths", m_pelvis_lift),
     _c("leg_raise", "knee_angle_fixed", "change of the knee angle over the rep", "deg", LEGS,
        {SIDE, OBLIQUE}, "above", "leg_raise.knee_change",
        "keep the knee angle fixed — it changed {value:.0f}°", m_knee_flexion_range),
