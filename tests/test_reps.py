@@ -646,9 +646,11 @@ def test_missing_parts_names_what_is_out_of_view():
     assert missing_parts("barbell_curl", one_arm) == ()
 
 
-def deadlift_phases(fps: float, pulls: int, reset: bool, end_at_lockout: bool):
+def deadlift_phases(fps: float, pulls: int, reset: bool, end_at_lockout: bool, set_up: bool = False):
     """Floor -> lockout -> floor pulls, starting on the floor (p = 1: bent over the bar); with
-    ``reset`` the hips rise and sink again at the floor between pulls (re-gripping)."""
+    ``reset`` the hips rise and sink again at the floor between pulls (re-gripping); with
+    ``set_up`` the lifter, already at the bar, jerks the hips up, holds, and drops them back
+    before the first pull (setting the back: up quicker than any pull)."""
     ph: list[tuple[float, str]] = []
 
     def ramp(a, b, dur):
@@ -658,6 +660,11 @@ def deadlift_phases(fps: float, pulls: int, reset: bool, end_at_lockout: bool):
     def hold(p, dur):
         ph.extend((p, "left") for _ in range(int(dur * fps)))
 
+    if set_up:
+        hold(1.0, 0.2)
+        ramp(1.0, 0.4, 0.2)
+        hold(0.4, 0.25)
+        ramp(0.4, 1.0, 0.2)
     hold(1.0, 1.0)
     for k in range(pulls):
         ramp(1.0, 0.0, 1.0)  # the pull
@@ -687,6 +694,21 @@ def test_deadlift_from_the_floor_counts_each_pull_and_not_the_reset(yaw):
     # a set that starts standing (Romanian deadlift) is counted as before
     t, lm, size, _truth = synth_clip("deadlift", yaw, n_reps=4, seed=7)
     assert len(count_reps(t, lm, "deadlift", size)) == 4
+
+
+@pytest.mark.parametrize("yaw", [0.0, 45.0, 90.0, -45.0])
+def test_setting_the_hips_at_the_bar_is_not_the_first_pull(yaw):
+    """A lifter at the bar who jerks the hips up and drops them again before the first pull (or
+    a dim picture's shaky first lock-on doing the same) must not stand for that pull: a way up
+    quicker than any pull (MIN_REP_S) keeps the counter waiting, the pull is the latest way up,
+    and both pulls count (before: the set-up was counted and the set-up-to-lockout span too,
+    3 reps seen from the front)."""
+    rng = np.random.default_rng(6)
+    fps = 30.0
+    t, lm = render("deadlift", deadlift_phases(fps, 2, reset=False, end_at_lockout=True, set_up=True), yaw, fps, rng)
+    reps = count_reps(t, lm, "deadlift", IMAGE_SIZE)
+    assert len(reps) == 2, (yaw, [(round(r.start_t, 2), round(r.end_t, 2)) for r in reps])
+    assert reps[0].start_t == 0.0  # the first pull counts from the clip's start, the set-up included
 
 
 def render_mixed(frames, yaw: float, fps: float, rng, noise: float = 0.004):

@@ -906,6 +906,10 @@ class RepCounter:
         w[self._pick] = 1.0
         return w
 
+    def _min_rep_s(self) -> float:
+        """The shortest rep of this exercise (seconds)."""
+        return max(self.config.min_rep_s, MIN_REP_S[self.exercise])
+
     def _pending(self, t: float, u: float, lo, hi, rng, w) -> list[Rep]:
         """Before the first rest of an exercise that may start at its working end: did the set
         start at rest (count as usual) or at the working end (the first pull from the floor
@@ -926,9 +930,16 @@ class RepCounter:
             return []
         if not (u0 >= cfg.enter and u <= cfg.exit and moved <= -cfg.min_amplitude):
             return []
-        # The low must have held for settle_s: a pull still under way keeps making new lows.
-        low = float(np.nanmin(U))
-        reached = int(np.nonzero(U <= low + cfg.exit / 2)[0][0])
+        # The low of the latest way up (since the signal was last at the working end) must have
+        # held for settle_s: a pull still under way keeps making new lows.
+        above = np.nonzero(U >= cfg.enter)[0]
+        since = int(above[-1]) + 1 if len(above) else 0
+        low = float(np.nanmin(U[since:]))
+        reached = since + int(np.nonzero(U[since:] <= low + cfg.exit / 2)[0][0])
+        if T[reached] - T[0] < self._min_rep_s():
+            # up quicker than any pull: the lifter setting the hips at the bar (or a shaky first
+            # lock-on); the pull is still to come, and it will reach a new low
+            return []
         self._pending_end = (lo, hi, w)
         if t - T[reached] < cfg.settle_s:
             return []
@@ -1012,8 +1023,7 @@ class RepCounter:
         ends = (float(U[-1]), 0.0) if from_start else (float(U[0]), float(U[-1]), 0.0)
         prominence = (peak_u - max(ends)) / typical
         dur = t - self._start_t
-        min_dur = max(cfg.min_rep_s, MIN_REP_S[self.exercise])
-        if not min_dur <= dur <= cfg.max_rep_s or t - self._enter_t < cfg.min_active_s:
+        if not self._min_rep_s() <= dur <= cfg.max_rep_s or t - self._enter_t < cfg.min_active_s:
             log.debug("%s: excursion of %.2f s (%.2f s past enter) ignored (duration)",
                       self.exercise, dur, t - self._enter_t)
             return []
