@@ -90,6 +90,8 @@ def test_station_config_has_a_conditions_section():
     ("barbell_curl", ROM, "left-90"),
     ("barbell_curl", ROM, "front"),
     ("barbell_curl", "back_neutral", "right-90"),
+    ("barbell_curl", "elbows_still", "left-90"),
+    ("barbell_curl", "elbows_still", "front"),  # from the front a large forward drift raises the elbow
     ("side_raise", ROM, "front"),
     ("side_raise", "no_torso_swing", "left-90"),
     ("leg_raise", "knee_angle_fixed", "front"),

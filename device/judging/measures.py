@@ -495,7 +495,7 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        ALL_VIEWS, "below", "barbell_curl.top",
        "curl all the way up — forearms stopped {value:.0f}° above horizontal", m_forearm_rise, sides="arms"),
     _c("barbell_curl", "elbows_still", "elbow travel relative to the shoulder, in the trunk's frame",
-       "upper-arm lengths", ("sho", "elb", "hip"), SAGITTAL, "above", "barbell_curl.elbow_travel",
+       "upper-arm lengths", ("sho", "elb", "hip"), ALL_VIEWS, "above", "barbell_curl.elbow_travel",
        "keep your elbows still — they travelled {value:.2f} upper-arm lengths", m_elbow_travel, sides="arms"),
     _c("barbell_curl", "back_neutral", "trunk swing: lean excursion over the rep", "deg",
        ("sho", "hip"), SAGITTAL, "above", "barbell_curl.trunk_swing",
