@@ -187,6 +187,12 @@ STARTS_AT_WORKING_END = frozenset({"deadlift"})
 # rep on, a touch-and-go valley ends a rep, as it does for any exercise once a rep has shown
 # the range.
 HOVER_BETWEEN_REPS = frozenset({"leg_raise", "overhead_press"})
+# Sets whose reps swing between a hover and the top, well short of the set's rest: a leg raise's
+# legs never go back to the floor (a reverse crunch's stay 40-85° up), while the range learnt
+# from the set's start on the floor spans floor to vertical. A valley of
+# RepConfig.hover_valley of that range ends a rep (count_depth for everyone else). A press's
+# reps return to the shoulders, most of its range: it keeps count_depth.
+SHALLOW_VALLEYS = frozenset({"leg_raise"})
 # Exercises whose way up holds a loaded bar in straight, hanging arms: a rise with the elbows
 # bent (hands free: adjusting, shaking out, wiping the face) is standing up without the bar
 # (RepConfig.max_pull_elbow_deg).
@@ -431,6 +437,8 @@ class RepConfig:
     count_depth: float = 0.5  # an excursion counts as a rep from this fraction of the typical range
     rebound: float = 0.15  # a valley this far below the signal (and count_depth below the peak)
     #                        ends a touch-and-go rep that never got back to rest
+    hover_valley: float = 0.4  # SHALLOW_VALLEYS: ...or this far below the peak (of a range that
+    #                            includes the set's start from the floor)
     full_depth: float = 0.8  # below this fraction a counted rep fails ``rom``
     min_rep_s: float = 0.4  # (each exercise has its own, longer minimum: MIN_REP_S)
     min_active_s: float = 0.2  # ...of which at least this long past ``enter`` (spikes are not reps)
@@ -477,6 +485,8 @@ class RepConfig:
         for name in ("range_window_s", "min_range", "min_amplitude", "max_gap_s", "noise_floor"):
             if not getattr(self, name) > 0:
                 bad(name, "must be > 0")
+        if not 0 < self.hover_valley <= 1:
+            bad("hover_valley", "must be within (0, 1]")
         if not 0 < self.min_amplitude_repeated <= self.min_amplitude:
             bad("min_amplitude_repeated", "need 0 < min_amplitude_repeated <= min_amplitude")
         if not 0 <= self.repeat_ratio <= 1:
@@ -660,6 +670,7 @@ class RepCounter:
         self._dominant = exercise in DOMINANT
         self._floor_start = exercise in STARTS_AT_WORKING_END
         self._hover = exercise in HOVER_BETWEEN_REPS
+        self._valley = self.config.hover_valley if exercise in SHALLOW_VALLEYS else self.config.count_depth
         self._spec = FeatureSpec(landmarks=recipe_landmarks(exercise), feature_set="landmarks",
                                  normalisation="none", min_visibility=self.config.min_visibility,
                                  max_gap_s=self.config.hold_s)
@@ -873,7 +884,7 @@ class RepCounter:
                 self._phase = REST
                 self._end_t = t
                 out += self._finish(t, inside, U, lo, hi, w)
-            elif ((self.count or self._hover) and U[kmax] - U[kmin] >= cfg.count_depth and u - U[kmin] >= cfg.rebound
+            elif ((self.count or self._hover) and U[kmax] - U[kmin] >= self._valley and u - U[kmin] >= cfg.rebound
                   and kmin < len(U) - 1):
                 # Touch-and-go: down by half a range and up again without reaching rest (once a
                 # rep has shown the range: before, a dip at the top of the first rep, measured
