@@ -153,7 +153,7 @@ def _join(words: list[str]) -> str:
 
 def suggestion(exercise: str, view: str, conditions: list[ConditionView]) -> str:
     """One line: the camera placement that would judge what this view cannot, and what it would
-    cost ("turn the camera 45° to see elbows and the back"); "" when every condition is judged."""
+    cost ("turn the camera 45° to see the back"); "" when every condition is judged."""
     missing = [c for c in conditions if not c.judgeable]
     if not missing or not view:
         return ""
