@@ -945,6 +945,8 @@ class RepCounter:
         # held for settle_s: a pull still under way keeps making new lows.
         above = np.nonzero(U >= cfg.enter)[0]
         since = int(above[-1]) + 1 if len(above) else 0
+        if not np.isfinite(U[since:]).any():
+            return []
         low = float(np.nanmin(U[since:]))
         reached = since + int(np.nonzero(U[since:] <= low + cfg.exit / 2)[0][0])
         if T[reached] - T[0] < self._min_rep_s():
