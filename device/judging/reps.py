@@ -188,8 +188,8 @@ STARTS_AT_WORKING_END = frozenset({"deadlift"})
 # the range.
 HOVER_BETWEEN_REPS = frozenset({"leg_raise", "overhead_press"})
 # Sets whose reps swing between a hover and the top, well short of the set's rest: a leg raise's
-# legs never go back to the floor (a reverse crunch's stay 40-85° up), while the range learnt
-# from the set's start on the floor spans floor to vertical. A valley of
+# legs never go back to the floor (a reverse crunch's stay high), while the range learnt from
+# the set's start on the floor spans floor to vertical. A valley of
 # RepConfig.hover_valley of that range ends a rep (count_depth for everyone else). A press's
 # reps return to the shoulders, most of its range: it keeps count_depth.
 SHALLOW_VALLEYS = frozenset({"leg_raise"})
