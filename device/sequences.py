@@ -97,6 +97,9 @@ def _umask() -> int:
     return mask
 
 
+TMP_PREFIX = ".tmp-"  # a shard being written: renamed into place when whole
+
+
 def write_sequences(path: str | os.PathLike, sequences: list[LandmarkSequence]) -> Path:
     """Atomically write sequences to one ``.npz`` file."""
     path = Path(path)
@@ -106,7 +109,7 @@ def write_sequences(path: str | os.PathLike, sequences: list[LandmarkSequence]) 
     for i, s in enumerate(sequences):
         arrays[f"landmarks_{i}"] = s.landmarks
         arrays[f"t_{i}"] = s.t
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
@@ -179,7 +182,7 @@ def dataset_files(root: str | os.PathLike) -> list[Path]:
     root = Path(root)
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*.npz") if not p.name.startswith(".tmp-"))
+    return sorted(p for p in root.rglob("*.npz") if not p.name.startswith(TMP_PREFIX))
 
 
 def iter_dataset(root: str | os.PathLike) -> Iterator[LandmarkSequence]:

@@ -233,6 +233,34 @@ def test_a_crashing_worker_fails_only_its_input(tmp_path):
     assert "crashed" in crashed.reason
 
 
+def test_a_stop_right_after_a_worker_wrote_its_output_keeps_that_output_done(tmp_path, monkeypatch):
+    """A stop can land between a worker writing its output (atomically) and the run recording
+    its result: the run then reads it back, so the summary (and manifest) says what is on disk,
+    and a re-run skips exactly what was written."""
+    root, out = tmp_path / "in", tmp_path / "ds"
+    for name in ("a", "b", "c", "d"):
+        write_json(root / f"{name}.json", aihub_doc())
+    items = discover([root])
+    real = extract.process_item
+
+    def stop_after_writing_b(item, options, outdir):
+        r = real(item, options, outdir)
+        if Path(item.path).name == "b.json":
+            raise KeyboardInterrupt  # the stop arrives before the result is recorded
+        return r
+
+    monkeypatch.setattr(extract, "process_item", stop_after_writing_b)
+    summary = extract.RunSummary(outdir=str(out))
+    with pytest.raises(KeyboardInterrupt):
+        extract.run(items, out, ExtractOptions(), workers=1, summary=summary)
+    assert summary.interrupted
+    assert {Path(r.item.path).name: r.status for r in summary.results} == {"a.json": "done", "b.json": "done"}
+    assert {p.name for p in out.glob("*.npz")} == {Path(r.item.out).name for r in summary.results}
+    monkeypatch.setattr(extract, "process_item", real)
+    again = extract.run(items, out, ExtractOptions(), workers=1)
+    assert sorted(r.status for r in again.results) == ["done", "done", "skipped", "skipped"]
+
+
 # ---- usage ---------------------------------------------------------------------------------------
 
 def test_help_and_usage_errors(tmp_path, capsys):

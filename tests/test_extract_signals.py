@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from helpers import wait_until, write_video
 
+from formcheck.device.sequences import TMP_PREFIX
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 
 TAG = "FORMCHECK_TEST_RUN"
@@ -52,6 +54,10 @@ def start(args: list[str], tag: str, logs: Path) -> subprocess.Popen:
                                 stdout=so, stderr=se, text=True)
 
 
+def shards(out: Path) -> set[str]:
+    return {p.name for p in out.rglob("*.npz") if not p.name.startswith(TMP_PREFIX)}
+
+
 def outputs(logs: Path) -> tuple[str, str]:
     return (logs / "stdout").read_text(), (logs / "stderr").read_text()
 
@@ -61,7 +67,8 @@ def terminate_mid_run(proc: subprocess.Popen, logs: Path, out: Path, tag: str, h
     """SIGTERM once the first shard is written while more are in flight; the run's output
     and manifest, after checking that nothing it started is left."""
     try:
-        assert wait_until(lambda: any(out.rglob("*.npz")) or proc.poll() is not None, timeout, poll=0.1)
+        # a whole shard, not one still being written under its temporary name
+        assert wait_until(lambda: bool(shards(out)) or proc.poll() is not None, timeout, poll=0.1)
         assert proc.poll() is None, outputs(logs)
         # The run has helper processes now: the check below can see a leak.
         assert len(tagged(tag)) >= 1 + helpers_at_least, tagged(tag)

@@ -47,6 +47,7 @@ from .extraction import (
     InputItem,
     ItemResult,
     RunSummary,
+    collect_finished,
     extract_one,
     prepare_worker,
     process_item,
@@ -281,6 +282,7 @@ def run(items: list[InputItem], outdir: str | os.PathLike, options: ExtractOptio
             _run_pool(todo, options, outdir, min(workers, len(todo)), on_result)
     except KeyboardInterrupt as e:  # also Terminated (SIGTERM)
         summary.mark_interrupted(e)
+        collect_finished(todo, by_item, outdir)  # the pool is stopped: no output is still being written
         raise
     finally:
         bar.close()

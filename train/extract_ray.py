@@ -49,6 +49,7 @@ from .extraction import (
     InputItem,
     ItemResult,
     RunSummary,
+    collect_finished,
     prepare_worker,
     process_item,
     sigterm_interrupts,
@@ -261,6 +262,8 @@ def run_ray(items: list[InputItem], options: ExtractOptions, outdir: str | os.Pa
         if started:
             ray.shutdown()
         stack.close()
+        if not finished:  # the actors are gone: no output is still being written
+            collect_finished(todo, by_item, outdir)
         summary.results = [by_item[i] for i in items if i in by_item]
         summary.seconds = time.perf_counter() - t0
         if manifest and (finished or summary.interrupted):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from formcheck.device.pose.landmarks import PoseError, create_estimator
-from formcheck.device.sequences import LandmarkSequence, read_sequences, write_sequences
+from formcheck.device.sequences import TMP_PREFIX, LandmarkSequence, read_sequences, write_sequences
 
 from . import aihub, videos
 
@@ -152,23 +152,46 @@ def process_item(item: InputItem, options: ExtractOptions, outdir: str) -> ItemR
 
 # ---- running many ------------------------------------------------------------------------------
 
+def _read_back(it: InputItem, outdir: str, status: str) -> ItemResult | None:
+    """The result of ``it`` read back from its output (outputs are written atomically: one
+    that exists is whole); None when there is none or it does not read back."""
+    out = Path(outdir) / it.out
+    if not out.exists():
+        return None
+    try:
+        return item_result(it, status, read_sequences(out), 0.0)
+    except Exception as e:  # an unreadable output is redone, not trusted
+        log.warning("re-extracting %s: its output %s is unreadable (%s)", it.path, out, e)
+        return None
+
+
 def split_done(items: list[InputItem], outdir: str) -> tuple[dict[InputItem, ItemResult], list[InputItem]]:
     """The resume rule: an input whose output exists and reads back is skipped (its result
     is returned); every other input is to do."""
     done: dict[InputItem, ItemResult] = {}
     todo: list[InputItem] = []
     for it in items:
-        out = Path(outdir) / it.out
-        if out.exists():
-            try:
-                done[it] = item_result(it, "skipped", read_sequences(out), 0.0)
-                continue
-            except Exception as e:  # an unreadable output is redone, not trusted
-                log.warning("re-extracting %s: its output %s is unreadable (%s)", it.path, out, e)
-        todo.append(it)
+        if (r := _read_back(it, outdir, "skipped")) is not None:
+            done[it] = r
+        else:
+            todo.append(it)
     if done:
         log.info("%d of %d inputs already extracted; skipping them", len(done), len(items))
     return done, todo
+
+
+def collect_finished(todo: list[InputItem], by_item: dict[InputItem, ItemResult], outdir: str) -> None:
+    """After a stop, with the workers gone: an input whose output a worker wrote before the
+    stop, but whose result never reached this process, is recorded as done, so that the
+    manifest says what is on disk (and a re-run skips exactly those); the temporary file of an
+    output a stopped worker was still writing is removed."""
+    for it in todo:
+        if it in by_item:
+            continue
+        if (r := _read_back(it, outdir, "done")) is not None:
+            by_item[it] = r
+        for tmp in (Path(outdir) / it.out).parent.glob(f"{TMP_PREFIX}*"):
+            tmp.unlink(missing_ok=True)
 
 
 def prepare_worker(options: ExtractOptions, needs_pose: bool, log_level: int) -> None:
