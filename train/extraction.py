@@ -185,12 +185,15 @@ def collect_finished(todo: list[InputItem], by_item: dict[InputItem, ItemResult]
     stop, but whose result never reached this process, is recorded as done, so that the
     manifest says what is on disk (and a re-run skips exactly those); the temporary file of an
     output a stopped worker was still writing is removed."""
+    folders = set()
     for it in todo:
         if it in by_item:
             continue
         if (r := _read_back(it, outdir, "done")) is not None:
             by_item[it] = r
-        for tmp in (Path(outdir) / it.out).parent.glob(f"{TMP_PREFIX}*"):
+        folders.add((Path(outdir) / it.out).parent)
+    for folder in folders:  # once per folder, however many of its inputs were unfinished
+        for tmp in folder.glob(f"{TMP_PREFIX}*"):
             tmp.unlink(missing_ok=True)
 
 
