@@ -140,6 +140,24 @@ def test_heel_rise_is_measured_but_only_a_gross_lift_fails():
     assert v.judged and v.holds is False
 
 
+def test_deadlift_heels_are_judged_only_near_side_on():
+    """A flat foot seen turned towards or away from a camera above it reads tilted (about
+    cot(yaw) x tan(elevation) foot lengths): the deadlift's absolute heel height is judged only
+    within ``deadlift.heel_side_within`` of side-on, and says why otherwise."""
+    sev = {k: 0.0 for k in (c.key for c in EXERCISES["deadlift"].conditions)}
+    seq = _seq("deadlift", view="left-90", severity={**sev, "feet_flat": 0.9}, variants={"start": "standing"})
+    assert seq.extra["variant"].get("feet_flat") == "heels"
+    side_on = _judge(seq, view=View(SIDE, "left", 95.0, 0.9))["feet_flat"]
+    assert side_on.judged and side_on.holds is False and "keep feet flat" in side_on.cue
+    turned = _judge(seq, view=View(SIDE, "left", 120.0, 0.9))["feet_flat"]
+    assert not turned.judged and turned.holds is None and turned.source == "unseen"
+    assert "30° from side-on" in turned.reason and turned.value is not None
+    wide = ConditionConfig(deadlift={"heel_side_within": 40})
+    assert _judge(seq, view=View(SIDE, "left", 120.0, 0.9), config=wide)["feet_flat"].judged
+    with pytest.raises(ValueError, match="heel_side_within"):
+        ConditionConfig(deadlift={"heel_side_within": "far"})
+
+
 def test_heels_are_read_at_the_bottom_not_where_a_blurred_descent_jumps_the_feet():
     """Heels come up at depth. A fast descent's motion blur makes BlazePose's foot points jump
     for a few frames (real `squat_front`, its heels flat on the frames, read 0.33 that way:

@@ -60,6 +60,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "squat.heel_rise": 0.25,
     "deadlift.lockout": 15.0,
     "deadlift.heel_rise": 0.2,
+    "deadlift.heel_side_within": 15.0,
     "deadlift.knee_valgus": 0.11,
     "deadlift.bar_distance": 0.6,
     "deadlift.knee_lead": 0.11,
@@ -402,6 +403,12 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
             article = "an" if view.view[0] in "aeiou" else "a"
             out.append(unjudged(cond, f"{article} {view.view} view cannot see {d.quantity}", value, thr,
                                 UNSEEN))
+            continue
+        if d.side_within and not abs(abs(view.yaw) - 90.0) <= cfg.threshold(d.side_within):
+            off = abs(abs(view.yaw) - 90.0)
+            how_far = f"{off:.0f}° from side-on" if math.isfinite(off) else "at an unknown angle"
+            out.append(unjudged(cond, f"a view {how_far} cannot see {d.quantity} (judged within "
+                                      f"{cfg.threshold(d.side_within):.0f}°)", value, thr, UNSEEN))
             continue
         if not sides:
             names = ", ".join(f"{s} {'/'.join(d.parts)}" for s in cand)

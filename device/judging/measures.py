@@ -444,6 +444,9 @@ class ConditionDef:
     # (view, config key) pairs: views whose projection biases the measure read against their own
     # threshold (a thigh seen from the front reads its angle plus the camera's elevation)
     view_thresholds: tuple[tuple[str, str], ...] = ()
+    # config key: judged only within this many degrees of side-on (a flat foot seen turned
+    # towards or away from a camera above it reads tilted, by about cot(yaw) x tan(elevation))
+    side_within: str = ""
     undefined: str = "measure undefined on this rep's landmarks"  # why a NaN value is not judged
 
     @property
@@ -478,7 +481,8 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        undefined="the rep ended before the lockout: the hips were still opening"),
     _c("deadlift", "feet_flat", "heel height over the toes at lockout", "foot lengths",
        ("hee", "toe", "sho", "hip", "kne"), {SIDE}, "above", "deadlift.heel_rise",
-       "keep feet flat — heels were {value:.2f} foot lengths up at the top", m_heel_rise_top),
+       "keep feet flat — heels were {value:.2f} foot lengths up at the top", m_heel_rise_top,
+       side_within="deadlift.heel_side_within"),
     _c("deadlift", "knees_over_toes", "knee inside the foot line at depth", "hip widths",
        ("kne", "ank", "toe", "hip"),
        {FRONT, BACK}, "above", "deadlift.knee_valgus",
