@@ -483,6 +483,63 @@ def test_pose_stage_hands_out_every_frame_in_order_then_ends(squats):
     assert stage.error is None
 
 
+def test_a_pipelined_pose_stage_keeps_two_frames_in_flight_only_when_they_wait(squats):
+    """A pipelined estimator (submit/collect) gets the next frame while one is in the model when
+    that frame is already waiting (a file source: always); every frame comes out in order with
+    its own pose, and a failed submit is that frame's "nobody", counted, not a hole."""
+    from formcheck.device.pose.landmarks import Pose
+
+    class Pipelined(RecordedPose):
+        pipeline = 2
+
+        def __init__(self, seq):
+            super().__init__(seq)
+            self.queue, self.most = [], 0
+
+        @property
+        def in_flight(self):
+            return len(self.queue)
+
+        def submit(self, frame_rgb, t):
+            if abs(t - squats.t[5]) < 1e-9:
+                raise ValueError("broken frame")
+            self.queue.append(t)
+            self.most = max(self.most, len(self.queue))
+
+        def collect(self):
+            time.sleep(0.004)  # the model's time: the next frame arrives meanwhile
+            return super().estimate(None, self.queue.pop(0))
+
+    est = Pipelined(squats)
+    st, events, code = run_station(config(), source=blank_frames(squats.t), estimator=est)
+    assert code == 0 and est.most == 2 and not est.queue
+    assert st.frames == len(squats.t) and st.pose_fail.count == 1
+    assert [r.rep for r in reps_of(events)] == list(range(1, REPS + 1))
+    # the stage itself: frames in order, each with the pose of its own time
+    src = blank_frames(squats.t[:30]).start()
+    est = Pipelined(squats)
+    from formcheck.device.app.pose_stage import PoseStage
+
+    def submit(frame):
+        try:
+            est.submit(frame.image, frame.t)
+            return True
+        except ValueError:
+            frame.pose = Pose.none(frame.t, frame.size)
+            return False
+
+    stage = PoseStage(src, lambda f: None, submit=submit, collect=lambda f: est.collect(), depth=2).start()
+    got = []
+    while not stage.ended:
+        frame = stage.read(timeout=1.0)
+        if frame is not None:
+            got.append(frame)
+    stage.close()
+    src.close()
+    assert [f.index for f in got] == list(range(30)) and all(f.pose.t == f.t for f in got)
+    assert got[5].pose.landmarks is None and stage.error is None
+
+
 def test_judge_failures_are_survived(squats):
     st0 = S.Station(config(), source=clip_source(squats), stream=io.StringIO())
     st0.setup()

@@ -46,7 +46,8 @@ def build_estimator(cfg: Config):
 
     st = cfg.station
     try:
-        return create_estimator(st.pose_backend, threads=st.threads, model=st.pose_model)
+        return create_estimator(st.pose_backend, threads=st.threads, model=st.pose_model,
+                                pipeline=st.pose_pipeline)
     except PoseError as e:
         raise StartupError(f"station.pose_backend = {st.pose_backend!r}: {e}") from e
     except (OSError, ValueError) as e:

@@ -94,6 +94,7 @@ class StationConfig:
     pose_backend: str = setting("litert", choice(*BACKENDS))
     pose_model: str = setting("full", choice("lite", "full", "heavy"))
     threads: int = setting(0, integer(0, 64))
+    pose_pipeline: int = setting(1, integer(1, 8))
     window_mode: str = setting("model", choice("model", "sliding", "rep"))
     ready_timeout: float = setting(10.0, number(0.0, 600.0))
     allow_degraded: bool = setting(False, boolean)

@@ -5,12 +5,21 @@ interpreter releases the GIL while it runs, and the judge's own CPU then fits in
 leaves a core idle (crop, decoding). The hand-over is a one-slot mailbox the pose thread
 waits on, so a pose once computed is never dropped; when the loop falls behind, frames are
 dropped where they always were, at the capture source's own mailbox (newest wins).
+
+With a pipelined estimator (``submit``/``collect``, ``depth`` > 1) the thread starts on the
+next frame while the previous one is still in the model when that frame arrives within half
+the time a frame spends in the pipeline: then the previous pose is not ready yet anyway. A
+frame is never held back to fill the pipeline, so when pose keeps up with the camera each
+frame goes out as soon as its pose is done, as before; when it does not (a slow board, a
+file), the frames overlap.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 
 from ..capture.sources import Frame, Mailbox, stop_worker
@@ -25,9 +34,15 @@ class PoseStage:
     station's own wrapper turns a failure into "nobody"), and hands frames out by :meth:`read`.
     """
 
-    def __init__(self, source, estimate: Callable[[Frame], Pose]):
+    def __init__(self, source, estimate: Callable[[Frame], Pose], *,
+                 submit: Callable[[Frame], bool] | None = None,
+                 collect: Callable[[Frame], Pose] | None = None, depth: int = 1):
         self.source = source
         self._estimate = estimate
+        # a pipeline: submit(frame) starts on it (False: it failed, and its pose is set),
+        # collect(frame) is the pose of the oldest frame submitted
+        self._submit, self._collect = submit, collect
+        self._depth = depth if submit is not None and collect is not None else 1
         self._box = Mailbox()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -53,6 +68,9 @@ class PoseStage:
 
     def _run(self) -> None:
         try:
+            if self._depth > 1:
+                self._run_pipelined()
+                return
             while not self._stop.is_set():
                 frame = self.source.read(timeout=0.2)
                 if frame is None:
@@ -67,3 +85,23 @@ class PoseStage:
             log.exception("the pose thread failed")
         finally:
             self._box.close()
+
+    def _run_pipelined(self) -> None:
+        pending: deque[tuple[Frame, bool, float]] = deque()  # (frame, submitted, when), oldest first
+        in_model = 0.0  # seconds a frame spends in the pipeline (moving average)
+        while not self._stop.is_set():
+            if len(pending) < self._depth:
+                frame = self.source.read(timeout=in_model / 2 if pending else 0.2)
+                if frame is not None:
+                    pending.append((frame, frame.pose is None and self._submit(frame), time.monotonic()))
+                    continue
+                if not pending:
+                    if self.source.ended:
+                        return
+                    continue
+            frame, submitted, since = pending.popleft()
+            if submitted:
+                frame.pose = self._collect(frame)
+                took = time.monotonic() - since
+                in_model = took if in_model == 0.0 else 0.8 * in_model + 0.2 * took
+            self._box.put(frame, block=True, stop=self._stop)

@@ -80,6 +80,7 @@ class Station:
         self.pose_fail = FailureLog("pose estimation", FAILURE_LOG_S, log)
         self.judge_fail = FailureLog("judge", FAILURE_LOG_S, log)
         self._pose_ms: deque[float] = deque(maxlen=4096)  # bounded even with stats off
+        self._submitted: deque[float] = deque()  # when each frame in the pose pipeline went in
         # Seconds from a frame's capture until its events were handed to the outputs: every
         # frame (frame_latency) and frames that finished a rep (latencies). For the benchmark.
         self.latencies: deque[float] = deque(maxlen=10_000)
@@ -170,7 +171,12 @@ class Station:
         self.source.start()
         frames = self.source
         if self.estimator is not None and not getattr(self.source, "yields_poses", False):
-            frames = self.poses = PoseStage(self.source, self._estimate).start()
+            depth = int(getattr(self.estimator, "pipeline", 1) or 1)
+            if depth > 1 and hasattr(self.estimator, "submit"):
+                frames = self.poses = PoseStage(self.source, self._estimate, submit=self._submit,
+                                                collect=self._collect, depth=depth).start()
+            else:
+                frames = self.poses = PoseStage(self.source, self._estimate).start()
         t_run = time.monotonic()
         self._period_start = t_run
         interval = cfg.logging.stats_interval
@@ -267,6 +273,28 @@ class Station:
             self.pose_fail(e)
             pose = Pose.none(frame.t, frame.size)
         self._pose_ms.append((time.perf_counter() - t0) * 1000)
+        return pose
+
+    def _submit(self, frame) -> bool:
+        """Start on the frame's pose (pose thread, pipelined estimator); False when that failed
+        (logged and counted; the frame's pose is then "nobody")."""
+        try:
+            self.estimator.submit(frame.image, frame.t)
+        except Exception as e:
+            self.pose_fail(e)
+            frame.pose = Pose.none(frame.t, frame.size)
+            return False
+        self._submitted.append(time.perf_counter())
+        return True
+
+    def _collect(self, frame) -> Pose:
+        """The pose of the oldest frame submitted (pose thread); a failure is "nobody"."""
+        try:
+            pose = self.estimator.collect()
+        except Exception as e:
+            self.pose_fail(e)
+            pose = Pose.none(frame.t, frame.size)
+        self._pose_ms.append((time.perf_counter() - self._submitted.popleft()) * 1000)
         return pose
 
     def _emit(self, events, frame=None) -> None:

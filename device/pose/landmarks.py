@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -155,6 +156,46 @@ def create_estimator(backend: str = "litert", **options) -> PoseEstimator:
     module_name, _, attr = target.partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
     return factory(**options)
+
+
+class PoseFeeder:
+    """Frames pushed into one estimator, poses out in order. An estimator with a pipeline
+    (``submit`` / ``collect`` and ``pipeline`` > 1, as the litert backend with ``pipeline = 2``)
+    keeps that many frames in flight; any other goes one frame at a time. Several feeders step
+    several estimators through the same frames (benchmarks)."""
+
+    def __init__(self, estimator: PoseEstimator):
+        self.estimator = estimator
+        depth = int(getattr(estimator, "pipeline", 1) or 1)
+        self.depth = depth if hasattr(estimator, "submit") else 1
+
+    def feed(self, frame: np.ndarray, t: float) -> list[Pose]:
+        """Push a frame; the poses now done (none while the pipeline fills)."""
+        est = self.estimator
+        if self.depth <= 1:
+            return [est.estimate(frame, t)]
+        done = [est.collect()] if est.in_flight >= self.depth else []
+        est.submit(frame, t)
+        return done
+
+    def drain(self) -> list[Pose]:
+        """The poses of every frame still in flight."""
+        done = []
+        while self.depth > 1 and self.estimator.in_flight:
+            done.append(self.estimator.collect())
+        return done
+
+
+def estimate_all(estimator: PoseEstimator, frames: Iterable[tuple[np.ndarray, float]]) -> Iterator[Pose]:
+    """The pose of every ``(frame, t)``, in order (through a :class:`PoseFeeder`). A consumer
+    that stops early leaves nothing in flight."""
+    feeder = PoseFeeder(estimator)
+    try:
+        for frame, t in frames:
+            yield from feeder.feed(frame, t)
+        yield from feeder.drain()
+    finally:
+        feeder.drain()
 
 
 def stack_poses(poses: list[Pose]) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -358,68 +361,20 @@ def _refine_from_heatmap(lm: np.ndarray, heatmap: np.ndarray, kernel: int = HEAT
 # The backend
 # ----------------------------------------------------------------------------------------
 
-class LitertPose:
-    """BlazePose (Lite, Full or Heavy) through LiteRT.
+class ModelSet:
+    """One detector and one landmark interpreter with their reused buffers: one frame at a time
+    (a LiteRT interpreter is not shared between threads; a pipeline holds one set per frame in
+    flight)."""
 
-    Options: ``model`` (lite | full | heavy; default :data:`DEFAULT_MODEL`), ``threads``
-    (0 = all cores), ``model_dir`` (a folder holding ``pose_detection.tflite`` and
-    ``pose_landmark_<model>.tflite``, side by side or in mediapipe's ``pose_detection/`` and
-    ``pose_landmark/`` folders; each checked against the packaged manifest; default: the models
-    inside the package), ``track`` (reuse the previous frame's landmarks for the crop; False runs
-    the detector on every frame), ``smooth`` (One-Euro smoothing across frames),
-    ``min_detection_confidence`` (detector score), ``min_tracking_confidence`` (pose presence
-    needed to keep a pose and keep tracking), ``static`` (unrelated images: no tracking, no
-    smoothing; as the mediapipe backend).
-    """
-
-    name = "litert"
-
-    def __init__(self, threads: int = 0, model: str = DEFAULT_MODEL,
-                 model_dir: str | os.PathLike | None = None, track: bool = True, smooth: bool = True,
-                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 static: bool = False, **_ignored):
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-            raise PoseError(f"litert pose option threads must be an integer >= 0 "
-                            f"(0 = all cores), got {threads!r}")
-        if model not in MODELS:
-            raise PoseError(f"litert pose option model must be one of {', '.join(MODELS)}, got {model!r}")
-        for key, val in (("min_detection_confidence", min_detection_confidence),
-                         ("min_tracking_confidence", min_tracking_confidence)):
-            try:
-                ok = 0.0 <= float(val) <= 1.0
-            except (TypeError, ValueError, OverflowError):
-                ok = False
-            if not ok:
-                raise PoseError(f"litert pose option {key} must be a number in [0, 1], got {val!r}")
-        self.threads = threads or os.cpu_count() or 1
-        self.model = model
-        self.track = bool(track) and not static
-        self.smooth = bool(smooth) and not static
-        self.min_detection_confidence = float(min_detection_confidence)
-        self.min_tracking_confidence = float(min_tracking_confidence)
-
-        self.model_dir = Path(model_dir).expanduser() if model_dir is not None else bundled.MODELS_DIR
-        det_path = bundled.locate(bundled.detector_file(), model_dir)
-        lmk_path = bundled.locate(bundled.landmark_file(model), model_dir)
-        self.model_paths = {"detector": det_path, "landmarks": lmk_path}
-        self._det = load_interpreter(det_path, self.threads)
-        self._lmk = load_interpreter(lmk_path, self.threads, prune_segmentation=True)
-        self._det_in, self._det_boxes, self._det_scores = self._detector_io(self._det)
-        self._lmk_in, self._lmk_out = self._landmark_io(self._lmk)
+    def __init__(self, det_path: Path, lmk_path: Path, threads: int):
+        self.det = load_interpreter(det_path, threads)
+        self.lmk = load_interpreter(lmk_path, threads, prune_segmentation=True)
+        self._det_in, self._det_boxes, self._det_scores = self._detector_io(self.det)
+        self._lmk_in, self._lmk_out = self._landmark_io(self.lmk)
         self._anchors = ssd_anchors()
         # Reused buffers: the crops are warped into these, then scaled into the input tensors.
         self._det_buf = np.empty((DETECTOR_SIZE, DETECTOR_SIZE, 3), np.uint8)
         self._lmk_buf = np.empty((LANDMARK_SIZE, LANDMARK_SIZE, 3), np.uint8)
-
-        self._smoother = LandmarkSmoother(POSE_LANDMARKS, visibility=True)
-        self._aux_smoother = LandmarkSmoother(POSE_AUXILIARY, visibility=False)
-        self._world_smoother = OneEuroFilter(POSE_WORLD)
-        self._roi: Roi | None = None  # next frame's crop while tracking
-        self._last_t: float | None = None
-        log.info("litert pose: BlazePose %s, %d thread(s), models %s, track=%s smooth=%s",
-                 model, self.threads, lmk_path.parent, self.track, self.smooth)
-
-    # -- model I/O ------------------------------------------------------------------------
 
     @staticmethod
     def _detector_io(it) -> tuple[int, int, int]:
@@ -456,19 +411,17 @@ class LitertPose:
                             "not a BlazePose GHUM landmark model")
         return inp["index"], out
 
-    # -- pipeline steps -------------------------------------------------------------------
-
-    def detect(self, frame: np.ndarray) -> list[Detection]:
+    def detect(self, frame: np.ndarray, min_confidence: float) -> list[Detection]:
         """All people the detector finds, best first, in normalised image coordinates."""
         img, pad = letterbox(frame, DETECTOR_SIZE, self._det_buf)
-        x = self._det.tensor(self._det_in)()[0]  # the input tensor itself: no copy
+        x = self.det.tensor(self._det_in)()[0]  # the input tensor itself: no copy
         np.multiply(img, F32(2.0 / 255.0), out=x, casting="unsafe")  # [-1, 1]
         x -= _ONE
         del x  # the interpreter refuses to run while a view of its tensors is alive
-        self._det.invoke()
-        raw = self._det.get_tensor(self._det_boxes)[0]
-        logits = self._det.get_tensor(self._det_scores)[0, :, 0]
-        dets = decode_detections(raw, logits, self._anchors, self.min_detection_confidence)
+        self.det.invoke()
+        raw = self.det.get_tensor(self._det_boxes)[0]
+        logits = self.det.get_tensor(self._det_scores)[0, :, 0]
+        dets = decode_detections(raw, logits, self._anchors, min_confidence)
         # Undo the letterbox: tensor coordinates -> image coordinates.
         sx, sy = _ONE - (pad[0] + pad[2]), _ONE - (pad[1] + pad[3])
         for d in dets:
@@ -476,25 +429,25 @@ class LitertPose:
             d.keypoints = ((d.keypoints - pad[:2]) / np.array([sx, sy], dtype=F32)).astype(F32)
         return dets
 
-    def landmarks(self, frame: np.ndarray, roi: Roi) -> tuple[float, np.ndarray, np.ndarray]:
+    def landmarks(self, frame: np.ndarray, roi: Roi, min_presence: float) -> tuple[float, np.ndarray, np.ndarray]:
         """Pose presence score, the 39 landmarks ``(39, 5)`` float32 (x, y, z, visibility,
         presence) in normalised image coordinates and the 39 world landmarks ``(39, 3)``
         (metres, hip-centred, image axes) for a person inside ``roi``."""
         img, pad = crop(frame, roi, LANDMARK_SIZE, cv2.BORDER_REPLICATE, self._lmk_buf)
-        x = self._lmk.tensor(self._lmk_in)()[0]  # the input tensor itself: no copy
+        x = self.lmk.tensor(self._lmk_in)()[0]  # the input tensor itself: no copy
         np.multiply(img, F32(1.0 / 255.0), out=x, casting="unsafe")  # [0, 1]
         del x  # the interpreter refuses to run while a view of its tensors is alive
-        self._lmk.invoke()
+        self.lmk.invoke()
         out = self._lmk_out
-        flag = float(self._lmk.get_tensor(out["flag"]).reshape(-1)[0])
-        if flag < self.min_tracking_confidence:
+        flag = float(self.lmk.get_tensor(out["flag"]).reshape(-1)[0])
+        if flag < min_presence:
             return flag, None, None
-        lm = self._lmk.get_tensor(out["landmarks"]).reshape(NUM_ALL_LANDMARKS, 5)
-        world = self._lmk.get_tensor(out["world"]).reshape(NUM_ALL_LANDMARKS, 3)
+        lm = self.lmk.get_tensor(out["landmarks"]).reshape(NUM_ALL_LANDMARKS, 5)
+        world = self.lmk.get_tensor(out["world"]).reshape(NUM_ALL_LANDMARKS, 3)
         lm[:, :3] /= F32(LANDMARK_SIZE)
         lm[:, 3:5] = _sigmoid(lm[:, 3:5])
         # A view of the heatmap tensor (no 640 kB copy); read before the next invoke.
-        heatmap = self._lmk.tensor(out["heatmap"])()[0]
+        heatmap = self.lmk.tensor(out["heatmap"])()[0]
         _refine_from_heatmap(lm, heatmap, count=NUM_USED)  # the 4 unused landmarks are never read
         del heatmap
         # Letterbox removal inside the crop, then the rotated crop projected onto the image.
@@ -512,35 +465,171 @@ class LitertPose:
         world[:, 1] = s * wx + c * wy
         return flag, lm, world
 
+
+
+class LitertPose:
+    """BlazePose (Lite, Full or Heavy) through LiteRT.
+
+    Options: ``model`` (lite | full | heavy; default :data:`DEFAULT_MODEL`), ``threads``
+    (0 = all cores), ``model_dir`` (a folder holding ``pose_detection.tflite`` and
+    ``pose_landmark_<model>.tflite``, side by side or in mediapipe's ``pose_detection/`` and
+    ``pose_landmark/`` folders; each checked against the packaged manifest; default: the models
+    inside the package), ``track`` (reuse the previous frame's landmarks for the crop; False runs
+    the detector on every frame), ``smooth`` (One-Euro smoothing across frames),
+    ``min_detection_confidence`` (detector score), ``min_tracking_confidence`` (pose presence
+    needed to keep a pose and keep tracking), ``static`` (unrelated images: no tracking, no
+    smoothing; as the mediapipe backend), ``pipeline`` (frames in flight at once, each on its
+    own interpreters, ``threads`` shared out between them; default 1).
+
+    :meth:`estimate` is one frame in, its pose out. :meth:`submit` / :meth:`collect` keep up to
+    ``pipeline`` frames in flight: the frames' models run in parallel, and each pose is finished
+    (smoothing, the next crop) in order when collected, so a tracked frame's crop comes from
+    the last pose collected before it was submitted (one frame older with two in flight). Two
+    one-thread interpreters in parallel do a few more frames a second than one two-thread
+    interpreter on the same two cores, but the older crop moves the landmarks (README, "Pose
+    models"), so one frame at a time stays the default.
+    """
+
+    name = "litert"
+
+    def __init__(self, threads: int = 0, model: str = DEFAULT_MODEL,
+                 model_dir: str | os.PathLike | None = None, track: bool = True, smooth: bool = True,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
+                 static: bool = False, pipeline: int = 1, **_ignored):
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise PoseError(f"litert pose option threads must be an integer >= 0 "
+                            f"(0 = all cores), got {threads!r}")
+        if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 1:
+            raise PoseError(f"litert pose option pipeline must be an integer >= 1, got {pipeline!r}")
+        if model not in MODELS:
+            raise PoseError(f"litert pose option model must be one of {', '.join(MODELS)}, got {model!r}")
+        for key, val in (("min_detection_confidence", min_detection_confidence),
+                         ("min_tracking_confidence", min_tracking_confidence)):
+            try:
+                ok = 0.0 <= float(val) <= 1.0
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
+                raise PoseError(f"litert pose option {key} must be a number in [0, 1], got {val!r}")
+        self.threads = threads or os.cpu_count() or 1
+        self.model = model
+        self.track = bool(track) and not static
+        self.smooth = bool(smooth) and not static
+        self.min_detection_confidence = float(min_detection_confidence)
+        self.min_tracking_confidence = float(min_tracking_confidence)
+
+        self.model_dir = Path(model_dir).expanduser() if model_dir is not None else bundled.MODELS_DIR
+        det_path = bundled.locate(bundled.detector_file(), model_dir)
+        lmk_path = bundled.locate(bundled.landmark_file(model), model_dir)
+        self.model_paths = {"detector": det_path, "landmarks": lmk_path}
+        self.pipeline = min(pipeline, self.threads)
+        # the threads shared out between the slots (3 threads: 2 and 1)
+        self._sets = [ModelSet(det_path, lmk_path, self.threads // self.pipeline + (i < self.threads % self.pipeline))
+                      for i in range(self.pipeline)]
+        self._free: queue.SimpleQueue[ModelSet] = queue.SimpleQueue()
+        for ms in self._sets:
+            self._free.put(ms)
+        self._pool = (ThreadPoolExecutor(self.pipeline, thread_name_prefix="pose-model")
+                      if self.pipeline > 1 else None)
+        # submitted frames, oldest first: (raw result or its future, t, size, rewound)
+        self._in_flight: deque[tuple] = deque()
+        self._submitted_t: float | None = None
+
+        self._smoother = LandmarkSmoother(POSE_LANDMARKS, visibility=True)
+        self._aux_smoother = LandmarkSmoother(POSE_AUXILIARY, visibility=False)
+        self._world_smoother = OneEuroFilter(POSE_WORLD)
+        self._roi: Roi | None = None  # next frame's crop while tracking
+        log.info("litert pose: BlazePose %s, %d thread(s) in %d pipeline slot(s), models %s, "
+                 "track=%s smooth=%s", model, self.threads, self.pipeline, lmk_path.parent,
+                 self.track, self.smooth)
+
+    # -- pipeline steps -------------------------------------------------------------------
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """All people the detector finds, best first, in normalised image coordinates."""
+        return self._sets[0].detect(frame, self.min_detection_confidence)
+
+    def landmarks(self, frame: np.ndarray, roi: Roi) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """Pose presence score, the 39 landmarks ``(39, 5)`` and the 39 world landmarks
+        ``(39, 3)`` for a person inside ``roi`` (None, None when the presence is too low)."""
+        return self._sets[0].landmarks(frame, roi, self.min_tracking_confidence)
+
     # -- the estimator interface ----------------------------------------------------------
 
     def estimate(self, frame_rgb: np.ndarray, t: float) -> Pose:
+        """The pose of one frame (no other frame may be in flight)."""
+        if self._in_flight:
+            raise PoseError("litert pose: estimate() while submitted frames are in flight; collect() them first")
+        self.submit(frame_rgb, t)
+        return self.collect()
+
+    @property
+    def model_sets(self) -> tuple[ModelSet, ...]:
+        """The interpreters, one set per pipeline slot."""
+        return tuple(self._sets)
+
+    @property
+    def in_flight(self) -> int:
+        """Frames submitted and not yet collected."""
+        return len(self._in_flight)
+
+    def submit(self, frame_rgb: np.ndarray, t: float) -> None:
+        """Start on a frame (at most ``pipeline`` in flight); :meth:`collect` returns its pose."""
         frame = np.ascontiguousarray(frame_rgb)  # OpenCV needs positive strides
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise PoseError(f"litert pose: frame must be RGB uint8 (H, W, 3), got "
                             f"{frame.dtype} {frame.shape}")
+        if len(self._in_flight) >= self.pipeline:
+            raise PoseError(f"litert pose: {self.pipeline} frame(s) already in flight; collect() one first")
         h, w = frame.shape[:2]
         size = (w, h)
-        if self._last_t is not None and t <= self._last_t:
-            self.reset()  # a rewound clip starts over, as on the mediapipe backend
-        self._last_t = t
+        # a rewound clip starts over, as on the mediapipe backend: from the detector
+        rewound = self._submitted_t is not None and t <= self._submitted_t
+        self._submitted_t = t
+        roi = self._roi if self.track and not rewound else None
+        if self._pool is None:
+            raw = self._run_models(frame, size, roi)
+        else:
+            raw = self._pool.submit(self._run_models, frame, size, roi)
+        self._in_flight.append((raw, t, size, rewound))
 
-        detected = False
-        roi = self._roi if self.track else None
-        if roi is None:
-            dets = self.detect(frame)
-            if not dets:
-                return self._lost(t, size)
-            roi, _ = roi_from_points(dets[0].keypoints[0], dets[0].keypoints[1], size)
-            detected = True
+    def collect(self) -> Pose:
+        """The pose of the oldest frame in flight (waiting for it), finished in order."""
+        if not self._in_flight:
+            raise PoseError("litert pose: collect() with no frame in flight")
+        raw, t, size, rewound = self._in_flight.popleft()
+        if rewound:
+            self._reset_tracking()
+        if isinstance(raw, Future):
+            raw = raw.result()
+        return self._finish(raw, t, size)
+
+    def _run_models(self, frame: np.ndarray, size: tuple[int, int], roi: Roi | None):
+        """The models' part of a frame, on a free model set (any thread): (presence, landmarks,
+        world landmarks, whether the detector ran), or None when nobody was found."""
+        ms = self._free.get()
         try:
-            flag, lm, world = self.landmarks(frame, roi)
-        except ValueError:  # degenerate ROI (zero size): start over with the detector
-            return self._lost(t, size)
-        if lm is None:
-            # As mediapipe: no pose on this frame; the detector runs on the next one.
-            return self._lost(t, size)
+            detected = False
+            if roi is None:
+                dets = ms.detect(frame, self.min_detection_confidence)
+                if not dets:
+                    return None
+                roi, _ = roi_from_points(dets[0].keypoints[0], dets[0].keypoints[1], size)
+                detected = True
+            try:
+                flag, lm, world = ms.landmarks(frame, roi, self.min_tracking_confidence)
+            except ValueError:  # degenerate ROI (zero size): start over with the detector
+                return None
+            # As mediapipe: no pose on this frame (lm None); the detector runs on the next one.
+            return None if lm is None else (flag, lm, world, detected)
+        finally:
+            self._free.put(ms)
 
+    def _finish(self, raw, t: float, size: tuple[int, int]) -> Pose:
+        """Smoothing and the next frame's crop, in frame order."""
+        if raw is None:
+            return self._lost(t, size)
+        flag, lm, world, detected = raw
         aux = lm[33:35]
         _, obj_scale = roi_from_points(aux[0], aux[1], size)
         if self.track:
@@ -561,16 +650,16 @@ class LitertPose:
                     extra={"presence": flag, "detector": detected})
 
     def _lost(self, t: float, size: tuple[int, int]) -> Pose:
-        self._roi = None
-        self._smoother.reset()
-        self._aux_smoother.reset()
-        self._world_smoother.reset()
+        self._reset_tracking()
         return Pose.none(t, size)
 
     def reset(self) -> None:
         """Forget tracking and smoothing state (call between unrelated clips)."""
+        self._reset_tracking()
+        self._submitted_t = None
+
+    def _reset_tracking(self) -> None:
         self._roi = None
-        self._last_t = None
         self._smoother.reset()
         self._aux_smoother.reset()
         self._world_smoother.reset()
@@ -581,7 +670,11 @@ class LitertPose:
         return self._roi is not None
 
     def close(self) -> None:
-        self._det = self._lmk = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._in_flight.clear()
+        self._sets = []
 
     def __enter__(self):
         return self
