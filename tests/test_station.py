@@ -467,11 +467,8 @@ def test_a_broken_pose_thread_stops_the_station_naming_it(squats, monkeypatch):
     assert "ZeroDivisionError" in st.poses.error
 
 
-def test_pose_stage_hands_out_every_frame_in_order_then_ends(squats):
-    from formcheck.device.app.pose_stage import PoseStage
-
-    src = blank_frames(squats.t[:40]).start()
-    stage = PoseStage(src, lambda frame: Pose.none(frame.t, frame.size)).start()
+def _read_all(stage, src) -> list:
+    """Every frame a started pose stage hands out until its source ends; both closed after."""
     got = []
     while not stage.ended:
         frame = stage.read(timeout=1.0)
@@ -479,6 +476,15 @@ def test_pose_stage_hands_out_every_frame_in_order_then_ends(squats):
             got.append(frame)
     stage.close()
     src.close()
+    return got
+
+
+def test_pose_stage_hands_out_every_frame_in_order_then_ends(squats):
+    from formcheck.device.app.pose_stage import PoseStage
+
+    src = blank_frames(squats.t[:40]).start()
+    stage = PoseStage(src, lambda frame: Pose.none(frame.t, frame.size)).start()
+    got = _read_all(stage, src)
     assert [f.index for f in got] == list(range(40)) and all(f.pose is not None for f in got)
     assert stage.error is None
 
@@ -529,13 +535,7 @@ def test_a_pipelined_pose_stage_keeps_two_frames_in_flight_only_when_they_wait(s
             return False
 
     stage = PoseStage(src, lambda f: None, submit=submit, collect=lambda f: est.collect(), depth=2).start()
-    got = []
-    while not stage.ended:
-        frame = stage.read(timeout=1.0)
-        if frame is not None:
-            got.append(frame)
-    stage.close()
-    src.close()
+    got = _read_all(stage, src)
     assert [f.index for f in got] == list(range(30)) and all(f.pose.t == f.t for f in got)
     assert got[5].pose.landmarks is None and stage.error is None
 
