@@ -52,15 +52,19 @@ class Clip:
     pose_s: float = 0.0  # wall time of the pose pass (0: from the cache)
 
 
-def estimate(video: Path, backend: str, model: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """The station's frame source and pose backend over a whole video file:
+def estimate(video: Path, backend: str, model: str, pipeline: int = 1) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The station's frame source and pose backend over a whole video file (``pipeline``
+    frames in flight, as ``station.pose_pipeline``):
     ``(t (T,), landmarks (T, 33, 4) NaN where nobody was found, image size)``."""
     from formcheck.device.capture.sources import open_source
+    from formcheck.device.pose.landmarks import PoseFeeder
 
     est = build_estimator(C.apply_overrides(C.Config(), {"station.pose_backend": backend,
-                                                         "station.pose_model": model}))
+                                                         "station.pose_model": model,
+                                                         "station.pose_pipeline": pipeline}))
+    feeder = PoseFeeder(est)
     src = open_source(str(video), realtime=False).start()
-    ts, lms, size = [], [], (0, 0)
+    ts, poses, size = [], [], (0, 0)
     try:
         while True:
             frame = src.read(timeout=1.0)
@@ -70,24 +74,25 @@ def estimate(video: Path, backend: str, model: str) -> tuple[np.ndarray, np.ndar
                 continue
             h, w = frame.image.shape[:2]
             size = (w, h)
-            pose = est.estimate(frame.image, frame.t)
             ts.append(frame.t)
-            lms.append(pose.landmarks if pose.landmarks is not None
-                       else np.full((NUM_LANDMARKS, 4), np.nan, np.float32))
+            poses += feeder.feed(frame.image, frame.t)
+        poses += feeder.drain()
     finally:
         src.close()
         est.close()
+    lms = [p.landmarks if p.landmarks is not None else np.full((NUM_LANDMARKS, 4), np.nan, np.float32)
+           for p in poses]
     return np.asarray(ts, np.float64), np.stack(lms).astype(np.float32), size
 
 
-def load_clip(clip: Clip, videos: Path, cache: Path | None, backend: str, model: str) -> None:
+def load_clip(clip: Clip, videos: Path, cache: Path | None, backend: str, model: str, pipeline: int = 1) -> None:
     path = cache / f"{Path(clip.name).stem}.npz" if cache else None
     if path is not None and path.is_file():
         d = np.load(path)
         clip.t, clip.lm, clip.size = d["t"], d["lm"].astype(np.float32), tuple(int(v) for v in d["size"])
         return
     t0 = time.monotonic()
-    clip.t, clip.lm, clip.size = estimate(videos / clip.name, backend, model)
+    clip.t, clip.lm, clip.size = estimate(videos / clip.name, backend, model, pipeline)
     clip.pose_s = time.monotonic() - t0
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", choices=("mediapipe", "litert"), default=C.Config().station.pose_backend)
     p.add_argument("--model", choices=("lite", "full", "heavy"), default=C.Config().station.pose_model,
                    help="pose landmark model (default: the station's, %(default)s; a cache holds one model's)")
+    p.add_argument("--pipeline", type=int, choices=(1, 2), default=C.Config().station.pose_pipeline,
+                   help="litert frames in flight (station.pose_pipeline; a cache holds one setting's)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     a = p.parse_args(argv)
     clips = labelled_clips(p, a.videos, a.clips)
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     t0 = time.monotonic()
     for c in clips:
-        load_clip(c, a.videos, a.cache, a.backend, a.model)
+        load_clip(c, a.videos, a.cache, a.backend, a.model, a.pipeline)
         results.append(evaluate(c, bundles))
         r = results[-1]
         print(f"{c.name}: {r.given}/{c.reps} given, {r.auto}/{c.reps} auto, {' → '.join(r.recognised) or 'none'}"
