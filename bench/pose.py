@@ -52,7 +52,8 @@ class Config:
     backend: str
     model: str
     threads: int
-    pipeline: int = 1  # frames in flight (litert)
+    pipeline: int = 1  # frames in flight asked for (litert)
+    in_flight: int = 1  # frames in flight the estimator keeps (it caps them by its threads)
     fps: list[float] = field(default_factory=list)  # per round
     blocks: list[tuple[int, float]] = field(default_factory=list)  # (frames, seconds)
 
@@ -94,6 +95,8 @@ def speed_round(configs: list[Config], frames: list[np.ndarray], block_frames: i
     from formcheck.device.pose.landmarks import PoseFeeder, create_estimator
 
     estimators = [create_estimator(c.backend, **c.options()) for c in configs]
+    for c, est in zip(configs, estimators, strict=True):
+        c.in_flight = int(getattr(est, "pipeline", 1))
     spent = [0.0] * len(configs)
     timed_frames = 0
     try:
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     base_q = configs[0].quiet_fps()
     ref = qual.get(("mediapipe", "full", 1))
     h, w = frames[0].shape[:2]
-    timed = sum(min(args.block, len(frames) - a) for a in range(0, len(frames), args.block) if a >= WARMUP)
+    timed = sum(n for n, _ in configs[0].blocks) // args.rounds
     print(f"Pose models: speed on {speed_video.name} ({w}x{h}, {timed} timed frames per "
           f"pass, median of {args.rounds} rounds, tracking on); agreement and reps on "
           f"{len(ref.reps) if ref else 0} real clips ({ref.frames if ref else 0} frames). "
@@ -261,8 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{qq.person}/{qq.frames}", f"{right}/{len(qq.reps)}",
                      f"{len(qq.reps) - len(same_full)}/{len(qq.reps)}",
                      ", ".join(f"{k.removesuffix('.mp4')} {ref.reps[k]}→{qq.reps[k]}" for k in same_full) or "none"]
-        depth = min(c.pipeline, c.threads) if c.backend == "litert" else 1
-        print(f"| {c.label} | {c.threads if c.backend == 'litert' else '1 (fixed)'} | {depth} | {med:.1f} "
+        print(f"| {c.label} | {c.threads if c.backend == 'litert' else '1 (fixed)'} | {c.in_flight} | {med:.1f} "
               f"| {med / base:.2f}× | {q:.1f} | {q / base_q:.2f}× | " + " | ".join(cells) + " |")
     print()
     notes = ["× mediapipe Full: against mediapipe Full's frames/s in the same run; quiet: each "

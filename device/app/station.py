@@ -266,14 +266,7 @@ class Station:
 
     def _estimate(self, frame) -> Pose:
         """The frame's pose (in the pose thread); a failure is logged and counted and is "nobody"."""
-        t0 = time.perf_counter()
-        try:
-            pose = self.estimator.estimate(frame.image, frame.t)
-        except Exception as e:
-            self.pose_fail(e)
-            pose = Pose.none(frame.t, frame.size)
-        self._pose_ms.append((time.perf_counter() - t0) * 1000)
-        return pose
+        return self._timed_pose(frame, time.perf_counter(), lambda: self.estimator.estimate(frame.image, frame.t))
 
     def _submit(self, frame) -> bool:
         """Start on the frame's pose (pose thread, pipelined estimator); False when that failed
@@ -289,12 +282,17 @@ class Station:
 
     def _collect(self, frame) -> Pose:
         """The pose of the oldest frame submitted (pose thread); a failure is "nobody"."""
+        return self._timed_pose(frame, self._submitted.popleft(), self.estimator.collect)
+
+    def _timed_pose(self, frame, since: float, get) -> Pose:
+        """``get()``, the frame's pose, timed from ``since``; a failure is logged and counted
+        and is "nobody"."""
         try:
-            pose = self.estimator.collect()
+            pose = get()
         except Exception as e:
             self.pose_fail(e)
             pose = Pose.none(frame.t, frame.size)
-        self._pose_ms.append((time.perf_counter() - self._submitted.popleft()) * 1000)
+        self._pose_ms.append((time.perf_counter() - since) * 1000)
         return pose
 
     def _emit(self, events, frame=None) -> None:

@@ -404,8 +404,8 @@ def judge_conditions(exercise: str, t, landmarks, world=None, image_size=None,
             out.append(unjudged(cond, f"{article} {view.view} view cannot see {d.quantity}", value, thr,
                                 UNSEEN))
             continue
-        if d.side_within and not abs(abs(view.yaw) - 90.0) <= cfg.threshold(d.side_within):
-            off = abs(abs(view.yaw) - 90.0)
+        off = abs(abs(view.yaw) - 90.0)  # degrees from side-on
+        if d.side_within and not off <= cfg.threshold(d.side_within):
             how_far = f"{off:.0f}° from side-on" if math.isfinite(off) else "at an unknown angle"
             out.append(unjudged(cond, f"a view {how_far} cannot see {d.quantity} (judged within "
                                       f"{cfg.threshold(d.side_within):.0f}°)", value, thr, UNSEEN))
