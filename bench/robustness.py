@@ -16,6 +16,13 @@ into the repository) under each transform:
 - ``rot+7`` / ``rot-7``: rotated 7 degrees about the centre (camera roll), edges replicated
 - ``dim`` / ``bright``: contrast and brightness changed (0.6x - 20, 1.4x + 30)
 - ``speed1.5``: every third frame dropped, written at the original fps (the person 1.5x faster)
+- ``feet_cut`` / ``head_cut``: the frame cropped so that the person's feet (the bottom edge a
+  third of the way up the shin, where the ankles rest: the median over the clip) or head (the
+  top edge half-way between the nose and the shoulders where the head is highest: the 10th
+  percentile, so that the shoulders stay in view when a deadlift stands up) are outside it,
+  as a camera framed too tight. The edge is placed from the clip's own poses (the default pose
+  backend on every third frame). A clip whose feet or head are out of frame already is left
+  as it is.
 
 Each transformed video goes once through the station's frame source and pose backend
 (``--jobs`` videos at a time, one core each), and its poses through the judge the station
@@ -50,7 +57,7 @@ from clips import SHARED, Clip, estimate, evaluate, labelled_clips
 from formcheck.device.app import config as C
 from formcheck.device.app.build import load_models
 
-DEFAULT_TRANSFORMS = ("identity", "mirror", "half_fps", "zoom60_edge", "rot+7", "rot-7", "dim")
+DEFAULT_TRANSFORMS = ("identity", "mirror", "half_fps", "zoom60_edge", "rot+7", "rot-7", "dim", "feet_cut", "head_cut")
 
 
 # ---- transforms: (frames, fps) -> (frames, fps) ---------------------------------------------
@@ -87,6 +94,46 @@ def _tone(alpha: float, beta: float) -> Callable[[Frames, float], tuple[Frames, 
     return f
 
 
+def _person_rows(frames: Frames) -> dict[str, np.ndarray]:
+    """Image rows (pixels) of the person's nose, shoulders, knees and ankles on every third
+    frame where someone is found; the lower leg of each frame (nearer the bottom edge)."""
+    from formcheck.device.app.build import build_estimator
+    from formcheck.device.pose.landmarks import LM
+
+    est = build_estimator(C.Config())
+    rows: dict[str, list[float]] = {"nose": [], "shoulders": [], "knee": [], "ankle": []}
+    try:
+        for i, im in enumerate(frames[::3]):
+            pose = est.estimate(cv2.cvtColor(im, cv2.COLOR_BGR2RGB), i * 0.1)
+            if pose.landmarks is None:
+                continue
+            y = pose.landmarks[:, 1] * im.shape[0]
+            leg = max((("left_knee", "left_ankle"), ("right_knee", "right_ankle")), key=lambda k: y[LM[k[1]]])
+            rows["nose"].append(y[LM["nose"]])
+            rows["shoulders"].append((y[LM["left_shoulder"]] + y[LM["right_shoulder"]]) / 2)
+            rows["knee"].append(y[LM[leg[0]]])
+            rows["ankle"].append(y[LM[leg[1]]])
+    finally:
+        est.close()
+    if not rows["nose"]:
+        raise SystemExit("nobody found: cannot place the crop")
+    return {k: np.asarray(v) for k, v in rows.items()}
+
+
+def _cut(part: str) -> Callable[[Frames, float], tuple[Frames, float]]:
+    def f(frames: Frames, fps: float) -> tuple[Frames, float]:
+        h = frames[0].shape[0]
+        r = _person_rows(frames)
+        if part == "feet":
+            top, bottom = 0, int(np.median(r["ankle"] - (r["ankle"] - r["knee"]) / 3))
+        else:
+            top, bottom = int(np.percentile(r["nose"] + (r["shoulders"] - r["nose"]) / 2, 10)), h
+        top, bottom = max(0, top), min(h, bottom)
+        bottom -= (bottom - top) % 2  # even height for the encoder
+        return [im[top:bottom] for im in frames], fps
+    return f
+
+
 TRANSFORMS: dict[str, Callable[[Frames, float], tuple[Frames, float]]] = {
     "identity": lambda fr, fps: (fr, fps),
     "mirror": lambda fr, fps: ([cv2.flip(im, 1) for im in fr], fps),
@@ -98,6 +145,8 @@ TRANSFORMS: dict[str, Callable[[Frames, float], tuple[Frames, float]]] = {
     "dim": _tone(0.6, -20),
     "bright": _tone(1.4, 30),
     "speed1.5": lambda fr, fps: ([im for i, im in enumerate(fr) if i % 3 != 2], fps),
+    "feet_cut": _cut("feet"),
+    "head_cut": _cut("head"),
 }
 
 

@@ -96,7 +96,8 @@ def check_framing(pose: Pose | None, frame_rgb: np.ndarray | None = None,
     dark_hint = ("too dark: add light or turn the camera away from a window",) if too_dark else ()
     if pose is None or pose.landmarks is None:
         return FramingReport(person=False, luma=luma, too_dark=too_dark,
-                             hints=(*dark_hint, "nobody in view: step into the picture"))
+                             hints=(*dark_hint, "nobody in view: step into the picture, head and shoulders "
+                                                "in it (the pose detector finds people by their face)"))
     lm = np.asarray(pose.landmarks, dtype=np.float64)
     xy, vis = lm[:, :2], lm[:, 3]
     finite = np.isfinite(xy).all(axis=1)
