@@ -85,6 +85,11 @@ def add_parser(sub) -> None:
                         "the set's end, as AI-Hub's sparse labelled frames do (default 0 = real time only: "
                         "2 or 4 recognise AI-Hub's presses better but no training yet passed every gate; "
                         "docs/training.md)")
+    p.add_argument("--recogniser-feet-unseen", dest="recogniser_feet_unseen", type=float, default=0.0,
+                   metavar="F", help="the recogniser's features show feet out of view as unknown "
+                        "(feature spec unseen_feet = shins_down) and it also trains on a copy of this "
+                        "fraction of the clips with the feet out of view (default 0: BlazePose's points "
+                        "as reported; docs/training.md)")
     p.add_argument("--min-visibility", dest="min_visibility", type=float, default=0.0,
                    help="feature spec: landmarks below this visibility are missing (default 0: every "
                         "frame with a person is judged, occluded joints at BlazePose's estimate)")
@@ -152,12 +157,15 @@ def cmd_defaults(args) -> int:
         for task, ex in plan:
             name = run_name(task, ex)
             rec = task == "exercise"
+            feet = args.recogniser_feet_unseen if rec else 0.0
             spec = FeatureSpec(normalisation=args.normalisation, min_visibility=args.min_visibility,
                                window_mode="sliding" if rec else args.window_mode,
-                               stride=args.recogniser_stride if rec else 1)
+                               stride=args.recogniser_stride if rec else 1,
+                               unseen_feet="shins_down" if feet > 0 else "as_reported")
             try:
                 ws = build_windows(seqs, spec, task, ex, args.group_by, progress=not args.quiet,
-                                   rep_jitter=args.rep_jitter, sparse=args.recogniser_sparse if rec else 0)
+                                   rep_jitter=args.rep_jitter, sparse=args.recogniser_sparse if rec else 0,
+                                   feet_unseen=feet)
                 # --candidates N trains N initialisations and keeps the best by validation F1
                 # (the test windows never choose). Off by default: on held-out synthetic reps
                 # (bench/verdicts.py) best-of-3 judged no better than seed 0. A model whose held-out windows

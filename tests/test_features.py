@@ -13,11 +13,13 @@ from formcheck.device.judging.features import (
     MissingFiller,
     SpecError,
     aspect_corrected,
+    feet_unseen,
     fill_missing,
     frame_features,
     joint_angles,
     mirror_features,
     sequence_features,
+    shins_down,
 )
 from formcheck.device.judging.windows import StreamWindower, rep_window, resample, sliding_windows
 from formcheck.device.pose.landmarks import MIRROR, PAPER_LANDMARKS
@@ -174,6 +176,45 @@ def test_spec_json_round_trip_and_errors():
         FeatureSpec.from_dict({**spec.to_dict(), "colour": "red"})
     with pytest.raises(SpecError, match="landmarks"):
         FeatureSpec.from_dict({**spec.to_dict(), "landmarks": [0, 40]})
+
+
+def test_feet_out_of_view_are_drawn_straight_down_only_under_shins_down():
+    """A picture that cuts the feet off: BlazePose draws them in, as bent shins. Under
+    ``unseen_feet = "shins_down"`` both feet go straight down from the knees at typical
+    proportions; one foot in view (a side view's far foot hidden) changes nothing; old specs
+    keep BlazePose's points."""
+    lm = np.stack([standing_pose()] * 3)
+    lm[:, 27:33, 1] -= 0.08  # drawn in: shins shortened and bent
+    lm[:, 27:33, 0] += 0.03
+    lm[1, 27:33, 3] = 0.2  # frame 1: both feet out of view (low visibility)
+    lm[2, [27, 29, 31], 3] = 0.2  # frame 2: only the left foot hidden
+    assert feet_unseen(lm).tolist() == [False, True, False]
+    out = shins_down(lm, (640, 480))
+    assert np.array_equal(out[[0, 2]], lm[[0, 2]])
+    torso = np.hypot(0.0 * 640 / 480, 0.25)  # mid-shoulder (0.5, 0.30) to mid-hip (0.5, 0.55)
+    for knee, ankle, toe in ((25, 27, 31), (26, 28, 32)):
+        assert out[1, ankle, 0] == pytest.approx(lm[1, knee, 0])
+        assert out[1, ankle, 1] == pytest.approx(lm[1, knee, 1] + 0.85 * torso)
+        assert out[1, toe, 1] == pytest.approx(lm[1, knee, 1] + 1.0 * torso)
+    assert np.array_equal(out[1, :25], lm[1, :25])  # nothing above the knees moves
+    # a foot beyond the picture's edge is out of view whatever its visibility
+    below = lm[0].copy()
+    below[27:33, 1] = 1.1
+    assert feet_unseen(below[None]).tolist() == [True]
+    # the spec decides, and round-trips; an unknown convention is refused by name
+    spec = FeatureSpec(unseen_feet="shins_down")
+    assert FeatureSpec.from_json(spec.to_json()) == spec
+    assert not np.allclose(frame_features(lm, spec, (640, 480))[1], frame_features(lm, FeatureSpec(), (640, 480))[1])
+    assert np.allclose(frame_features(lm, spec, (640, 480))[0], frame_features(lm, FeatureSpec(), (640, 480))[0])
+    with pytest.raises(SpecError, match="unseen_feet"):
+        FeatureSpec(unseen_feet="guess")
+    # a pose with no feet at all (another estimator's keypoints) stays valid under shins_down
+    t = np.arange(40) / 20.0
+    nofeet = np.stack([standing_pose()] * 40)
+    nofeet[:, 27:33] = np.nan
+    assert not sequence_features(t, nofeet, FeatureSpec(), (640, 480))[1].any()
+    feats, valid = sequence_features(t, nofeet, spec, (640, 480))
+    assert valid.all() and np.isfinite(feats).all()
 
 
 def test_missing_landmarks_are_never_zeros_that_look_like_a_pose():

@@ -602,3 +602,33 @@ def test_standardize_makes_a_paper_model_blind_to_feature_units(squat_dir):
         assert (std is not None) == standardize and (core is not a["_model"]) == standardize
     np.testing.assert_allclose(*preds[True], atol=2e-3)
     assert np.abs(preds[False][0] - preds[False][1]).max() > 0.05
+
+
+def test_recogniser_feet_unseen_copies_show_the_feet_as_unknown():
+    """--recogniser-feet-unseen F: about F of the clips also train with the feet out of view
+    (visibility 0), which a ``shins_down`` spec turns into shins drawn straight down from the
+    knees, as the station does when the picture cuts the feet off; the choice of clips is the
+    same on every run and other tasks get no copies."""
+    from formcheck.device.judging.features import FOOT_POINTS, FeatureSpec
+    from formcheck.train import synth
+    from formcheck.train.data import build_windows, feet_unseen_copy
+
+    seqs = [synth.make_clip(synth.ClipSpec("squat", seed=2, index=i, fps=15, noise=0.0)).sequences[0]
+            for i in range(8)]
+    picked = [s.id for s in seqs if feet_unseen_copy(s, 0.5)]
+    assert 0 < len(picked) < len(seqs)  # about half, by id
+    assert picked == [s.id for s in seqs if feet_unseen_copy(s, 0.5)]
+    assert all(feet_unseen_copy(s, 0.0) == [] for s in seqs)
+    assert all(feet_unseen_copy(s, 1.0) for s in seqs)
+    (copy,) = feet_unseen_copy(seqs[0], 1.0)
+    assert (copy.landmarks[:, list(FOOT_POINTS), 3] == 0).all()
+    assert np.array_equal(copy.landmarks[:, :27], seqs[0].landmarks[:, :27], equal_nan=True)
+    assert (seqs[0].landmarks[:, list(FOOT_POINTS), 3] > 0).any()  # the original is untouched
+    spec = FeatureSpec(window_mode="sliding", stride=1, unseen_feet="shins_down")
+    real = build_windows(seqs[:1], spec, "exercise")
+    both = build_windows(seqs[:1], spec, "exercise", feet_unseen=1.0)
+    assert len(both) == 2 * len(real) and both.info["feet_unseen"] == 1.0 and "feet_unseen" not in real.info
+    assert np.array_equal(both.X[:len(real)], real.X)
+    assert not np.allclose(both.X[len(real):], real.X)  # the copy's feet are drawn from the knees
+    rep = FeatureSpec(window_mode="rep", unseen_feet="shins_down")
+    assert len(build_windows(seqs[:1], rep, "form", "squat", feet_unseen=1.0)) == len(seqs[0].reps)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from formcheck.device.exercises import EXERCISE_IDS, EXERCISES, IDLE, OTHER
-from formcheck.device.judging.features import FeatureSpec, mirror_features, sequence_features
+from formcheck.device.judging.features import FOOT_POINTS, FeatureSpec, mirror_features, sequence_features
 from formcheck.device.judging.windows import rep_window, sliding_windows
 from formcheck.device.sequences import LandmarkSequence, iter_dataset
 
@@ -308,16 +308,31 @@ def sparse_copies(seq: LandmarkSequence, n: int) -> list[LandmarkSequence]:
     return [replace(seq, t=seq.t / rng.uniform(*SPARSE_SPEED)) for _ in range(n)]
 
 
+def feet_unseen_copy(seq: LandmarkSequence, fraction: float) -> list[LandmarkSequence]:
+    """For about ``fraction`` of the sequences (deterministic per id), a copy whose feet are out
+    of view on every frame (their visibility 0): under a spec with ``unseen_feet =
+    "shins_down"`` its features show the feet as unknown, as the station's do when the picture
+    cuts them off."""
+    if fraction <= 0 or zlib.crc32(b"feet:" + seq.id.encode()) / 2**32 >= fraction:
+        return []
+    lm = np.array(seq.landmarks, copy=True)
+    lm[:, list(FOOT_POINTS), 3] = 0.0
+    return [replace(seq, landmarks=lm)]
+
+
 def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str, exercise: str = "",
                   group_by: str = "group", progress: bool = False,
-                  space: LabelSpace | None = None, rep_jitter: int = 0, sparse: int = 0) -> WindowSet:
+                  space: LabelSpace | None = None, rep_jitter: int = 0, sparse: int = 0,
+                  feet_unseen: float = 0.0) -> WindowSet:
     """Windows and labels of every usable sequence for one task (and exercise).
 
     ``space`` fixes the outputs (evaluating a trained model on other data); otherwise it comes
     from the exercise, minus conditions the data never labels. ``rep_jitter``: re-cut copies
     of each labelled rep (rep windows only; ignored for sliding ones; see :func:`jitter_spans`).
     ``sparse``: sliding windows of the exercise task also over that many sped-up copies of each
-    sequence (see :func:`sparse_copies`), labelled the same way.
+    sequence (see :func:`sparse_copies`), labelled the same way. ``feet_unseen``: the exercise
+    task also over a copy of that fraction of the sequences with the feet out of view (see
+    :func:`feet_unseen_copy`).
     """
     fixed = space is not None
     space = space or label_space(task, exercise, seqs)
@@ -338,7 +353,8 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
             continue
         sliding_exercise = space.task == "exercise" and spec.window_mode == "sliding"
         parts = []
-        for s_ in [s, *(sparse_copies(s, sparse) if sliding_exercise else [])]:
+        copies = [*sparse_copies(s, sparse), *feet_unseen_copy(s, feet_unseen)] if sliding_exercise else []
+        for s_ in [s, *copies]:
             ends: list = []
             X = sequence_windows(s_, spec, ends, rep_jitter)
             Y = np.repeat(y[None], len(X), axis=0)
@@ -367,6 +383,8 @@ def build_windows(seqs: Sequence[LandmarkSequence], spec: FeatureSpec, task: str
     info = {"sequences": len(ids), "origins": dict(origins), "skipped": dict(skipped),
             "rep_jitter": rep_jitter if spec.window_mode == "rep" else 0,  # sliding windows: no reps to re-cut
             "sparse": sparse if space.task == "exercise" and spec.window_mode == "sliding" else 0}
+    if feet_unseen and space.task == "exercise" and spec.window_mode == "sliding":
+        info["feet_unseen"] = feet_unseen
     y_all = np.concatenate(ys).astype(np.float32)
     if space.task == "conditions" and not fixed:
         # A condition nobody labelled (AI-Hub's rom) gets no output at all: an untrained head

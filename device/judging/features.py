@@ -52,6 +52,20 @@ NORMALISATIONS = ("none", "body", "body-upright")
 WINDOW_MODES = ("sliding", "rep")
 COORDS = ("xy", "xyz")
 ANGLE_UNITS = ("unit", "degrees")  # unit: degrees / 180 (0..1); degrees: 0..180
+# What the features show of feet out of view (both feet: not found, under FEET_VISIBILITY or
+# beyond FEET_MARGIN of the picture). "as_reported": BlazePose's points, which for feet cut off
+# by the picture's edge are drawn in towards it and read as bent legs (docs/reps.md, "Framed too
+# tight"). "shins_down": each side's ankle, heel and toe straight down from its knee at typical
+# proportions, so that a model trained the same way sees "feet unknown" and reads the knees'
+# and hips' motion instead.
+UNSEEN_FEET = ("as_reported", "shins_down")
+FEET_VISIBILITY = 0.5  # the framing's part_visibility: a foot below it is not in view
+FEET_MARGIN = 0.02  # the framing's part_margin (fraction of the picture)
+# ankle, heel and toe below the knee, in torso lengths (mid-shoulder to mid-hip): the shin is
+# about 0.85 torso lengths (reps.py's body-scale ratios), the heel and toe a little lower
+_SHIN_DROP = (0.85, 0.95, 1.0)
+_FEET = ((25, (27, 29, 31)), (26, (28, 30, 32)))  # knee, (ankle, heel, toe) per side
+FOOT_POINTS = (27, 28, 29, 30, 31, 32)  # both ankles, heels and toes
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,7 @@ class FeatureSpec:
     min_visibility: float = 0.0
     max_gap_s: float = 0.5
     angle_unit: str = "unit"
+    unseen_feet: str = "as_reported"
     version: int = SPEC_VERSION
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -110,6 +125,8 @@ class FeatureSpec:
             bad("max_gap_s", "must be >= 0")
         if self.angle_unit not in ANGLE_UNITS:
             bad("angle_unit", f"{self.angle_unit!r} is not one of {ANGLE_UNITS}")
+        if self.unseen_feet not in UNSEEN_FEET:
+            bad("unseen_feet", f"{self.unseen_feet!r} is not one of {UNSEEN_FEET}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -278,12 +295,17 @@ class MissingFiller:
     """Causal missing-landmark handling, one frame at a time (the station) or over a sequence.
 
     A landmark is missing when NaN or below ``min_visibility``; it is held from its last
-    observation for up to ``max_gap_s`` seconds, then left NaN and the frame is invalid.
+    observation for up to ``max_gap_s`` seconds, then left NaN and the frame is invalid. Under
+    ``unseen_feet = "shins_down"`` the feet are not held: the features draw feet that are out of
+    view (missing ones included) from the knees, so a pose without feet stays valid.
     """
 
     def __init__(self, spec: FeatureSpec):
         self.spec = spec
-        self.req = np.array(spec.required_landmarks)
+        req = spec.required_landmarks
+        if spec.unseen_feet == "shins_down":
+            req = tuple(i for i in req if i not in FOOT_POINTS)
+        self.req = np.array(req)
         self.reset()
 
     def reset(self) -> None:
@@ -316,6 +338,41 @@ def fill_missing(t: np.ndarray, lm: np.ndarray, spec: FeatureSpec) -> tuple[np.n
     return filled, valid
 
 
+def feet_unseen(lm: np.ndarray) -> np.ndarray:
+    """Per frame of ``(T, 33, 4)`` landmarks: True where neither foot (ankle, heel and toe) is
+    in view."""
+    lm = np.asarray(lm)
+    seen = np.zeros(len(lm), dtype=bool)
+    for _, ids in _FEET:
+        p = lm[:, list(ids)]
+        with np.errstate(invalid="ignore"):
+            ok = (np.isfinite(p[..., :2]).all(axis=-1) & (p[..., 3] >= FEET_VISIBILITY)
+                  & (p[..., 0] >= -FEET_MARGIN) & (p[..., 0] <= 1 + FEET_MARGIN)
+                  & (p[..., 1] >= -FEET_MARGIN) & (p[..., 1] <= 1 + FEET_MARGIN))
+        seen |= ok.all(axis=-1)
+    return ~seen
+
+
+def shins_down(lm: np.ndarray, image_size=None) -> np.ndarray:
+    """``(T, 33, 4)`` landmarks with, on every frame whose feet are both out of view
+    (:func:`feet_unseen`), each side's ankle, heel and toe put straight down the picture from
+    its knee at typical proportions of the torso (``"shins_down"`` in :data:`UNSEEN_FEET`)."""
+    out = np.array(lm, dtype=np.float32, copy=True)
+    rows = feet_unseen(out)
+    if not rows.any():
+        return out
+    k = image_size[0] / image_size[1] if image_size and image_size[0] > 0 and image_size[1] > 0 else 1.0
+    sub = out[rows]
+    mid = (sub[:, 11, :2] + sub[:, 12, :2] - sub[:, 23, :2] - sub[:, 24, :2]) / 2
+    torso = np.hypot(mid[:, 0] * k, mid[:, 1])  # in picture heights
+    for knee, ids in _FEET:
+        for j, drop in zip(ids, _SHIN_DROP, strict=True):
+            sub[:, j, 0] = sub[:, knee, 0]
+            sub[:, j, 1] = sub[:, knee, 1] + drop * torso
+    out[rows] = sub
+    return out
+
+
 # ---- the feature vector --------------------------------------------------------------------
 
 def frame_features(lm: np.ndarray, spec: FeatureSpec, image_size=None) -> np.ndarray:
@@ -324,6 +381,8 @@ def frame_features(lm: np.ndarray, spec: FeatureSpec, image_size=None) -> np.nda
     Rows with missing landmarks come out NaN; callers drop them via the validity mask.
     """
     lm = np.asarray(lm)
+    if spec.unseen_feet == "shins_down":
+        lm = shins_down(lm, image_size)
     xyz = aspect_corrected(lm, image_size)
     norm = normalise(xyz, spec.normalisation)
     ids = np.array(spec.landmarks)
