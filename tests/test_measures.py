@@ -158,6 +158,24 @@ def test_deadlift_heels_are_judged_only_near_side_on():
         ConditionConfig(deadlift={"heel_side_within": "far"})
 
 
+def test_a_lockout_out_of_view_is_not_judged_from_the_bent_frames_before_it():
+    """The deadlift's lockout is the most open hip of the rep. When the hips and knees drop out
+    of view at the span's end (a real pull cropped above the ankles: the knees' visibility
+    fell at the top), the frames still seen are the bent ones: "not judged", never "stand all
+    the way up" from them."""
+    sev = {k: 0.0 for k in (c.key for c in EXERCISES["deadlift"].conditions)}
+    seq = _seq("deadlift", view="left-90", severity=sev, variants={"start": "standing"})
+    good = _judge(seq)[ROM]
+    assert good.judged and good.holds is True
+    a, b = seq.reps[1]
+    hidden = seq.landmarks.copy()
+    k = round(0.25 * (b - a))
+    hidden[b - k:b + 1, 25:27, 3] = 0.1  # the knees out of view over the last quarter
+    cut = {v.key: v for v in judge_conditions("deadlift", seq.t, hidden, None, seq.image_size,
+                                              seq.t[a], seq.t[b])}[ROM]
+    assert not cut.judged and cut.holds is None and "lockout was not seen" in cut.reason
+
+
 def test_heels_are_read_at_the_bottom_not_where_a_blurred_descent_jumps_the_feet():
     """Heels come up at depth. A fast descent's motion blur makes BlazePose's foot points jump
     for a few frames (real `squat_front`, its heels flat on the frames, read 0.33 that way:

@@ -213,12 +213,16 @@ STILL_RISING_DEG_S = 40.0
 
 def m_hip_extension_top(r, s):
     """Most open hip over the rep: 180 minus the largest shoulder-hip-knee angle (degrees short
-    of standing straight); undefined when the span ends while the hip is still opening."""
+    of standing straight); undefined when the span ends while the hip is still opening, or
+    when the hip is not seen at the span's end (the lockout: the largest angle of the frames
+    seen would be an earlier, bent one)."""
     ang = median3(_angle(r.xy(s, "sho"), r.xy(s, "hip"), r.xy(s, "kne")))
     k = max(3, round(0.15 * r.n))
     tail, tt = ang[-k:], r.t[-k:]
     ok = np.isfinite(tail)
-    if ok.sum() >= 2 and tt[ok][-1] > tt[ok][0]:
+    if ok.sum() < 2:
+        return float("nan")
+    if tt[ok][-1] > tt[ok][0]:
         slope = (tail[ok][-1] - tail[ok][0]) / (tt[ok][-1] - tt[ok][0])
         if slope > STILL_RISING_DEG_S:
             return float("nan")
@@ -478,7 +482,8 @@ CONDITIONS: tuple[ConditionDef, ...] = (
     _c("deadlift", ROM, "lockout: hip angle short of straight at the top", "deg", ("sho", "hip", "kne"),
        SAGITTAL, "above", "deadlift.lockout",
        "stand all the way up — hips stopped {value:.0f}° short of straight", m_hip_extension_top,
-       undefined="the rep ended before the lockout: the hips were still opening"),
+       undefined="the lockout was not seen: the rep ended while the hips were still opening, "
+                 "or the hips and knees were out of view at its end"),
     _c("deadlift", "feet_flat", "heel height over the toes at lockout", "foot lengths",
        ("hee", "toe", "sho", "hip", "kne"), {SIDE}, "above", "deadlift.heel_rise",
        "keep feet flat — heels were {value:.2f} foot lengths up at the top", m_heel_rise_top,
