@@ -338,19 +338,20 @@ def fill_missing(t: np.ndarray, lm: np.ndarray, spec: FeatureSpec) -> tuple[np.n
     return filled, valid
 
 
+def in_view(lm: np.ndarray, min_visibility: float, margin: float) -> np.ndarray:
+    """Per landmark of ``(..., 33, 4)`` poses: found, at least ``min_visibility`` and inside the
+    image (within ``margin`` of its edges)."""
+    x, y, v = lm[..., 0], lm[..., 1], lm[..., 3]
+    with np.errstate(invalid="ignore"):  # NaN compares False: not in view
+        return (np.isfinite(x) & np.isfinite(y) & (v >= min_visibility)
+                & (x >= -margin) & (x <= 1 + margin) & (y >= -margin) & (y <= 1 + margin))
+
+
 def feet_unseen(lm: np.ndarray) -> np.ndarray:
     """Per frame of ``(T, 33, 4)`` landmarks: True where neither foot (ankle, heel and toe) is
     in view."""
-    lm = np.asarray(lm)
-    seen = np.zeros(len(lm), dtype=bool)
-    for _, ids in _FEET:
-        p = lm[:, list(ids)]
-        with np.errstate(invalid="ignore"):
-            ok = (np.isfinite(p[..., :2]).all(axis=-1) & (p[..., 3] >= FEET_VISIBILITY)
-                  & (p[..., 0] >= -FEET_MARGIN) & (p[..., 0] <= 1 + FEET_MARGIN)
-                  & (p[..., 1] >= -FEET_MARGIN) & (p[..., 1] <= 1 + FEET_MARGIN))
-        seen |= ok.all(axis=-1)
-    return ~seen
+    ok = in_view(np.asarray(lm), FEET_VISIBILITY, FEET_MARGIN)
+    return ~np.any([ok[:, list(ids)].all(axis=-1) for _, ids in _FEET], axis=0)
 
 
 def shins_down(lm: np.ndarray, image_size=None) -> np.ndarray:

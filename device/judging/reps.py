@@ -20,7 +20,7 @@ import numpy as np
 
 from ..exercises import EXERCISE_IDS, OTHER
 from ..pose.landmarks import NUM_LANDMARKS
-from .features import FeatureSpec, MissingFiller, aspect_corrected
+from .features import FeatureSpec, MissingFiller, aspect_corrected, in_view
 
 log = logging.getLogger(__name__)
 
@@ -285,14 +285,6 @@ def _recipe_arrays(recipe: tuple[Component, ...]) -> _RecipeArrays:
 
 
 _RECIPE_ARRAYS = {name: _recipe_arrays(recipe) for name, recipe in RECIPES.items()}
-
-
-def in_view(lm: np.ndarray, min_visibility: float, margin: float) -> np.ndarray:
-    """Per landmark of one ``(33, 4)`` pose: found, at least ``min_visibility`` and inside the
-    image (within ``margin`` of its edges)."""
-    x, y, v = lm[:, 0], lm[:, 1], lm[:, 3]  # (comparisons with NaN are False, silently)
-    return (np.isfinite(x) & np.isfinite(y) & (v >= min_visibility)
-            & (x >= -margin) & (x <= 1 + margin) & (y >= -margin) & (y <= 1 + margin))
 
 
 def missing_parts(exercise: str | None, lm: np.ndarray | None, min_visibility: float = 0.5,
