@@ -176,6 +176,28 @@ def test_a_lockout_out_of_view_is_not_judged_from_the_bent_frames_before_it():
     assert not cut.judged and cut.holds is None and "lockout was not seen" in cut.reason
 
 
+def test_a_trunk_that_jumps_further_than_a_body_swings_is_a_lost_pose_not_a_cue():
+    """A curl's trunk swing is the lean's excursion over the rep. A pose that loses its lock-on
+    for a few frames can put the shoulders beside or below the hips (a real curl with the head
+    cropped off read 200°): beyond MAX_TRUNK_EXCURSION_DEG the trunk would have passed
+    horizontal, so the condition is not judged and says why; a real swing still fails."""
+    sev = {k: 0.0 for k in (c.key for c in EXERCISES["barbell_curl"].conditions)}
+    swing = _judge(_seq("barbell_curl", view="left-90", severity={**sev, "back_neutral": 0.9}))["back_neutral"]
+    assert swing.judged and swing.holds is False
+    seq = _seq("barbell_curl", view="left-90", severity=sev)
+    a, b = seq.reps[1]
+    jumped = seq.landmarks.copy()
+    mid = (a + b) // 2
+    n = max(3, round(0.1 * (b - a)))
+    hip_y = jumped[mid:mid + n, [23, 24], 1].mean()
+    sho_y = jumped[mid:mid + n, [11, 12], 1].mean()
+    jumped[mid:mid + n, [11, 12], 1] = hip_y + (hip_y - sho_y)  # the torso upside down
+    lost = {v.key: v for v in judge_conditions("barbell_curl", seq.t, jumped, None, seq.image_size,
+                                               seq.t[a], seq.t[b])}["back_neutral"]
+    assert not lost.judged and lost.holds is None and "pose was lost" in lost.reason
+    assert M.MAX_TRUNK_EXCURSION_DEG == 90.0
+
+
 def test_heels_are_read_at_the_bottom_not_where_a_blurred_descent_jumps_the_feet():
     """Heels come up at depth. A fast descent's motion blur makes BlazePose's foot points jump
     for a few frames (real `squat_front`, its heels flat on the frames, read 0.33 that way:

@@ -301,16 +301,28 @@ def _trunk_tilt(r: RepData) -> np.ndarray:
     return median3(tilt * (facing or 1.0))
 
 
+# A standing lifter's trunk cannot swing this far within one curl, press or raise: the trunk
+# would pass horizontal. A larger excursion is the pose jumping (a lost lock-on, a flipped
+# torso), and the trunk measures are then undefined rather than a cue.
+MAX_TRUNK_EXCURSION_DEG = 90.0
+TRUNK_JUMPED = ("the trunk's angle jumped further than a standing trunk can swing in one rep "
+                f"(over {MAX_TRUNK_EXCURSION_DEG:.0f}°): the pose was lost")
+
+
+def _plausible_trunk(tt: np.ndarray, value: float) -> float:
+    return float("nan") if pct(tt, 95) - pct(tt, 5) > MAX_TRUNK_EXCURSION_DEG else value
+
+
 def m_trunk_swing(r, s):
     """Trunk angle excursion over the rep (degrees): largest minus smallest lean."""
     tt = _trunk_tilt(r)
-    return pct(tt, 95) - pct(tt, 5)
+    return _plausible_trunk(tt, pct(tt, 95) - pct(tt, 5))
 
 
 def m_trunk_lean_back(r, s):
     """Largest backward lean relative to the lean at rest (degrees)."""
     tt = _trunk_tilt(r)
-    return pct(tt[r.rest()], 50) - pct(tt, 5)
+    return _plausible_trunk(tt, pct(tt[r.rest()], 50) - pct(tt, 5))
 
 
 def m_trunk_side_bend(r, s):
@@ -508,7 +520,7 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        "keep your elbows still — they travelled {value:.2f} upper-arm lengths", m_elbow_travel, sides="arms"),
     _c("barbell_curl", "back_neutral", "trunk swing: lean excursion over the rep", "deg",
        ("sho", "hip"), SAGITTAL, "above", "barbell_curl.trunk_swing",
-       "keep your back still — the trunk swung {value:.0f}°", m_trunk_swing),
+       "keep your back still — the trunk swung {value:.0f}°", m_trunk_swing, undefined=TRUNK_JUMPED),
     _c("barbell_curl", "no_shrug", "shoulder-to-ear distance lost at the top", "torso lengths",
        ("ear", "sho"), ALL_VIEWS, "above", "barbell_curl.shrug",
        "don't shrug — shoulders rose {value:.2f} torso lengths towards the ears", m_shrug),
@@ -522,7 +534,7 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        "no leg drive — hips dipped {value:.2f} leg lengths", m_hip_dip),
     _c("overhead_press", "back_neutral", "leaning back during the press", "deg", ("sho", "hip"),
        SAGITTAL, "above", "overhead_press.lean_back",
-       "keep your back neutral — leaned back {value:.0f}°", m_trunk_lean_back),
+       "keep your back neutral — leaned back {value:.0f}°", m_trunk_lean_back, undefined=TRUNK_JUMPED),
     _c("overhead_press", "shoulders_set", "shoulder-to-ear distance lost (shrug)", "torso lengths",
        ("ear", "sho"), ALL_VIEWS, "above", "overhead_press.shrug",
        "keep shoulders set — they rose {value:.2f} torso lengths", m_shrug),
@@ -544,7 +556,7 @@ CONDITIONS: tuple[ConditionDef, ...] = (
        "no knee bounce — hips dipped {value:.2f} leg lengths", m_hip_dip),
     _c("side_raise", "no_torso_swing", "trunk swing: lean excursion over the rep", "deg",
        ("sho", "hip"), SAGITTAL, "above", "side_raise.trunk_swing",
-       "no torso swing — the trunk swung {value:.0f}°", m_trunk_swing),
+       "no torso swing — the trunk swung {value:.0f}°", m_trunk_swing, undefined=TRUNK_JUMPED),
     # knee up
     _c("knee_up", ROM, "thigh elevation at the top (knee towards hip height)", "deg", ("hip", "kne"),
        ALL_VIEWS, "below", "knee_up.lift", "lift the knee to hip height — thigh stopped {value:.0f}° "
