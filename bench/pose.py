@@ -92,11 +92,11 @@ def read_frames(video: Path, n: int | None = None):
 def speed_round(configs: list[Config], frames: list[np.ndarray], block_frames: int = BLOCK) -> None:
     """One pass over the frames with every configuration interleaved block by block (a
     pipelined estimator fills and drains its pipeline inside each block)."""
-    from formcheck.device.pose.landmarks import PoseFeeder, create_estimator
+    from formcheck.device.pose.landmarks import PoseFeeder, create_estimator, pipeline_depth
 
     estimators = [create_estimator(c.backend, **c.options()) for c in configs]
     for c, est in zip(configs, estimators, strict=True):
-        c.in_flight = int(getattr(est, "pipeline", 1))
+        c.in_flight = pipeline_depth(est)
     spent = [0.0] * len(configs)
     timed_frames = 0
     try:

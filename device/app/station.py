@@ -20,7 +20,7 @@ import numpy as np
 
 from ..events import CameraEvent, RepEvent, StatsEvent
 from ..outputs.resilience import FailureLog
-from ..pose.landmarks import Pose
+from ..pose.landmarks import Pose, pipeline_depth
 from . import build
 from .build import EXIT_FATAL, EXIT_OK, FAILURE_LOG_S
 from .config import Config
@@ -171,12 +171,9 @@ class Station:
         self.source.start()
         frames = self.source
         if self.estimator is not None and not getattr(self.source, "yields_poses", False):
-            depth = int(getattr(self.estimator, "pipeline", 1) or 1)
-            if depth > 1 and hasattr(self.estimator, "submit"):
-                frames = self.poses = PoseStage(self.source, self._estimate, submit=self._submit,
-                                                collect=self._collect, depth=depth).start()
-            else:
-                frames = self.poses = PoseStage(self.source, self._estimate).start()
+            frames = self.poses = PoseStage(self.source, self._estimate, submit=self._submit,
+                                            collect=self._collect,
+                                            depth=pipeline_depth(self.estimator)).start()
         t_run = time.monotonic()
         self._period_start = t_run
         interval = cfg.logging.stats_interval

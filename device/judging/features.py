@@ -65,7 +65,7 @@ FEET_MARGIN = 0.02  # the framing's part_margin (fraction of the picture)
 # about 0.85 torso lengths (reps.py's body-scale ratios), the heel and toe a little lower
 _SHIN_DROP = (0.85, 0.95, 1.0)
 _FEET = ((25, (27, 29, 31)), (26, (28, 30, 32)))  # knee, (ankle, heel, toe) per side
-FOOT_POINTS = (27, 28, 29, 30, 31, 32)  # both ankles, heels and toes
+FOOT_POINTS = tuple(sorted(i for _, ids in _FEET for i in ids))  # both ankles, heels and toes
 
 
 @dataclass(frozen=True)

@@ -309,20 +309,23 @@ TRUNK_JUMPED = ("the trunk's angle jumped further than a standing trunk can swin
                 f"(over {MAX_TRUNK_EXCURSION_DEG:.0f}°): the pose was lost")
 
 
-def _plausible_trunk(tt: np.ndarray, value: float) -> float:
-    return float("nan") if pct(tt, 95) - pct(tt, 5) > MAX_TRUNK_EXCURSION_DEG else value
+def _trunk_excursion(tt: np.ndarray) -> float:
+    """Largest minus smallest lean of a trunk tilt series (degrees)."""
+    return pct(tt, 95) - pct(tt, 5)
 
 
 def m_trunk_swing(r, s):
     """Trunk angle excursion over the rep (degrees): largest minus smallest lean."""
-    tt = _trunk_tilt(r)
-    return _plausible_trunk(tt, pct(tt, 95) - pct(tt, 5))
+    swing = _trunk_excursion(_trunk_tilt(r))
+    return float("nan") if swing > MAX_TRUNK_EXCURSION_DEG else swing
 
 
 def m_trunk_lean_back(r, s):
     """Largest backward lean relative to the lean at rest (degrees)."""
     tt = _trunk_tilt(r)
-    return _plausible_trunk(tt, pct(tt[r.rest()], 50) - pct(tt, 5))
+    if _trunk_excursion(tt) > MAX_TRUNK_EXCURSION_DEG:
+        return float("nan")
+    return pct(tt[r.rest()], 50) - pct(tt, 5)
 
 
 def m_trunk_side_bend(r, s):

@@ -158,16 +158,22 @@ def create_estimator(backend: str = "litert", **options) -> PoseEstimator:
     return factory(**options)
 
 
+def pipeline_depth(estimator: PoseEstimator) -> int:
+    """Frames ``estimator`` keeps in flight: its ``pipeline`` when it has ``submit`` /
+    ``collect`` (the litert backend with ``pipeline = 2``), else 1 (one frame at a time)."""
+    if not hasattr(estimator, "submit"):
+        return 1
+    return int(getattr(estimator, "pipeline", 1) or 1)
+
+
 class PoseFeeder:
     """Frames pushed into one estimator, poses out in order. An estimator with a pipeline
-    (``submit`` / ``collect`` and ``pipeline`` > 1, as the litert backend with ``pipeline = 2``)
-    keeps that many frames in flight; any other goes one frame at a time. Several feeders step
-    several estimators through the same frames (benchmarks)."""
+    (:func:`pipeline_depth` > 1) keeps that many frames in flight; any other goes one frame at
+    a time. Several feeders step several estimators through the same frames (benchmarks)."""
 
     def __init__(self, estimator: PoseEstimator):
         self.estimator = estimator
-        depth = int(getattr(estimator, "pipeline", 1) or 1)
-        self.depth = depth if hasattr(estimator, "submit") else 1
+        self.depth = pipeline_depth(estimator)
 
     def feed(self, frame: np.ndarray, t: float) -> list[Pose]:
         """Push a frame; the poses now done (none while the pipeline fills)."""
